@@ -1,0 +1,113 @@
+// Configuration is parsed once, at start-up, from flags and environment (flags win). A bad value stops
+// the process with a message naming the setting, before anything listens.
+import { z } from 'zod';
+
+const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const labelKey = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+export const ConfigSchema = z.object({
+  listenHost: z.string().min(1).default('0.0.0.0'),
+  port: z.coerce.number().int().min(1).max(65535).default(9443),
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  /** SANs of the generated serving certificate when no files are given. */
+  tlsDnsNames: csv('tidb-steward,tidb-steward.tidb-steward,tidb-steward.tidb-steward.svc,tidb-steward.tidb-steward.svc.cluster.local,localhost'),
+  tlsIpAddresses: csv('127.0.0.1'),
+  topologyKeys: csv('kubernetes.io/hostname').pipe(
+    z
+      .array(z.string().regex(labelKey, 'must be a node label key such as kubernetes.io/hostname'))
+      .min(1, 'needs at least one node label key'),
+  ),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Path of a kubeconfig; without it the in-cluster service account is used. */
+  kubeconfig: z.string().min(1).optional(),
+  /** Full Node objects are ~13 KB each; 5000 of them need ~64 MiB. NodeNames requests are ~200 KiB. */
+  extenderBodyLimitMb: positiveInt(96),
+  /** Admission bodies are single objects; controller-runtime caps them at 7 MiB. */
+  admissionBodyLimitMb: positiveInt(7),
+  /** How long a bind made by this process counts before the pod cache confirms it. */
+  reservationTtlSeconds: positiveInt(60),
+  /** Periodic full relist, in case a watch silently missed events. */
+  relistIntervalSeconds: positiveInt(600),
+  /** Relist when a watch has delivered nothing for this long. */
+  staleAfterSeconds: positiveInt(300),
+  /**
+   * PD endpoints per TiDB cluster for tests and demos that run PD outside the cluster, as JSON
+   * {"<namespace>/<cluster>": ["http://127.0.0.1:2379"]}. In production PD is reached at its Service.
+   */
+  pdEndpoints: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return {} as Record<string, string[]>;
+      try {
+        return z.record(z.string().regex(/^[^/]+\/[^/]+$/), z.array(z.url()).min(1)).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON like {"db/basic":["http://127.0.0.1:2379"]}' });
+        return z.NEVER;
+      }
+    }),
+});
+
+export type Config = Readonly<z.output<typeof ConfigSchema>>;
+
+/** Flag, environment variable and config field, one row per setting (also the README's table). */
+export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>; flag: string; env: string }> = [
+  { field: 'listenHost', flag: '--listen-host', env: 'STEWARD_LISTEN_HOST' },
+  { field: 'port', flag: '--port', env: 'STEWARD_PORT' },
+  { field: 'tlsCertFile', flag: '--tls-cert-file', env: 'STEWARD_TLS_CERT_FILE' },
+  { field: 'tlsKeyFile', flag: '--tls-key-file', env: 'STEWARD_TLS_KEY_FILE' },
+  { field: 'tlsDnsNames', flag: '--tls-dns-names', env: 'STEWARD_TLS_DNS_NAMES' },
+  { field: 'tlsIpAddresses', flag: '--tls-ip-addresses', env: 'STEWARD_TLS_IP_ADDRESSES' },
+  { field: 'topologyKeys', flag: '--topology-keys', env: 'STEWARD_TOPOLOGY_KEYS' },
+  { field: 'logLevel', flag: '--log-level', env: 'STEWARD_LOG_LEVEL' },
+  { field: 'kubeconfig', flag: '--kubeconfig', env: 'KUBECONFIG' },
+  { field: 'extenderBodyLimitMb', flag: '--extender-body-limit-mb', env: 'STEWARD_EXTENDER_BODY_LIMIT_MB' },
+  { field: 'admissionBodyLimitMb', flag: '--admission-body-limit-mb', env: 'STEWARD_ADMISSION_BODY_LIMIT_MB' },
+  { field: 'reservationTtlSeconds', flag: '--reservation-ttl-seconds', env: 'STEWARD_RESERVATION_TTL_SECONDS' },
+  { field: 'relistIntervalSeconds', flag: '--relist-interval-seconds', env: 'STEWARD_RELIST_INTERVAL_SECONDS' },
+  { field: 'staleAfterSeconds', flag: '--stale-after-seconds', env: 'STEWARD_STALE_AFTER_SECONDS' },
+  { field: 'pdEndpoints', flag: '--pd-endpoints', env: 'STEWARD_PD_ENDPOINTS' },
+];
+
+export class ConfigError extends Error {}
+
+/** Builds the configuration or throws a ConfigError that names every bad setting. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const raw: Record<string, string> = {};
+  for (const s of SETTINGS) {
+    const value = env[s.env];
+    if (value !== undefined && value !== '') raw[s.field] = value;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] = arg.split(/=(.*)/s, 2);
+    const setting = SETTINGS.find((s) => s.flag === flag);
+    if (!setting) throw new ConfigError(`unknown flag ${arg}; known flags: ${SETTINGS.map((s) => s.flag).join(' ')}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`flag ${flag} needs a value`);
+    raw[setting.field] = value;
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const field = String(issue.path[0] ?? '');
+      const s = SETTINGS.find((x) => x.field === field);
+      const name = s ? `${s.flag} / ${s.env}` : field;
+      return `  ${name}: ${issue.message} (got ${JSON.stringify(raw[field])})`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    throw new ConfigError('invalid configuration:\n  --tls-cert-file / STEWARD_TLS_CERT_FILE and --tls-key-file / STEWARD_TLS_KEY_FILE must be given together');
+  }
+  return Object.freeze(config);
+}

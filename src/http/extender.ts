@@ -1,0 +1,126 @@
+// The scheduler extender verbs. Filter and prioritize read caches only; bind is the commit point.
+import type { FastifyInstance } from 'fastify';
+import type { PlacementService, PodRef } from '../services/placement.ts';
+import type { Metrics } from './metrics.ts';
+import { ExtenderArgs, ExtenderBindingArgs, describeIssues } from './schemas.ts';
+
+export interface ExtenderRouteDeps {
+  placement: PlacementService;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+}
+
+interface FilterResult {
+  Nodes: unknown;
+  NodeNames: string[] | null;
+  FailedNodes: Record<string, string>;
+  FailedAndUnresolvableNodes: Record<string, string>;
+  Error: string;
+}
+
+const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function errorResult(message: string): FilterResult {
+  return { Nodes: null, NodeNames: null, FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: message };
+}
+
+function podRef(args: ExtenderArgs): PodRef {
+  const meta = args.Pod.metadata;
+  const owner = meta.ownerReferences?.find((o) => o.kind === 'StatefulSet' && o.controller !== false);
+  return { namespace: meta.namespace, name: meta.name, uid: meta.uid, labels: meta.labels, owner: owner?.name ?? null };
+}
+
+/** Candidate names, and how to hand the survivors back in the mode the scheduler asked in. */
+function candidatesOf(args: ExtenderArgs, raw: { Nodes?: { items?: unknown[] } }) {
+  if (args.NodeNames) {
+    const names = args.NodeNames;
+    return { names, answer: (fits: string[]) => ({ Nodes: null, NodeNames: fits }) };
+  }
+  const items = args.Nodes?.items ?? [];
+  const names = items.map((n) => n.metadata.name);
+  // Full-object mode: the scheduler rebuilds its node list from what we return, so echo the objects.
+  const rawItems = raw.Nodes?.items ?? [];
+  return {
+    names,
+    answer: (fits: string[]) => {
+      const keep = new Set(fits);
+      return { Nodes: { items: rawItems.filter((_, i) => keep.has(names[i] ?? '')) }, NodeNames: null };
+    },
+  };
+}
+
+export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps): void {
+  const { placement, metrics } = deps;
+  const limit = { bodyLimit: deps.bodyLimitBytes };
+
+  app.post('/scheduler/filter', limit, async (request) => {
+    const parsed = ExtenderArgs.safeParse(request.body);
+    if (!parsed.success) {
+      metrics.filterDecisions.inc({ component: 'other', outcome: 'error' });
+      return errorResult(`tidb-steward could not read ExtenderArgs: ${describeIssues(parsed.error)}`);
+    }
+    const args = parsed.data;
+    if (!args.NodeNames && !args.Nodes) {
+      metrics.filterDecisions.inc({ component: 'other', outcome: 'error' });
+      return errorResult('tidb-steward could not read ExtenderArgs: neither NodeNames nor Nodes is set');
+    }
+    const { names, answer } = candidatesOf(args, request.body as { Nodes?: { items?: unknown[] } });
+    const pod = podRef(args);
+    const planned = placement.plan(pod);
+    if (planned.kind === 'ignore') {
+      metrics.filterDecisions.inc({ component: 'other', outcome: 'passthrough' });
+      return { ...answer(names as string[]), FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: '' };
+    }
+    if (planned.kind === 'error') {
+      metrics.filterDecisions.inc({ component: 'unknown', outcome: 'error' });
+      request.log.warn({ pod: `${pod.namespace}/${pod.name}`, reason: planned.message }, 'filter cannot decide');
+      return errorResult(planned.message);
+    }
+    const component = planned.plan.request.identity.component;
+    const outcome = placement.filter(planned.plan, names);
+    const refused = names.length - outcome.fits.length;
+    metrics.filterDecisions.inc({
+      component,
+      outcome: refused === 0 ? 'all_fit' : outcome.fits.length === 0 ? 'none_fit' : 'some_refused',
+    });
+    if (refused > 0) {
+      metrics.nodesRefused.inc({ component }, refused);
+      request.log.info(
+        { pod: `${pod.namespace}/${pod.name}`, fits: outcome.fits.length, refused, example: Object.values(outcome.refused)[0] },
+        'filter refused nodes',
+      );
+    }
+    return { ...answer(outcome.fits), FailedNodes: NONE, FailedAndUnresolvableNodes: outcome.refused, Error: '' };
+  });
+
+  app.post('/scheduler/prioritize', limit, async (request, reply) => {
+    const parsed = ExtenderArgs.safeParse(request.body);
+    if (!parsed.success) {
+      // HostPriorityList has no error field; the scheduler ignores prioritize failures anyway.
+      return reply.code(400).send({ error: `tidb-steward could not read ExtenderArgs: ${describeIssues(parsed.error)}` });
+    }
+    const { names } = candidatesOf(parsed.data, request.body as { Nodes?: { items?: unknown[] } });
+    const planned = placement.plan(podRef(parsed.data));
+    if (planned.kind !== 'plan') return [];
+    return placement.score(planned.plan, names);
+  });
+
+  app.post('/scheduler/bind', async (request) => {
+    const parsed = ExtenderBindingArgs.safeParse(request.body);
+    if (!parsed.success) {
+      metrics.binds.inc({ component: 'other', outcome: 'error' });
+      return { Error: `tidb-steward could not read ExtenderBindingArgs: ${describeIssues(parsed.error)}` };
+    }
+    const a = parsed.data;
+    const pod = `${a.PodNamespace}/${a.PodName}`;
+    try {
+      const { component, refusal } = await placement.bind({ namespace: a.PodNamespace, name: a.PodName, uid: a.PodUID, node: a.Node });
+      metrics.binds.inc({ component, outcome: refusal ? 'refused' : 'bound' });
+      return { Error: refusal ?? '' };
+    } catch (err) {
+      metrics.binds.inc({ component: 'unknown', outcome: 'error' });
+      request.log.error({ pod, node: a.Node, err }, 'bind failed');
+      return { Error: `binding ${pod} to ${a.Node} failed: ${(err as Error).message}` };
+    }
+  });
+}

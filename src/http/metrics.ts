@@ -1,0 +1,83 @@
+// Prometheus metrics on a registry of our own (no global state, so tests build as many as they like).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  observeRequest(route: string, method: string, code: number, seconds: number): void;
+  filterDecisions: Counter<'component' | 'outcome'>;
+  nodesRefused: Counter<'component'>;
+  binds: Counter<'component' | 'outcome'>;
+  reflectorRestarts: Counter<'reflector' | 'reason'>;
+  certReloads: Counter<'result'>;
+  /** Reports cache sizes when scraped. */
+  watchCaches(sizes: () => Record<string, number>): void;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tidb_steward_' });
+  const duration = new Histogram({
+    name: 'tidb_steward_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route, method and status code.',
+    labelNames: ['route', 'method', 'code'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  // prom-client hashes the label object on every observe; one child per label set avoids that.
+  const children = new Map<string, ReturnType<typeof duration.labels>>();
+  let sizes: () => Record<string, number> = () => ({});
+  new Gauge({
+    name: 'tidb_steward_cache_objects',
+    help: 'Objects held in each cache.',
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      for (const [cache, n] of Object.entries(sizes())) this.set({ cache }, n);
+    },
+  });
+  return {
+    registry,
+    observeRequest(route, method, code, seconds) {
+      const key = `${route}|${method}|${code}`;
+      let child = children.get(key);
+      if (!child) {
+        child = duration.labels(route, method, String(code));
+        children.set(key, child);
+      }
+      child.observe(seconds);
+    },
+    filterDecisions: new Counter({
+      name: 'tidb_steward_extender_filter_decisions_total',
+      help: 'Filter answers by component (pd, tikv, other) and outcome (passthrough, all_fit, some_refused, none_fit, error).',
+      labelNames: ['component', 'outcome'] as const,
+      registers: [registry],
+    }),
+    nodesRefused: new Counter({
+      name: 'tidb_steward_extender_nodes_refused_total',
+      help: 'Nodes refused by the placement rule, by component.',
+      labelNames: ['component'] as const,
+      registers: [registry],
+    }),
+    binds: new Counter({
+      name: 'tidb_steward_extender_binds_total',
+      help: 'Bind verb calls by component (pd, tikv, other) and outcome (bound, refused, error).',
+      labelNames: ['component', 'outcome'] as const,
+      registers: [registry],
+    }),
+    reflectorRestarts: new Counter({
+      name: 'tidb_steward_reflector_restarts_total',
+      help: 'List/watch restarts by cache and reason.',
+      labelNames: ['reflector', 'reason'] as const,
+      registers: [registry],
+    }),
+    certReloads: new Counter({
+      name: 'tidb_steward_certificate_reloads_total',
+      help: 'Serving certificate reloads by result (ok, error).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    watchCaches(fn) {
+      sizes = fn;
+    },
+  };
+}

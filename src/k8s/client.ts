@@ -1,0 +1,83 @@
+// The only module that builds Kubernetes API clients. Config is chosen explicitly: client-node's
+// loadFromDefault() would silently fall back to http://localhost:8080.
+import { AppsV1Api, CoreV1Api, KubeConfig, Watch, ApiException } from '@kubernetes/client-node';
+import type { ListWatchSource } from './reflector.ts';
+
+export interface KubeClients {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  watch: Watch;
+}
+
+export function makeClients(kubeconfig: string | undefined, env: Readonly<Record<string, string | undefined>>): KubeClients {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else throw new Error('no Kubernetes credentials: set --kubeconfig / KUBECONFIG, or run inside a cluster');
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), watch: new Watch(kc) };
+}
+
+/** HTTP status of an API error, or undefined for transport errors. */
+export function apiStatus(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/** The Status message of an API error, for logs and replies people read. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    try {
+      const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+      if (body?.message) return `${body.message} (HTTP ${err.code})`;
+    } catch {
+      // fall through to the raw text
+    }
+    return `HTTP ${err.code}: ${String(err.body).slice(0, 300)}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+type Lister = (opts: { limit: number; continueToken?: string | undefined }) => Promise<{
+  items: unknown[];
+  metadata?: { resourceVersion?: string; _continue?: string };
+}>;
+
+function source(clients: KubeClients, path: string, labelSelector: string | undefined, lister: Lister): ListWatchSource {
+  return {
+    async list(opts) {
+      const res = await lister(opts);
+      return {
+        items: res.items,
+        resourceVersion: res.metadata?.resourceVersion ?? '',
+        continueToken: res.metadata?._continue,
+      };
+    },
+    async watch(resourceVersion, onEvent, onDone) {
+      const controller = await clients.watch.watch(
+        path,
+        { resourceVersion, allowWatchBookmarks: true, labelSelector },
+        onEvent,
+        onDone,
+      );
+      return { abort: () => controller.abort() };
+    },
+  };
+}
+
+export function podSource(clients: KubeClients, labelSelector: string): ListWatchSource {
+  return source(clients, '/api/v1/pods', labelSelector, ({ limit, continueToken }) =>
+    clients.core.listPodForAllNamespaces({ labelSelector, limit, _continue: continueToken }),
+  );
+}
+
+export function nodeSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/api/v1/nodes', undefined, ({ limit, continueToken }) =>
+    clients.core.listNode({ limit, _continue: continueToken }),
+  );
+}
+
+export function statefulSetSource(clients: KubeClients, labelSelector: string): ListWatchSource {
+  return source(clients, '/apis/apps/v1/statefulsets', labelSelector, ({ limit, continueToken }) =>
+    clients.apps.listStatefulSetForAllNamespaces({ labelSelector, limit, _continue: continueToken }),
+  );
+}

@@ -1,0 +1,139 @@
+// Composition root: configuration → logger → certificates → caches → services → HTTPS server.
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { TIDB_SELECTOR } from './domain/model.ts';
+import { buildApp } from './http/app.ts';
+import { createMetrics } from './http/metrics.ts';
+import { kubeBinder } from './k8s/binder.ts';
+import { makeClients, nodeSource, podSource, statefulSetSource } from './k8s/client.ts';
+import { Reflector } from './k8s/reflector.ts';
+import { nodeViewFor, podView, statefulSetView } from './k8s/views.ts';
+import { PlacementService } from './services/placement.ts';
+import { ReservationLedger } from './state/ledger.ts';
+import { NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
+import { generateCertificates, readPair, validatePair, watchPair, type ServingPair } from './tls/certs.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.argv.slice(2), process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`tidb-steward: ${err.message}\n`);
+  process.exit(2);
+}
+
+const logger = pino({ level: config.logLevel, base: { service: 'tidb-steward' } });
+const metrics = createMetrics();
+
+async function servingCertificate(): Promise<ServingPair> {
+  if (config.tlsCertFile && config.tlsKeyFile) {
+    const files = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile };
+    const pair = await readPair(files).catch((err: Error) => {
+      throw new Error(`cannot read the serving certificate (${config.tlsCertFile}, ${config.tlsKeyFile}): ${err.message}`);
+    });
+    const cert = validatePair(pair, new Date());
+    logger.info({ certFile: config.tlsCertFile, subjectAltName: cert.subjectAltName, validTo: cert.validTo }, 'serving certificate loaded');
+    return pair;
+  }
+  const generated = await generateCertificates({ dnsNames: config.tlsDnsNames, ipAddresses: config.tlsIpAddresses });
+  logger.warn(
+    { caData: Buffer.from(generated.caCert).toString('base64'), sans: [...config.tlsDnsNames, ...config.tlsIpAddresses] },
+    'no certificate files given: generated a CA and a serving certificate for this process only; put caData into the scheduler tlsConfig.caData and the webhook caBundle, or mount a Secret with --tls-cert-file/--tls-key-file',
+  );
+  return { cert: generated.cert, key: generated.key };
+}
+
+let tls: ServingPair;
+try {
+  tls = await servingCertificate();
+} catch (err) {
+  logger.fatal({ err }, (err as Error).message);
+  process.exit(1);
+}
+
+let clients;
+try {
+  clients = makeClients(config.kubeconfig, process.env);
+} catch (err) {
+  logger.fatal({ err }, `cannot reach Kubernetes: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+const pods = new PodStore();
+const nodes = new NodeStore();
+const statefulSets = new StatefulSetStore();
+const ledger = new ReservationLedger();
+// Once the cache shows a pod bound, its reservation has done its job.
+pods.onChange = (pod) => {
+  if (pod.nodeName) ledger.settle(pod.uid);
+};
+metrics.watchCaches(() => ({ pods: pods.size, nodes: nodes.size, statefulsets: statefulSets.size, reservations: ledger.size }));
+
+const reflectorDefaults = {
+  logger,
+  relistIntervalMs: config.relistIntervalSeconds * 1000,
+  staleAfterMs: config.staleAfterSeconds * 1000,
+};
+const reflectors = [
+  new Reflector({ ...reflectorDefaults, name: 'pods', source: podSource(clients, TIDB_SELECTOR), transform: podView, store: pods, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'pods', reason }) }),
+  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys), store: nodes, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'nodes', reason }) }),
+  new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: statefulSetSource(clients, TIDB_SELECTOR), transform: statefulSetView, store: statefulSets, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'statefulsets', reason }) }),
+];
+const names = ['pods', 'nodes', 'statefulsets'];
+const isSynced = () => reflectors.every((r) => r.hasSynced());
+
+const placement = new PlacementService({
+  pods,
+  nodes,
+  statefulSets,
+  ledger,
+  topologyKeys: config.topologyKeys,
+  binder: kubeBinder(clients),
+  reservationTtlMs: config.reservationTtlSeconds * 1000,
+  isSynced,
+  now: Date.now,
+  logger,
+});
+
+const app = buildApp({
+  logger,
+  metrics,
+  placement,
+  readiness: { pending: () => reflectors.flatMap((r, i) => (r.hasSynced() ? [] : [`${names[i]} cache`])) },
+  extenderBodyLimitBytes: config.extenderBodyLimitMb * 1024 * 1024,
+  tls,
+});
+
+for (const r of reflectors) r.start();
+
+let stopWatchingCerts = () => {};
+if (config.tlsCertFile && config.tlsKeyFile) {
+  stopWatchingCerts = watchPair({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }, tls, {
+    onChange(pair) {
+      (app.server as unknown as import('node:tls').Server).setSecureContext({ key: pair.key, cert: pair.cert });
+      metrics.certReloads.inc({ result: 'ok' });
+      logger.info({ certFile: config.tlsCertFile }, 'serving certificate reloaded');
+    },
+    onError(err) {
+      metrics.certReloads.inc({ result: 'error' });
+      logger.error({ err, certFile: config.tlsCertFile }, `new serving certificate not used: ${err.message}; still serving the previous one`);
+    },
+  });
+}
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'shutting down after an unexpected error');
+  else logger.info({ signal }, 'shutting down');
+  stopWatchingCerts();
+  await app.close();
+  await Promise.all(reflectors.map((r) => r.stop()));
+});
+
+try {
+  await app.listen({ host: config.listenHost, port: config.port });
+  logger.info({ host: config.listenHost, port: config.port, topologyKeys: config.topologyKeys }, 'tidb-steward listening');
+} catch (err) {
+  logger.fatal({ err }, `cannot listen on ${config.listenHost}:${config.port}: ${(err as Error).message}`);
+  process.exit(1);
+}

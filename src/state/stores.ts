@@ -1,0 +1,102 @@
+// In-memory caches fed by the reflectors. Plain data structures: no I/O, so handlers read them
+// synchronously and tests fill them directly.
+import { clusterKey, type Component, type NodeView, type PodView, type StatefulSetView } from '../domain/model.ts';
+
+export interface Store<T> {
+  /** Swap the whole content after a (re)list; items that vanished are dropped. */
+  replace(items: Iterable<[string, T]>): void;
+  upsert(key: string, item: T): void;
+  remove(key: string): void;
+  readonly size: number;
+}
+
+export class MapStore<T> implements Store<T> {
+  protected items = new Map<string, T>();
+  replace(items: Iterable<[string, T]>): void {
+    this.items = new Map(items);
+  }
+  upsert(key: string, item: T): void {
+    this.items.set(key, item);
+  }
+  remove(key: string): void {
+    this.items.delete(key);
+  }
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+  values(): IterableIterator<T> {
+    return this.items.values();
+  }
+  get size(): number {
+    return this.items.size;
+  }
+}
+
+function memberIndexKey(namespace: string, cluster: string, component: Component): string {
+  return `${clusterKey(namespace, cluster)}#${component}`;
+}
+
+const NO_MEMBERS: ReadonlyMap<string, PodView> = new Map();
+
+/** TiDB PD/TiKV pods by ns/name, with an index by cluster and component for the placement rule. */
+export class PodStore implements Store<PodView> {
+  private byKey = new Map<string, PodView>();
+  private byMembers = new Map<string, Map<string, PodView>>();
+  /** Called after every change of a pod, e.g. to settle reservations once a binding is seen. */
+  onChange: ((pod: PodView) => void) | null = null;
+
+  replace(items: Iterable<[string, PodView]>): void {
+    this.byKey = new Map();
+    this.byMembers = new Map();
+    for (const [key, pod] of items) this.upsert(key, pod);
+  }
+
+  upsert(key: string, pod: PodView): void {
+    const previous = this.byKey.get(key);
+    if (previous) this.unindex(key, previous);
+    this.byKey.set(key, pod);
+    const indexKey = memberIndexKey(pod.namespace, pod.cluster, pod.component);
+    let members = this.byMembers.get(indexKey);
+    if (!members) {
+      members = new Map();
+      this.byMembers.set(indexKey, members);
+    }
+    members.set(key, pod);
+    this.onChange?.(pod);
+  }
+
+  remove(key: string): void {
+    const previous = this.byKey.get(key);
+    if (!previous) return;
+    this.byKey.delete(key);
+    this.unindex(key, previous);
+  }
+
+  private unindex(key: string, pod: PodView): void {
+    const indexKey = memberIndexKey(pod.namespace, pod.cluster, pod.component);
+    const members = this.byMembers.get(indexKey);
+    if (!members) return;
+    members.delete(key);
+    if (members.size === 0) this.byMembers.delete(indexKey);
+  }
+
+  get(key: string): PodView | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Every cached pod of one component of one cluster, keyed by ns/name. */
+  members(namespace: string, cluster: string, component: Component): ReadonlyMap<string, PodView> {
+    return this.byMembers.get(memberIndexKey(namespace, cluster, component)) ?? NO_MEMBERS;
+  }
+
+  values(): IterableIterator<PodView> {
+    return this.byKey.values();
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+export class NodeStore extends MapStore<NodeView> {}
+export class StatefulSetStore extends MapStore<StatefulSetView> {}

@@ -1,0 +1,145 @@
+// Serving certificates: generated with selfsigned when none are mounted, or read from files (a
+// Secret, e.g. from cert-manager) and re-read when they change so rotation needs no restart.
+import { X509Certificate, createPrivateKey, createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { generate } from 'selfsigned';
+
+export interface ServingPair {
+  cert: string;
+  key: string;
+}
+
+export interface GeneratedCertificates extends ServingPair {
+  caCert: string;
+  caKey: string;
+}
+
+export interface CertificateRequest {
+  dnsNames: readonly string[];
+  ipAddresses: readonly string[];
+  days?: number;
+  now?: Date;
+}
+
+export async function generateCertificates(req: CertificateRequest): Promise<GeneratedCertificates> {
+  const notBeforeDate = new Date((req.now ?? new Date()).getTime() - 60 * 60 * 1000); // tolerate clock skew
+  const notAfterDate = new Date(notBeforeDate.getTime() + (req.days ?? 365) * 24 * 60 * 60 * 1000);
+  const ca = await generate([{ name: 'commonName', value: 'tidb-steward-ca' }], {
+    algorithm: 'sha256',
+    keyType: 'ec',
+    curve: 'P-256',
+    notBeforeDate,
+    notAfterDate: new Date(notBeforeDate.getTime() + 10 * (req.days ?? 365) * 24 * 60 * 60 * 1000),
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    ],
+  });
+  const leaf = await generate([{ name: 'commonName', value: req.dnsNames[0] ?? 'tidb-steward' }], {
+    algorithm: 'sha256',
+    keyType: 'ec',
+    curve: 'P-256',
+    notBeforeDate,
+    notAfterDate,
+    ca: { key: ca.private, cert: ca.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          ...req.dnsNames.map((value) => ({ type: 2 as const, value })),
+          ...req.ipAddresses.map((ip) => ({ type: 7 as const, ip })),
+        ],
+      },
+    ],
+  });
+  return { caCert: ca.cert, caKey: ca.private, cert: leaf.cert, key: leaf.private };
+}
+
+/** Throws a readable error unless the PEM pair parses and the key belongs to the certificate. */
+export function validatePair(pair: ServingPair, now: Date): X509Certificate {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pair.cert);
+  } catch (err) {
+    throw new Error(`the certificate is not valid PEM: ${(err as Error).message}`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch (err) {
+    throw new Error(`the private key is not valid PEM: ${(err as Error).message}`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new Error('the private key does not belong to the certificate');
+  if (new Date(cert.validTo).getTime() < now.getTime()) throw new Error(`the certificate expired at ${cert.validTo}`);
+  return cert;
+}
+
+export interface CertificateFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export async function readPair(files: CertificateFiles): Promise<ServingPair> {
+  const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
+  return { cert, key };
+}
+
+export interface WatchOptions {
+  /** Mounted Secrets change by a symlink swap that fs.watch can miss, so poll as well. */
+  pollMs?: number;
+  onChange(pair: ServingPair): void;
+  onError(err: Error): void;
+}
+
+/** Watches the certificate files and reports each new valid pair once. Returns a stop function. */
+export function watchPair(files: CertificateFiles, initial: ServingPair, opts: WatchOptions): () => void {
+  const fingerprint = (p: ServingPair) => createHash('sha256').update(p.cert).update(p.key).digest('hex');
+  let current = fingerprint(initial);
+  let lastMtimes = '';
+  let checking = false;
+  const check = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const [a, b] = await Promise.all([stat(files.certFile), stat(files.keyFile)]);
+      const mtimes = `${a.mtimeMs}:${b.mtimeMs}:${a.ino}:${b.ino}`;
+      if (mtimes === lastMtimes) return;
+      const pair = await readPair(files);
+      const next = fingerprint(pair);
+      if (next === current) {
+        lastMtimes = mtimes;
+        return;
+      }
+      // The pair is written as two files: a half-written rotation is retried on the next check.
+      validatePair(pair, new Date());
+      lastMtimes = mtimes;
+      current = next;
+      opts.onChange(pair);
+    } catch (err) {
+      opts.onError(err as Error);
+    } finally {
+      checking = false;
+    }
+  };
+  const watchers: FSWatcher[] = [];
+  for (const dir of new Set([dirname(files.certFile), dirname(files.keyFile)])) {
+    try {
+      const w = watch(dir, () => void check());
+      w.on('error', () => undefined);
+      watchers.push(w);
+    } catch {
+      // Polling alone still picks up the change.
+    }
+  }
+  const timer = setInterval(() => void check(), opts.pollMs ?? 10_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    for (const w of watchers) w.close();
+  };
+}
