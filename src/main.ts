@@ -12,7 +12,8 @@ import { nodeViewFor, podView, statefulSetView } from './k8s/views.ts';
 import { PlacementService } from './services/placement.ts';
 import { ReservationLedger } from './state/ledger.ts';
 import { NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
-import { generateCertificates, readPair, validatePair, watchPair, type ServingPair } from './tls/certs.ts';
+import type { Server as TlsServer } from 'node:tls';
+import { generateCertificates, readPair, reloadOnChange, validatePair, type ServingPair } from './tls/certs.ts';
 
 let config: Config;
 try {
@@ -109,9 +110,8 @@ for (const r of reflectors) r.start();
 
 let stopWatchingCerts = () => {};
 if (config.tlsCertFile && config.tlsKeyFile) {
-  stopWatchingCerts = watchPair({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }, tls, {
-    onChange(pair) {
-      (app.server as unknown as import('node:tls').Server).setSecureContext({ key: pair.key, cert: pair.cert });
+  stopWatchingCerts = reloadOnChange(app.server as unknown as TlsServer, { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }, tls, {
+    onReload() {
       metrics.certReloads.inc({ result: 'ok' });
       logger.info({ certFile: config.tlsCertFile }, 'serving certificate reloaded');
     },

@@ -177,8 +177,10 @@ export class Reflector<T> {
             resolve();
           });
       });
-      // Wake up for the periodic relist even on a quiet watch.
-      const timer = setTimeout(() => this.current?.abort(), Math.max(0, relistAt - Date.now()));
+      // Wake up for the periodic relist, and when the watch goes quiet for too long (watches are known
+      // to hang without an error); the loop head then decides to relist.
+      const wakeAt = Math.min(relistAt, this.lastActivity + this.opts.staleAfterMs);
+      const timer = setTimeout(() => this.current?.abort(), Math.max(0, wakeAt - Date.now()));
       await done;
       clearTimeout(timer);
       this.current = null;

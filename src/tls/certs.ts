@@ -143,3 +143,20 @@ export function watchPair(files: CertificateFiles, initial: ServingPair, opts: W
     for (const w of watchers) w.close();
   };
 }
+
+/** Serves each valid new pair from the files on the live server; new connections get it at once. */
+export function reloadOnChange(
+  server: { setSecureContext(options: { key: string; cert: string }): void },
+  files: CertificateFiles,
+  initial: ServingPair,
+  hooks: { onReload(): void; onError(err: Error): void; pollMs?: number },
+): () => void {
+  return watchPair(files, initial, {
+    ...(hooks.pollMs !== undefined ? { pollMs: hooks.pollMs } : {}),
+    onChange(pair) {
+      server.setSecureContext({ key: pair.key, cert: pair.cert });
+      hooks.onReload();
+    },
+    onError: hooks.onError,
+  });
+}

@@ -1,0 +1,49 @@
+// Builds the real Fastify app over filled caches, for inject() and TLS tests.
+import { readFileSync } from 'node:fs';
+import { buildApp } from '../../src/http/app.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { PlacementService } from '../../src/services/placement.ts';
+import { ReservationLedger } from '../../src/state/ledger.ts';
+import { PodStore } from '../../src/state/stores.ts';
+import type { ServingPair } from '../../src/tls/certs.ts';
+import type { NodeView, PodView } from '../../src/domain/model.ts';
+import { makeNode, stores } from '../builders.ts';
+import { fakeBinder, silentLogger } from '../fakes.ts';
+
+export function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/extender/${name}`, import.meta.url), 'utf8'));
+}
+
+export const fixtureNodes: NodeView[] = ['a', 'b', 'c'].map((z) => makeNode(`node-${z}`, { 'topology.kubernetes.io/zone': `zone-${z}` }));
+
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number } = {}) {
+  const s = stores({
+    nodes: opts.nodes ?? fixtureNodes,
+    pods: opts.pods ?? [],
+    statefulSets: [{ namespace: 'db', name: 'basic-pd', replicas: 3 }, { namespace: 'db', name: 'basic-tikv', replicas: 3 }],
+  });
+  const api = new PodStore();
+  api.replace([...s.pods.values()].map((p) => [`${p.namespace}/${p.name}`, p]));
+  const binder = fakeBinder(api);
+  const metrics = createMetrics({ defaultMetrics: false });
+  let synced = opts.synced ?? true;
+  const placement = new PlacementService({
+    ...s,
+    ledger: new ReservationLedger(),
+    topologyKeys: ['kubernetes.io/hostname'],
+    binder,
+    reservationTtlMs: 60_000,
+    isSynced: () => synced,
+    now: Date.now,
+    logger: silentLogger,
+  });
+  const app = buildApp({
+    logger: silentLogger,
+    metrics,
+    placement,
+    readiness: { pending: () => (synced ? [] : ['pods cache']) },
+    extenderBodyLimitBytes: opts.bodyLimitBytes ?? 96 * 1024 * 1024,
+    tls: opts.tls,
+  });
+  return { app, api, binder, metrics, ...s, setSynced: (v: boolean) => (synced = v) };
+}
