@@ -62,7 +62,7 @@ try {
 }
 
 const pods = new PodStore();
-const nodes = new NodeStore();
+const nodes = new NodeStore(config.topologyKeys);
 const statefulSets = new StatefulSetStore();
 const ledger = new ReservationLedger();
 // Once the cache shows a pod bound, its reservation has done its job.

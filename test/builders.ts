@@ -73,8 +73,17 @@ export function makeNodes(n: number, zones = n): NodeView[] {
   return Array.from({ length: n }, (_, i) => makeNode(`n${i + 1}`, { 'topology.kubernetes.io/zone': `z${(i % zones) + 1}` }));
 }
 
-export function stores(opts: { nodes?: NodeView[]; pods?: PodView[]; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> }) {
-  const nodes = new NodeStore();
+export const HOST = 'kubernetes.io/hostname';
+export const ZONE = 'topology.kubernetes.io/zone';
+
+export function nodeStore(nodes: NodeView[], keys: readonly string[] = [HOST, ZONE]): NodeStore {
+  const store = new NodeStore(keys);
+  store.replace(nodes.map((n) => [n.name, n]));
+  return store;
+}
+
+export function stores(opts: { nodes?: NodeView[]; pods?: PodView[]; statefulSets?: Array<{ namespace: string; name: string; replicas: number }>; keys?: readonly string[] }) {
+  const nodes = new NodeStore(opts.keys ?? [HOST]);
   nodes.replace((opts.nodes ?? []).map((n) => [n.name, n]));
   const pods = new PodStore();
   pods.replace((opts.pods ?? []).map((p) => [`${p.namespace}/${p.name}`, p]));

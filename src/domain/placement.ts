@@ -4,7 +4,15 @@ import type { Component, NodeView, TidbIdentity } from './model.ts';
 
 export const HOSTNAME_KEY = 'kubernetes.io/hostname';
 
-export type NodeLookup = (name: string) => NodeView | undefined;
+/** Read access to the node cache, with an index by failure domain so that a plan can find the few
+ * nodes it must refuse without looking at every candidate's labels. */
+export interface NodeIndex {
+  get(name: string): NodeView | undefined;
+  /** Nodes whose label `key` has `value`. */
+  inDomain(key: string, value: string): Iterable<NodeView>;
+  /** Nodes that lack label `key`. */
+  missing(key: string): Iterable<NodeView>;
+}
 
 export interface PlacementRequest {
   identity: TidbIdentity;
@@ -28,23 +36,39 @@ interface Level {
   max: number;
 }
 
-/** Member counts per domain at every topology level, computed once per request. */
+/**
+ * Member counts per domain at every topology level, and the nodes the rule refuses, computed once per
+ * request. Refused nodes are few (those in full domains or without a label), so judging a candidate
+ * is one lookup by name and one by identity, whatever the number of candidates.
+ */
 export interface PlacementPlan {
   request: PlacementRequest;
   levels: Level[];
+  /** Known nodes that must be refused, with the first level that refuses them. */
+  blocked: Map<NodeView, Level>;
+  /** "ns/cluster", for the reasons. */
+  clusterName: string;
 }
 
-export function planPlacement(request: PlacementRequest, topologyKeys: readonly string[], nodeOf: NodeLookup): PlacementPlan {
+export function planPlacement(request: PlacementRequest, topologyKeys: readonly string[], index: NodeIndex): PlacementPlan {
+  const blocked = new Map<NodeView, Level>();
   const levels = topologyKeys.map((key): Level => {
     const counts = new Map<string, number>();
     for (const peer of request.peerNodes) {
       // A peer on a node we no longer know (deleted node) is in no domain we could pick.
-      const value = nodeOf(peer)?.labels[key];
+      const value = index.get(peer)?.labels[key];
       if (value !== undefined) counts.set(value, (counts.get(value) ?? 0) + 1);
     }
     return { key, counts, max: maxPerDomain(request.identity.component, request.replicas, counts.size) };
   });
-  return { request, levels };
+  for (const level of levels) {
+    for (const node of index.missing(level.key)) if (!blocked.has(node)) blocked.set(node, level);
+    for (const [value, count] of level.counts) {
+      if (count + 1 <= level.max) continue;
+      for (const node of index.inDomain(level.key, value)) if (!blocked.has(node)) blocked.set(node, level);
+    }
+  }
+  return { request, levels, blocked, clusterName: `${request.identity.namespace}/${request.identity.cluster}` };
 }
 
 export type NodeFit = { fit: true } | { fit: false; reason: string };
@@ -56,29 +80,32 @@ function noun(component: Component): string {
 }
 
 /** Does placing the pod on this node keep every level of its domains within the limit? */
-export function judgeNode(plan: PlacementPlan, nodeName: string, nodeOf: NodeLookup): NodeFit {
-  const node = nodeOf(nodeName);
+export function judgeNode(plan: PlacementPlan, nodeName: string, index: NodeIndex): NodeFit {
+  const node = index.get(nodeName);
+  if (!node) return refuseUnknown(plan, nodeName);
+  const level = plan.blocked.get(node);
+  return level ? refuse(plan, level, nodeName, node.labels[level.key]) : FIT;
+}
+
+function refuseUnknown(plan: PlacementPlan, nodeName: string): NodeFit {
+  const what = plan.request.identity.component.toUpperCase();
+  return { fit: false, reason: `node ${nodeName} is not in tidb-steward's node cache yet; it cannot be checked for ${what} placement of cluster ${plan.clusterName}` };
+}
+
+/** The sentence a person reads in `kubectl describe pod`; built only for refused nodes. */
+function refuse(plan: PlacementPlan, level: Level, nodeName: string, value: string | undefined): NodeFit {
   const { identity, replicas } = plan.request;
-  const cluster = `${identity.namespace}/${identity.cluster}`;
-  if (!node) {
-    return { fit: false, reason: `node ${nodeName} is not in tidb-steward's node cache yet; it cannot be checked for ${identity.component.toUpperCase()} placement of cluster ${cluster}` };
+  const members = noun(identity.component);
+  if (value === undefined) {
+    return { fit: false, reason: `node ${nodeName} has no label ${level.key}, a failure-domain key for ${members} of cluster ${plan.clusterName}` };
   }
-  for (const level of plan.levels) {
-    const value = node.labels[level.key];
-    if (value === undefined) {
-      return { fit: false, reason: `node ${nodeName} has no label ${level.key}, a failure-domain key for ${noun(identity.component)} of cluster ${cluster}` };
-    }
-    const count = level.counts.get(value) ?? 0;
-    if (count + 1 > level.max) {
-      const where = level.key === HOSTNAME_KEY ? `node ${nodeName}` : `${level.key}=${value} (node ${nodeName})`;
-      const tikvNote = identity.component === 'tikv' && level.max === 1 ? ' while fewer than 3 domains are used' : '';
-      return {
-        fit: false,
-        reason: `${where} already holds ${count} of ${replicas} ${noun(identity.component)} of cluster ${cluster} (at most ${level.max} per ${level.key}${tikvNote})`,
-      };
-    }
-  }
-  return FIT;
+  const count = level.counts.get(value) ?? 0;
+  const where = level.key === HOSTNAME_KEY ? `node ${nodeName}` : `${level.key}=${value} (node ${nodeName})`;
+  const tikvNote = identity.component === 'tikv' && level.max === 1 ? ' while fewer than 3 domains are used' : '';
+  return {
+    fit: false,
+    reason: `${where} already holds ${count} of ${replicas} ${members} of cluster ${plan.clusterName} (at most ${level.max} per ${level.key}${tikvNote})`,
+  };
 }
 
 export interface FilterOutcome {
@@ -87,14 +114,40 @@ export interface FilterOutcome {
   refused: Record<string, string>;
 }
 
-export function filterNodes(plan: PlacementPlan, candidates: readonly string[], nodeOf: NodeLookup): FilterOutcome {
-  const fits: string[] = [];
-  const refused: Record<string, string> = {};
-  for (const name of candidates) {
-    const verdict = judgeNode(plan, name, nodeOf);
-    if (verdict.fit) fits.push(name);
-    else refused[name] = verdict.reason;
+/** Up to this many refused nodes are found with indexOf scans instead of a lookup per candidate. */
+const SCAN_LIMIT = 16;
+
+/**
+ * Judges every candidate against the plan. Candidates the node cache does not know yet pass here and
+ * are refused at bind (judgeNode), which is the commit point: hashing thousands of candidate names on
+ * the scheduler's serial path would cost more than parsing them.
+ */
+export function filterNodes(plan: PlacementPlan, candidates: readonly string[], index: NodeIndex): FilterOutcome {
+  const refusedAt: number[] = [];
+  if (plan.blocked.size <= SCAN_LIMIT) {
+    for (const node of plan.blocked.keys()) {
+      const at = candidates.indexOf(node.name);
+      if (at >= 0) refusedAt.push(at);
+    }
+    refusedAt.sort((a, b) => a - b);
+  } else {
+    for (let i = 0; i < candidates.length; i++) {
+      const node = index.get(candidates[i]!);
+      if (node !== undefined && plan.blocked.has(node)) refusedAt.push(i);
+    }
   }
+  const refused: Record<string, string> = {};
+  if (refusedAt.length === 0) return { fits: candidates.slice(), refused };
+  const fits: string[] = [];
+  let from = 0;
+  for (const at of refusedAt) {
+    for (let i = from; i < at; i++) fits.push(candidates[i]!);
+    from = at + 1;
+    const name = candidates[at]!;
+    const verdict = judgeNode(plan, name, index);
+    if (!verdict.fit) refused[name] = verdict.reason;
+  }
+  for (let i = from; i < candidates.length; i++) fits.push(candidates[i]!);
   return { fits, refused };
 }
 
@@ -104,8 +157,8 @@ export const MAX_SCORE = 10;
  * Higher for nodes whose domains hold fewer members, so that among the nodes that fit the scheduler
  * spreads further than the hard limit requires. 0 for nodes we cannot judge.
  */
-export function scoreNode(plan: PlacementPlan, nodeName: string, nodeOf: NodeLookup): number {
-  const node = nodeOf(nodeName);
+export function scoreNode(plan: PlacementPlan, nodeName: string, index: NodeIndex): number {
+  const node = index.get(nodeName);
   if (!node || plan.levels.length === 0) return 0;
   let sum = 0;
   for (const level of plan.levels) {

@@ -1,6 +1,6 @@
 // buildApp wires routes onto one Fastify instance and does not listen: tests use inject(), main()
 // calls listen() with TLS.
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import type { PlacementService } from '../services/placement.ts';
 import type { ServingPair } from '../tls/certs.ts';
@@ -28,7 +28,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     // Per-request access logs would dominate the extender's cost; decisions are logged instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Go clients (kube-scheduler, kube-apiserver) keep idle connections for 90 s: outlive that.
     keepAliveTimeout: 120_000,
     ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert } } : {}),

@@ -31,20 +31,20 @@ function podRef(args: ExtenderArgs): PodRef {
 }
 
 /** Candidate names, and how to hand the survivors back in the mode the scheduler asked in. */
-function candidatesOf(args: ExtenderArgs, raw: { Nodes?: { items?: unknown[] } }) {
+function candidatesOf(args: ExtenderArgs) {
   if (args.NodeNames) {
     const names = args.NodeNames;
     return { names, answer: (fits: string[]) => ({ Nodes: null, NodeNames: fits }) };
   }
   const items = args.Nodes?.items ?? [];
   const names = items.map((n) => n.metadata.name);
-  // Full-object mode: the scheduler rebuilds its node list from what we return, so echo the objects.
-  const rawItems = raw.Nodes?.items ?? [];
+  // Full-object mode: the scheduler takes the returned objects as its node list, so echo them whole.
   return {
     names,
     answer: (fits: string[]) => {
+      if (fits.length === names.length) return { Nodes: args.Nodes, NodeNames: null };
       const keep = new Set(fits);
-      return { Nodes: { items: rawItems.filter((_, i) => keep.has(names[i] ?? '')) }, NodeNames: null };
+      return { Nodes: { items: items.filter((n) => keep.has(n.metadata.name)) }, NodeNames: null };
     },
   };
 }
@@ -64,12 +64,12 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
       metrics.filterDecisions.inc({ component: 'other', outcome: 'error' });
       return errorResult('tidb-steward could not read ExtenderArgs: neither NodeNames nor Nodes is set');
     }
-    const { names, answer } = candidatesOf(args, request.body as { Nodes?: { items?: unknown[] } });
+    const { names, answer } = candidatesOf(args);
     const pod = podRef(args);
     const planned = placement.plan(pod);
     if (planned.kind === 'ignore') {
       metrics.filterDecisions.inc({ component: 'other', outcome: 'passthrough' });
-      return { ...answer(names as string[]), FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: '' };
+      return { ...answer(names), FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: '' };
     }
     if (planned.kind === 'error') {
       metrics.filterDecisions.inc({ component: 'unknown', outcome: 'error' });
@@ -99,7 +99,7 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
       // HostPriorityList has no error field; the scheduler ignores prioritize failures anyway.
       return reply.code(400).send({ error: `tidb-steward could not read ExtenderArgs: ${describeIssues(parsed.error)}` });
     }
-    const { names } = candidatesOf(parsed.data, request.body as { Nodes?: { items?: unknown[] } });
+    const { names } = candidatesOf(parsed.data);
     const planned = placement.plan(podRef(parsed.data));
     if (planned.kind !== 'plan') return [];
     return placement.score(planned.plan, names);

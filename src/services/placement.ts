@@ -6,7 +6,6 @@ import {
   objectKey,
   tidbIdentity,
   type Labels,
-  type NodeView,
   type PodView,
   type TidbIdentity,
 } from '../domain/model.ts';
@@ -72,13 +71,11 @@ export interface PlacementDeps {
 
 export class PlacementService {
   private readonly deps: PlacementDeps;
-  private readonly nodeOf: (name: string) => NodeView | undefined;
   /** Binds of one cluster's component run one after another; other clusters are not held up. */
   private readonly bindChains = new Map<string, Promise<unknown>>();
 
   constructor(deps: PlacementDeps) {
     this.deps = deps;
-    this.nodeOf = (name) => deps.nodes.get(name);
   }
 
   private replicasOf(identity: TidbIdentity, owner: string | null): number | string {
@@ -109,15 +106,15 @@ export class PlacementService {
       },
       pod.uid,
     );
-    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, this.deps.topologyKeys, this.nodeOf) };
+    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, this.deps.topologyKeys, this.deps.nodes) };
   }
 
   filter(plan: PlacementPlan, candidates: readonly string[]): FilterOutcome {
-    return filterNodes(plan, candidates, this.nodeOf);
+    return filterNodes(plan, candidates, this.deps.nodes);
   }
 
   score(plan: PlacementPlan, candidates: readonly string[]): Array<{ Host: string; Score: number }> {
-    return candidates.map((Host) => ({ Host, Score: scoreNode(plan, Host, this.nodeOf) }));
+    return candidates.map((Host) => ({ Host, Score: scoreNode(plan, Host, this.deps.nodes) }));
   }
 
   /**
@@ -162,7 +159,7 @@ export class PlacementService {
     const planned = this.planFor(pod, pod, fresh);
     if (planned.kind === 'error') return planned.message;
     if (planned.kind === 'plan') {
-      const verdict = judgeNode(planned.plan, node, this.nodeOf);
+      const verdict = judgeNode(planned.plan, node, this.deps.nodes);
       if (!verdict.fit) return `binding refused: ${verdict.reason}`;
     }
     ledger.add({

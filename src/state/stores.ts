@@ -98,5 +98,92 @@ export class PodStore implements Store<PodView> {
   }
 }
 
-export class NodeStore extends MapStore<NodeView> {}
+const NO_NODES: ReadonlySet<NodeView> = new Set();
+
+/** Nodes by name, indexed by failure domain for the placement rule (see NodeIndex). */
+export class NodeStore implements Store<NodeView> {
+  private byName = new Map<string, NodeView>();
+  private byDomain = new Map<string, Map<string, Set<NodeView>>>();
+  private unlabeled = new Map<string, Set<NodeView>>();
+  private readonly keys: readonly string[];
+
+  constructor(topologyKeys: readonly string[]) {
+    this.keys = topologyKeys;
+    for (const key of topologyKeys) {
+      this.byDomain.set(key, new Map());
+      this.unlabeled.set(key, new Set());
+    }
+  }
+
+  replace(items: Iterable<[string, NodeView]>): void {
+    this.byName = new Map();
+    for (const key of this.keys) {
+      this.byDomain.set(key, new Map());
+      this.unlabeled.set(key, new Set());
+    }
+    for (const [name, node] of items) this.upsert(name, node);
+  }
+
+  upsert(name: string, node: NodeView): void {
+    this.remove(name);
+    this.byName.set(name, node);
+    for (const key of this.keys) {
+      const value = node.labels[key];
+      if (value === undefined) {
+        this.unlabeled.get(key)!.add(node);
+        continue;
+      }
+      const domains = this.byDomain.get(key)!;
+      let members = domains.get(value);
+      if (!members) domains.set(value, (members = new Set()));
+      members.add(node);
+    }
+  }
+
+  remove(name: string): void {
+    const node = this.byName.get(name);
+    if (!node) return;
+    this.byName.delete(name);
+    for (const key of this.keys) {
+      const value = node.labels[key];
+      if (value === undefined) {
+        this.unlabeled.get(key)!.delete(node);
+        continue;
+      }
+      const domains = this.byDomain.get(key)!;
+      const members = domains.get(value);
+      members?.delete(node);
+      if (members?.size === 0) domains.delete(value);
+    }
+  }
+
+  get(name: string): NodeView | undefined {
+    return this.byName.get(name);
+  }
+
+  inDomain(key: string, value: string): Iterable<NodeView> {
+    return this.domains(key).get(value) ?? NO_NODES;
+  }
+
+  missing(key: string): Iterable<NodeView> {
+    return this.unlabeled.get(key) ?? this.notIndexed(key);
+  }
+
+  private domains(key: string): Map<string, Set<NodeView>> {
+    return this.byDomain.get(key) ?? this.notIndexed(key);
+  }
+
+  // An unindexed key would make every domain look empty and let everything through.
+  private notIndexed(key: string): never {
+    throw new Error(`node cache is not indexed by ${key}; it is built with the configured topology keys`);
+  }
+
+  values(): IterableIterator<NodeView> {
+    return this.byName.values();
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+}
 export class StatefulSetStore extends MapStore<StatefulSetView> {}

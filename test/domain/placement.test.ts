@@ -2,16 +2,13 @@ import t from 'tap';
 import fc from 'fast-check';
 import { maxPerDomain, planPlacement, filterNodes, judgeNode, scoreNode } from '../../src/domain/placement.ts';
 import type { NodeView, TidbIdentity } from '../../src/domain/model.ts';
-import { makeNode, makeNodes } from '../builders.ts';
+import { makeNode, makeNodes, nodeStore } from '../builders.ts';
 
 const HOST = 'kubernetes.io/hostname';
 const ZONE = 'topology.kubernetes.io/zone';
 const pd: TidbIdentity = { namespace: 'db', cluster: 'basic', component: 'pd' };
 const tikv: TidbIdentity = { namespace: 'db', cluster: 'basic', component: 'tikv' };
-const lookup = (nodes: NodeView[]) => {
-  const m = new Map(nodes.map((n) => [n.name, n]));
-  return (name: string) => m.get(name);
-};
+const lookup = (nodes: NodeView[]) => nodeStore(nodes);
 
 t.test('PD limit per domain is max(1, floor((n-1)/2)) for 1..7 replicas', async (t) => {
   const table: Array<[number, number]> = [[1, 1], [2, 1], [3, 1], [4, 1], [5, 2], [6, 2], [7, 3]];
@@ -62,9 +59,9 @@ t.test('a node without a topology label is refused with that reason', async (t) 
   const nodes = [makeNode('n1', { [ZONE]: 'a' }), makeNode('n2')];
   const plan = planPlacement({ identity: pd, replicas: 3, peerNodes: [] }, [HOST, ZONE], lookup(nodes));
   const out = filterNodes(plan, ['n1', 'n2', 'ghost'], lookup(nodes));
-  t.same(out.fits, ['n1']);
+  t.same(out.fits, ['n1', 'ghost'], 'a node the cache does not know yet is left to the bind check');
   t.match(out.refused.n2, /node n2 has no label topology\.kubernetes\.io\/zone/);
-  t.match(out.refused.ghost, /not in tidb-steward's node cache/);
+  t.match(judgeNode(plan, 'ghost', lookup(nodes)), { fit: false, reason: /not in tidb-steward's node cache/ }, 'and bind refuses it');
 });
 
 t.test('TiKV spreads to 3 domains before doubling up', async (t) => {
@@ -149,4 +146,13 @@ t.test('property: a node is returned exactly when placing there keeps the rule',
     { numRuns: 2000 },
   );
   t.pass('filter agrees with the oracle on 2000 states');
+});
+
+t.test('many refused nodes (a full zone) take the lookup path and agree with the scan path', async (t) => {
+  const nodes = makeNodes(40, 2); // z1: n1,n3,...; z2: n2,n4,...
+  const plan = planPlacement({ identity: pd, replicas: 3, peerNodes: ['n1'] }, [HOST, ZONE], lookup(nodes));
+  t.ok(plan.blocked.size > 16, `${plan.blocked.size} nodes blocked`);
+  const out = filterNodes(plan, [...nodes.map((n) => n.name), 'ghost'], lookup(nodes));
+  t.same(out.fits, [...nodes.filter((_, i) => i % 2 === 1).map((n) => n.name), 'ghost']);
+  t.equal(Object.keys(out.refused).length, 20);
 });

@@ -63,7 +63,7 @@ t.test('bad input gets a clear answer, never a crash', async (t) => {
     { name: 'missing Pod', body: { NodeNames: ['a'] }, match: /Pod/ },
     { name: 'Pod without name', body: { Pod: { metadata: {} }, NodeNames: ['a'] }, match: /Pod\.metadata\.name/ },
     { name: 'no node list', body: { Pod: { metadata: { name: 'p' } } }, match: /neither NodeNames nor Nodes/ },
-    { name: 'NodeNames not strings', body: { Pod: { metadata: { name: 'p' } }, NodeNames: [1, 2] }, match: /NodeNames\.0/ },
+    { name: 'NodeNames not strings', body: { Pod: { metadata: { name: 'p' } }, NodeNames: [1, 2] }, match: /NodeNames: must be a list of node names/ },
     { name: 'JSON array', body: [], match: /expected object/ },
   ];
   for (const row of answers) {
