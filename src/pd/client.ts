@@ -1,0 +1,166 @@
+// A typed PD HTTP client. Every response is validated with zod; uint64 ids (member_id, cluster_id,
+// last_heartbeat) are kept as exact strings; every call has a short deadline so that an admission
+// request always gets an answer inside its webhook timeout.
+import { z } from 'zod';
+
+/** JSON.parse that keeps integers beyond 2^53 as their exact decimal text. */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text, function (this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) && context?.source) return context.source;
+    return value;
+  } as (this: unknown, key: string, value: unknown) => unknown);
+}
+
+const Id = z.union([z.string(), z.number()]).transform((v) => String(v));
+
+export const Member = z.looseObject({
+  name: z.string(),
+  member_id: Id.optional(),
+  client_urls: z.array(z.string()).nullish(),
+  peer_urls: z.array(z.string()).nullish(),
+});
+export type Member = z.infer<typeof Member>;
+
+export const Members = z.looseObject({
+  members: z.array(Member).nullish().transform((m) => m ?? []),
+  leader: Member.nullish(),
+});
+
+export const Health = z.array(z.looseObject({ name: z.string(), health: z.boolean() }));
+
+export const StoreInfo = z.looseObject({
+  store: z.looseObject({
+    id: Id,
+    address: z.string().default(''),
+    state_name: z.string().default('Up'),
+    labels: z.array(z.looseObject({ key: z.string(), value: z.string() })).nullish().transform((l) => l ?? []),
+  }),
+  status: z.looseObject({ leader_count: z.number().default(0), region_count: z.number().default(0) }).default({ leader_count: 0, region_count: 0 }),
+});
+export type StoreInfo = z.infer<typeof StoreInfo>;
+
+export const Stores = z.looseObject({ stores: z.array(StoreInfo).nullish().transform((s) => s ?? []) });
+
+export const EvictLeaderList = z.looseObject({ 'store-id-ranges': z.record(z.string(), z.unknown()).default({}) });
+
+export class PdError extends Error {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface PdClientOptions {
+  /** PD endpoints of one cluster, tried in order; the first that answers wins. */
+  endpoints: readonly string[];
+  /** Deadline of one HTTP call, per endpoint. */
+  timeoutMs: number;
+  fetchImpl?: typeof fetch;
+}
+
+export const EVICT_LEADER = 'evict-leader-scheduler';
+
+export class PdClient {
+  private readonly opts: PdClientOptions;
+  /** The endpoint that answered last is tried first next time. */
+  private preferred = 0;
+
+  constructor(opts: PdClientOptions) {
+    if (opts.endpoints.length === 0) throw new Error('PdClient needs at least one endpoint');
+    this.opts = opts;
+  }
+
+  get endpoints(): readonly string[] {
+    return this.opts.endpoints;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    const doFetch = this.opts.fetchImpl ?? fetch;
+    const errors: string[] = [];
+    const n = this.opts.endpoints.length;
+    for (let i = 0; i < n; i++) {
+      const index = (this.preferred + i) % n;
+      const base = this.opts.endpoints[index]!.replace(/\/+$/, '');
+      try {
+        const res = await doFetch(`${base}${path}`, {
+          method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+        const text = await res.text();
+        // A follower that cannot reach the leader answers 5xx: another member may do better.
+        if (res.status >= 500 && i < n - 1) {
+          errors.push(`${base}: HTTP ${res.status} ${text.slice(0, 200)}`);
+          continue;
+        }
+        this.preferred = index;
+        return { status: res.status, text };
+      } catch (err) {
+        const e = err as Error;
+        errors.push(`${base}: ${e.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : e.message}`);
+      }
+    }
+    throw new PdError(`PD is unreachable (${errors.join('; ')})`);
+  }
+
+  private async json<T>(schema: z.ZodType<T>, method: string, path: string, body?: unknown): Promise<T> {
+    const { status, text } = await this.call(method, path, body);
+    if (status < 200 || status >= 300) throw new PdError(`PD ${method} ${path} answered HTTP ${status}: ${text.slice(0, 300)}`, status);
+    let data: unknown;
+    try {
+      data = parseJsonExact(text);
+    } catch {
+      throw new PdError(`PD ${method} ${path} answered with text that is not JSON: ${text.slice(0, 200)}`, status);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) throw new PdError(`PD ${method} ${path} answered an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, status);
+    return parsed.data;
+  }
+
+  members() {
+    return this.json(Members, 'GET', '/pd/api/v1/members');
+  }
+
+  health() {
+    return this.json(Health, 'GET', '/pd/api/v1/health');
+  }
+
+  async transferLeader(to: string): Promise<void> {
+    const { status, text } = await this.call('POST', `/pd/api/v1/leader/transfer/${encodeURIComponent(to)}`);
+    if (status !== 200) throw new PdError(`PD refused to transfer leadership to ${to}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  async stores(): Promise<StoreInfo[]> {
+    // Up, Offline and Tombstone: a Tombstone store must be recognised, not mistaken for a missing one.
+    return (await this.json(Stores, 'GET', '/pd/api/v1/stores?state=0&state=1&state=2')).stores;
+  }
+
+  /** Store ids currently in the evict-leader scheduler (none when it does not exist). */
+  async evictingStores(): Promise<string[]> {
+    const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);
+    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return [];
+    if (status !== 200) throw new PdError(`PD evict-leader list answered HTTP ${status}: ${text.slice(0, 300)}`, status);
+    const parsed = EvictLeaderList.safeParse(parseJsonExact(text));
+    if (!parsed.success) throw new PdError('PD evict-leader list has an unexpected shape');
+    return Object.keys(parsed.data['store-id-ranges']);
+  }
+
+  async addEvictLeader(storeId: string): Promise<void> {
+    const { status, text } = await this.call('POST', '/pd/api/v1/schedulers', { name: EVICT_LEADER, store_id: Number(storeId) });
+    if (status !== 200) throw new PdError(`PD refused to evict leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  /** Idempotent: a store that is not being evicted is not an error. */
+  async removeEvictLeader(storeId: string): Promise<void> {
+    const { status, text } = await this.call('DELETE', `/pd/api/v1/schedulers/${EVICT_LEADER}-${encodeURIComponent(storeId)}`);
+    if (status === 200 || status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return;
+    throw new PdError(`PD refused to stop evicting leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+}
+
+/** Where PD is reached: the test/demo override, else the PD Service of the cluster. */
+export function pdEndpointsFor(namespace: string, cluster: string, overrides: Readonly<Record<string, readonly string[]>>): readonly string[] {
+  return overrides[`${namespace}/${cluster}`] ?? [`http://${cluster}-pd.${namespace}.svc:2379`];
+}

@@ -1,0 +1,75 @@
+import t from 'tap';
+import { decideEvictionCleanup, decidePdRemoval, decideTikvRemoval, type PdMemberState } from '../../src/domain/drain.ts';
+
+const m = (name: string, healthy = true, canLead = true): PdMemberState => ({ name, healthy, canLead });
+
+t.test('PD: table of removals', async (t) => {
+  const table: Array<{ name: string; pod: string; members: PdMemberState[]; leader: string | null; kind: 'allow' | 'wait'; reason: RegExp; to?: string }> = [
+    { name: 'follower of a healthy 3', pod: 'pd-1', members: [m('pd-0'), m('pd-1'), m('pd-2')], leader: 'pd-0', kind: 'allow', reason: /pd-1 is not the PD leader \(pd-0 is\) and 2 of 3 members stay healthy/ },
+    { name: 'leader hands over to the first healthy successor', pod: 'pd-0', members: [m('pd-0'), m('pd-1'), m('pd-2')], leader: 'pd-0', kind: 'wait', reason: /transferring PD leader from pd-0 to pd-1/, to: 'pd-1' },
+    { name: 'successor must be on a schedulable node', pod: 'pd-0', members: [m('pd-0'), m('pd-1', true, false), m('pd-2')], leader: 'pd-0', kind: 'wait', reason: /to pd-2/, to: 'pd-2' },
+    { name: 'no successor can lead', pod: 'pd-0', members: [m('pd-0'), m('pd-1', true, false), m('pd-2', true, false)], leader: 'pd-0', kind: 'wait', reason: /no healthy successor on a schedulable node/ },
+    { name: 'quorum guard: a second member of 3 while one is down', pod: 'pd-1', members: [m('pd-0', false), m('pd-1'), m('pd-2')], leader: 'pd-2', kind: 'wait', reason: /would leave 1 of 3 members healthy, below the quorum of 2; waiting for pd-0/ },
+    { name: 'quorum guard on 5: two down', pod: 'pd-4', members: [m('pd-0', false), m('pd-1', false), m('pd-2'), m('pd-3'), m('pd-4')], leader: 'pd-2', kind: 'wait', reason: /2 of 5 .* quorum of 3/ },
+    { name: '5 members, one down, a follower may go', pod: 'pd-4', members: [m('pd-0', false), m('pd-1'), m('pd-2'), m('pd-3'), m('pd-4')], leader: 'pd-2', kind: 'allow', reason: /3 of 5 members stay healthy/ },
+    { name: 'an unhealthy member may go', pod: 'pd-0', members: [m('pd-0', false), m('pd-1'), m('pd-2')], leader: 'pd-1', kind: 'allow', reason: /not healthy/ },
+    { name: 'no leader: wait', pod: 'pd-1', members: [m('pd-0'), m('pd-1'), m('pd-2')], leader: null, kind: 'wait', reason: /no leader/ },
+    { name: 'not a member', pod: 'pd-9', members: [m('pd-0')], leader: 'pd-0', kind: 'allow', reason: /not a member/ },
+    { name: 'single member cluster cannot lose its only member', pod: 'pd-0', members: [m('pd-0')], leader: 'pd-0', kind: 'wait', reason: /would leave 0 of 1/ },
+  ];
+  for (const row of table) {
+    const d = decidePdRemoval(row.pod, { members: row.members, leader: row.leader });
+    t.equal(d.kind, row.kind, `${row.name}: ${d.kind}`);
+    t.match(d.reason, row.reason, `${row.name}: reason`);
+    if (row.to) t.same(d.action, { type: 'transfer-pd-leader', from: row.pod, to: row.to });
+    else t.equal(d.action, undefined, `${row.name}: no action`);
+    if (d.kind === 'wait') t.ok(d.retryAfterSeconds > 0);
+  }
+});
+
+t.test('TiKV: table of removals', async (t) => {
+  const store = (stateName: string, leaderCount: number, regionCount = 10) => ({ id: '4', stateName, leaderCount, regionCount });
+  const policy = { evictTimeoutMs: 600_000, now: 1_000_000 };
+  const table: Array<{ name: string; state: Parameters<typeof decideTikvRemoval>[1]; kind: 'allow' | 'wait'; reason: RegExp; evict?: boolean; warning?: boolean }> = [
+    { name: 'no store', state: { store: null, evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /no TiKV store/ },
+    { name: 'first call starts eviction', state: { store: store('Up', 12), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /evicting 12 region leaders from TiKV store 4 of tikv-0$/, evict: true },
+    { name: 'eviction in progress', state: { store: store('Up', 3), evicting: true, evictionBeganAt: 990_000 }, kind: 'wait', reason: /evicting 3 region leaders .* \(for 10s\)/ },
+    { name: 'leaders gone', state: { store: store('Up', 0), evicting: true, evictionBeganAt: 990_000 }, kind: 'allow', reason: /leads no regions/ },
+    { name: 'no leaders, not evicting: evict and allow', state: { store: store('Up', 0), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /leads no regions/, evict: true },
+    { name: 'timeout allows with a warning', state: { store: store('Up', 2), evicting: true, evictionBeganAt: 300_000 }, kind: 'allow', reason: /did not finish within 600s/, warning: true },
+    { name: 'offline store keeps its pod', state: { store: store('Offline', 5, 40), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /going offline and still holds 40 regions/ },
+    { name: 'tombstone goes', state: { store: store('Tombstone', 0, 0), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /Tombstone/ },
+    { name: 'down store goes', state: { store: store('Down', 7), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /Down: it serves no leaders/ },
+  ];
+  for (const row of table) {
+    const d = decideTikvRemoval('tikv-0', row.state, policy);
+    t.equal(d.kind, row.kind, `${row.name}: ${d.kind}`);
+    t.match(d.reason, row.reason, `${row.name}: reason`);
+    t.same(d.action, row.evict ? { type: 'evict-tikv-leaders', storeId: '4' } : undefined, `${row.name}: action`);
+    t.equal(d.kind === 'allow' && d.warning !== undefined, Boolean(row.warning), `${row.name}: warning`);
+  }
+});
+
+t.test('eviction cleanup: never leaves a scheduler behind, never removes one mid-drain', async (t) => {
+  const policy = { evictTimeoutMs: 600_000, abandonAfterMs: 300_000, now: 2_000_000 };
+  const rec = (cause: 'removal' | 'cordon', beganAt = 1_900_000) => ({ storeId: '4', podUid: 'old', beganAt, cause });
+  const pod = (uid: string, over: Partial<{ running: boolean; deleting: boolean; nodeSchedulable: boolean }> = {}) => ({ uid, running: true, deleting: false, nodeSchedulable: true, ...over });
+  const up = { stateName: 'Up' };
+  const table: Array<[string, ReturnType<typeof rec>, { stateName: string } | null, ReturnType<typeof pod> | null, boolean]> = [
+    ['store gone', rec('removal'), null, null, true],
+    ['store tombstone', rec('removal'), { stateName: 'Tombstone' }, pod('old'), true],
+    ['pod not back yet', rec('removal'), up, null, false],
+    ['same pod still draining', rec('removal'), up, pod('old', { deleting: true }), false],
+    ['same pod, node cordoned', rec('removal'), up, pod('old', { nodeSchedulable: false }), false],
+    ['new pod running, store Up', rec('removal'), up, pod('new'), true],
+    ['new pod running, store not Up yet', rec('removal'), { stateName: 'Disconnected' }, pod('new'), false],
+    ['new pod on a cordoned node', rec('removal'), up, pod('new', { nodeSchedulable: false }), false],
+    ['cordon undone', rec('cordon'), up, pod('old'), true],
+    ['cordon still on', rec('cordon'), up, pod('old', { nodeSchedulable: false }), false],
+    ['removal abandoned long ago', rec('removal', 1_000_000), up, pod('old'), true],
+  ];
+  for (const [name, record, store, p, remove] of table) {
+    const d = decideEvictionCleanup(record, store, p, policy);
+    t.equal(d.remove, remove, `${name}: ${d.reason}`);
+  }
+});
