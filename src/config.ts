@@ -42,6 +42,18 @@ export const ConfigSchema = z.object({
    * PD endpoints per TiDB cluster for tests and demos that run PD outside the cluster, as JSON
    * {"<namespace>/<cluster>": ["http://127.0.0.1:2379"]}. In production PD is reached at its Service.
    */
+  /** Deadline of one PD HTTP call; several fit inside the webhook's timeoutSeconds. */
+  pdTimeoutMs: positiveInt(1500),
+  /** A TiKV pod may go with leaders left after this long (with a warning and an Event). */
+  evictLeaderTimeoutSeconds: positiveInt(600),
+  /** An eviction whose pod removal was given up is ended this long after the timeout. */
+  evictLeaderAbandonSeconds: positiveInt(300),
+  /** How often leader evictions are checked for cleanup. */
+  reconcileIntervalSeconds: positiveInt(10),
+  /** ValidatingWebhookConfiguration whose caBundle this process keeps equal to its CA, if any. */
+  webhookConfigName: z.string().min(1).optional(),
+  /** CA of the serving certificate (ca.crt of a mounted Secret), for the caBundle. */
+  tlsCaFile: z.string().min(1).optional(),
   pdEndpoints: z
     .string()
     .optional()
@@ -74,6 +86,12 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'reservationTtlSeconds', flag: '--reservation-ttl-seconds', env: 'STEWARD_RESERVATION_TTL_SECONDS' },
   { field: 'relistIntervalSeconds', flag: '--relist-interval-seconds', env: 'STEWARD_RELIST_INTERVAL_SECONDS' },
   { field: 'staleAfterSeconds', flag: '--stale-after-seconds', env: 'STEWARD_STALE_AFTER_SECONDS' },
+  { field: 'pdTimeoutMs', flag: '--pd-timeout-ms', env: 'STEWARD_PD_TIMEOUT_MS' },
+  { field: 'evictLeaderTimeoutSeconds', flag: '--evict-leader-timeout-seconds', env: 'STEWARD_EVICT_LEADER_TIMEOUT_SECONDS' },
+  { field: 'evictLeaderAbandonSeconds', flag: '--evict-leader-abandon-seconds', env: 'STEWARD_EVICT_LEADER_ABANDON_SECONDS' },
+  { field: 'reconcileIntervalSeconds', flag: '--reconcile-interval-seconds', env: 'STEWARD_RECONCILE_INTERVAL_SECONDS' },
+  { field: 'webhookConfigName', flag: '--webhook-config-name', env: 'STEWARD_WEBHOOK_CONFIG_NAME' },
+  { field: 'tlsCaFile', flag: '--tls-ca-file', env: 'STEWARD_TLS_CA_FILE' },
   { field: 'pdEndpoints', flag: '--pd-endpoints', env: 'STEWARD_PD_ENDPOINTS' },
 ];
 

@@ -10,6 +10,12 @@ import { makeClients, nodeSource, podSource, statefulSetSource } from './k8s/cli
 import { Reflector } from './k8s/reflector.ts';
 import { nodeViewFor, podView, statefulSetView } from './k8s/views.ts';
 import { PlacementService } from './services/placement.ts';
+import { DrainService } from './services/drain.ts';
+import { PdClient, pdEndpointsFor } from './pd/client.ts';
+import { kubeEvictionRecords } from './k8s/evictions.ts';
+import { kubeEvents } from './k8s/events.ts';
+import { injectCaBundle } from './k8s/webhooks.ts';
+import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
 import { NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
 import type { Server as TlsServer } from 'node:tls';
@@ -27,6 +33,9 @@ try {
 const logger = pino({ level: config.logLevel, base: { service: 'tidb-steward' } });
 const metrics = createMetrics();
 
+/** The CA that signs our serving certificate, when we know it (for the webhook caBundle). */
+let caPem: string | undefined;
+
 async function servingCertificate(): Promise<ServingPair> {
   if (config.tlsCertFile && config.tlsKeyFile) {
     const files = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile };
@@ -35,6 +44,7 @@ async function servingCertificate(): Promise<ServingPair> {
     });
     const cert = validatePair(pair, new Date());
     logger.info({ certFile: config.tlsCertFile, subjectAltName: cert.subjectAltName, validTo: cert.validTo }, 'serving certificate loaded');
+    if (config.tlsCaFile) caPem = await readFile(config.tlsCaFile, 'utf8');
     return pair;
   }
   const generated = await generateCertificates({ dnsNames: config.tlsDnsNames, ipAddresses: config.tlsIpAddresses });
@@ -42,6 +52,7 @@ async function servingCertificate(): Promise<ServingPair> {
     { caData: Buffer.from(generated.caCert).toString('base64'), sans: [...config.tlsDnsNames, ...config.tlsIpAddresses] },
     'no certificate files given: generated a CA and a serving certificate for this process only; put caData into the scheduler tlsConfig.caData and the webhook caBundle, or mount a Secret with --tls-cert-file/--tls-key-file',
   );
+  caPem = generated.caCert;
   return { cert: generated.cert, key: generated.key };
 }
 
@@ -97,14 +108,64 @@ const placement = new PlacementService({
   logger,
 });
 
+const pdClients = new Map<string, PdClient>();
+const drain = new DrainService({
+  pods,
+  nodes,
+  pdFor(namespace, cluster) {
+    const key = `${namespace}/${cluster}`;
+    let client = pdClients.get(key);
+    if (!client) {
+      client = new PdClient({ endpoints: pdEndpointsFor(namespace, cluster, config.pdEndpoints), timeoutMs: config.pdTimeoutMs });
+      pdClients.set(key, client);
+    }
+    return client;
+  },
+  records: kubeEvictionRecords(clients),
+  events: kubeEvents(clients, logger),
+  metrics: {
+    decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }),
+    waited: (component, seconds) => metrics.drainWaitSeconds.observe({ component }, seconds),
+  },
+  logger,
+  now: Date.now,
+  evictTimeoutMs: config.evictLeaderTimeoutSeconds * 1000,
+  abandonAfterMs: config.evictLeaderAbandonSeconds * 1000,
+});
+
 const app = buildApp({
   logger,
   metrics,
   placement,
   readiness: { pending: () => reflectors.flatMap((r, i) => (r.hasSynced() ? [] : [`${names[i]} cache`])) },
   extenderBodyLimitBytes: config.extenderBodyLimitMb * 1024 * 1024,
+  admissionBodyLimitBytes: config.admissionBodyLimitMb * 1024 * 1024,
+  drain,
   tls,
 });
+
+// Level-triggered cleanup of leader evictions, from what PD and the cluster say (not from memory).
+let reconciling = false;
+const reconcileTimer = setInterval(() => {
+  if (reconciling || !isSynced()) return;
+  reconciling = true;
+  drain
+    .reconcileEvictions()
+    .catch((err: Error) => logger.warn({ err: err.message }, 'leader eviction cleanup failed; will retry'))
+    .finally(() => (reconciling = false));
+}, config.reconcileIntervalSeconds * 1000);
+reconcileTimer.unref();
+
+if (config.webhookConfigName) {
+  if (!caPem) logger.warn({ webhookConfiguration: config.webhookConfigName }, 'no CA known (set --tls-ca-file): the webhook caBundle is left as it is');
+  else {
+    const name = config.webhookConfigName;
+    const ca = caPem;
+    injectCaBundle(clients, name, ca, logger).catch((err: Error) =>
+      logger.error({ err: err.message, webhookConfiguration: name }, 'could not set the webhook caBundle; the API server may not trust this server'),
+    );
+  }
+}
 
 for (const r of reflectors) r.start();
 
@@ -126,6 +187,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an unexpected error');
   else logger.info({ signal }, 'shutting down');
   stopWatchingCerts();
+  clearInterval(reconcileTimer);
   await app.close();
   await Promise.all(reflectors.map((r) => r.stop()));
 });

@@ -9,7 +9,7 @@ export class PodBuilder {
   private extraLabels: Record<string, string> = {};
   private managedBy = 'tidb-steward';
   constructor(name: string) {
-    this.v = { uid: `uid-${++uidCounter}`, namespace: 'db', name, cluster: 'basic', component: 'pd', nodeName: null, terminal: false, deleting: false, owner: null };
+    this.v = { uid: `uid-${++uidCounter}`, namespace: 'db', name, cluster: 'basic', component: 'pd', nodeName: null, terminal: false, deleting: false, owner: null, running: false, skipDrainCheck: false };
   }
   of(namespace: string, cluster: string, component: Component): this {
     this.v = { ...this.v, namespace, cluster, component, owner: `${cluster}-${component}` };
@@ -17,6 +17,15 @@ export class PodBuilder {
   }
   on(node: string | null): this {
     this.v.nodeName = node;
+    this.v.running = node !== null;
+    return this;
+  }
+  deleting(): this {
+    this.v.deleting = true;
+    return this;
+  }
+  skipDrainCheck(): this {
+    this.v.skipDrainCheck = true;
     return this;
   }
   uid(uid: string): this {

@@ -31,7 +31,14 @@ export interface PodView {
   deleting: boolean;
   /** Name of the owning StatefulSet, if any. */
   owner: string | null;
+  /** Phase Running. */
+  running: boolean;
+  /** Carries the emergency escape-hatch annotation: removals are allowed without checks. */
+  skipDrainCheck: boolean;
 }
+
+/** Emergency escape hatch: a pod with this annotation set to "true" may be removed without checks. */
+export const ANNOTATION_SKIP_DRAIN_CHECK = 'tidb-steward.pingcap.com/skip-drain-check';
 
 export interface NodeView {
   name: string;

@@ -6,6 +6,8 @@ import type { PlacementService } from '../services/placement.ts';
 import type { ServingPair } from '../tls/certs.ts';
 import type { Metrics } from './metrics.ts';
 import { registerExtender } from './extender.ts';
+import { registerAdmission } from './admission.ts';
+import type { DrainService } from '../services/drain.ts';
 
 export interface Readiness {
   /** Names of what is not ready yet; empty when ready. */
@@ -20,8 +22,9 @@ export interface AppDeps {
   extenderBodyLimitBytes: number;
   /** Serving certificate; without it the app speaks plain HTTP (inject-based tests). */
   tls?: ServingPair | undefined;
-  /** Extra routes, e.g. the admission webhooks, registered on the same server. */
-  register?: (app: FastifyInstance) => void;
+  /** The drain checks behind the admission webhooks; without it the webhook routes are absent. */
+  drain?: DrainService | undefined;
+  admissionBodyLimitBytes?: number;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -68,6 +71,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerExtender(app, { placement: deps.placement, metrics: deps.metrics, bodyLimitBytes: deps.extenderBodyLimitBytes });
-  deps.register?.(app);
+  if (deps.drain) {
+    const metrics = deps.metrics;
+    registerAdmission(app, {
+      drain: deps.drain,
+      bodyLimitBytes: deps.admissionBodyLimitBytes ?? 7 * 1024 * 1024,
+      count: (webhook, outcome) => metrics.admissions.inc({ webhook, outcome }),
+    });
+  }
   return app;
 }

@@ -9,6 +9,9 @@ export interface Metrics {
   binds: Counter<'component' | 'outcome'>;
   reflectorRestarts: Counter<'reflector' | 'reason'>;
   certReloads: Counter<'result'>;
+  admissions: Counter<'webhook' | 'outcome'>;
+  drainDecisions: Counter<'component' | 'outcome'>;
+  drainWaitSeconds: Histogram<'component'>;
   /** Reports cache sizes when scraped. */
   watchCaches(sizes: () => Record<string, number>): void;
 }
@@ -74,6 +77,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'tidb_steward_certificate_reloads_total',
       help: 'Serving certificate reloads by result (ok, error).',
       labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    admissions: new Counter({
+      name: 'tidb_steward_admission_requests_total',
+      help: 'Admission replies by webhook (pods, nodes) and outcome (allowed, denied, invalid).',
+      labelNames: ['webhook', 'outcome'] as const,
+      registers: [registry],
+    }),
+    drainDecisions: new Counter({
+      name: 'tidb_steward_drain_decisions_total',
+      help: 'Removal checks of PD/TiKV pods by component and outcome (allow, wait, error: PD unreachable or slow).',
+      labelNames: ['component', 'outcome'] as const,
+      registers: [registry],
+    }),
+    drainWaitSeconds: new Histogram({
+      name: 'tidb_steward_drain_wait_seconds',
+      help: 'From the first "not yet" to the allowed removal of a PD/TiKV pod: leader hand-over or eviction time.',
+      labelNames: ['component'] as const,
+      buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
       registers: [registry],
     }),
     watchCaches(fn) {

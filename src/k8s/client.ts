@@ -1,12 +1,13 @@
 // The only module that builds Kubernetes API clients. Config is chosen explicitly: client-node's
 // loadFromDefault() would silently fall back to http://localhost:8080.
-import { AppsV1Api, CoreV1Api, KubeConfig, Watch, ApiException } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig, Watch, ApiException } from '@kubernetes/client-node';
 import type { ListWatchSource } from './reflector.ts';
 
 export interface KubeClients {
   kc: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  admission: AdmissionregistrationV1Api;
   watch: Watch;
 }
 
@@ -15,7 +16,7 @@ export function makeClients(kubeconfig: string | undefined, env: Readonly<Record
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else throw new Error('no Kubernetes credentials: set --kubeconfig / KUBECONFIG, or run inside a cluster');
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), watch: new Watch(kc) };
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api), watch: new Watch(kc) };
 }
 
 /** HTTP status of an API error, or undefined for transport errors. */

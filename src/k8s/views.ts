@@ -1,6 +1,6 @@
 // Wire objects (typed list items or raw watch JSON: same field names) → the narrow views the caches
 // keep. Anything that is not a TiDB PD/TiKV object maps to null and is not kept.
-import { objectKey, tidbIdentity, type NodeView, type PodView, type StatefulSetView } from '../domain/model.ts';
+import { ANNOTATION_SKIP_DRAIN_CHECK, objectKey, tidbIdentity, type NodeView, type PodView, type StatefulSetView } from '../domain/model.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Wire = any;
@@ -31,6 +31,8 @@ export function podView(obj: Wire): Keyed<PodView> {
       terminal: phase === 'Succeeded' || phase === 'Failed',
       deleting: Boolean(meta.deletionTimestamp),
       owner: owner?.name ?? null,
+      running: phase === 'Running',
+      skipDrainCheck: meta.annotations?.[ANNOTATION_SKIP_DRAIN_CHECK] === 'true',
     },
   };
 }

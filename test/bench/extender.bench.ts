@@ -42,7 +42,7 @@ for (let c = 0; c < CLUSTERS; c++) {
     statefulSets.upsert(`${ns}/${cluster}-${component}`, { namespace: ns, name: `${cluster}-${component}`, replicas: count });
     for (let i = 0; i < count; i++) {
       const name = `${cluster}-${component}-${i}`;
-      pods.upsert(`${ns}/${name}`, { uid: `${c}-${component}-${i}-0000-0000-000000000000`, namespace: ns, name, cluster, component, nodeName: nodeName(rand(NODES)), terminal: false, deleting: false, owner: `${cluster}-${component}` });
+      pods.upsert(`${ns}/${name}`, { uid: `${c}-${component}-${i}-0000-0000-000000000000`, namespace: ns, name, cluster, component, nodeName: nodeName(rand(NODES)), terminal: false, deleting: false, owner: `${cluster}-${component}`, running: true, skipDrainCheck: false });
     }
   }
 }

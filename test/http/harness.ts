@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 // Builds the real Fastify app over filled caches, for inject() and TLS tests.
 import { readFileSync } from 'node:fs';
 import { buildApp } from '../../src/http/app.ts';
@@ -8,7 +9,8 @@ import { PodStore } from '../../src/state/stores.ts';
 import type { ServingPair } from '../../src/tls/certs.ts';
 import type { NodeView, PodView } from '../../src/domain/model.ts';
 import { makeNode, stores } from '../builders.ts';
-import { fakeBinder, silentLogger } from '../fakes.ts';
+import { FakeEvents, FakePd, FakeRecords, fakeBinder, silentLogger } from '../fakes.ts';
+import { DrainService } from '../../src/services/drain.ts';
 
 export function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../fixtures/extender/${name}`, import.meta.url), 'utf8'));
@@ -16,7 +18,11 @@ export function fixture(name: string): Record<string, unknown> {
 
 export const fixtureNodes: NodeView[] = ['a', 'b', 'c'].map((z) => makeNode(`node-${z}`, { 'topology.kubernetes.io/zone': `zone-${z}` }));
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number } = {}) {
+export function admissionFixture(name: string): Record<string, any> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
+}
+
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number; pd?: FakePd } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
@@ -37,7 +43,22 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     now: Date.now,
     logger: silentLogger,
   });
+  const pd = opts.pd ?? new FakePd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  const drain = new DrainService({
+    pods: s.pods,
+    nodes: s.nodes,
+    pdFor: () => pd,
+    records: new FakeRecords(),
+    events: new FakeEvents(),
+    metrics: { decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }), waited: () => undefined },
+    logger: silentLogger,
+    now: Date.now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
   const app = buildApp({
+    drain,
+    admissionBodyLimitBytes: opts.bodyLimitBytes ?? 7 * 1024 * 1024,
     logger: silentLogger,
     metrics,
     placement,
@@ -45,5 +66,5 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     extenderBodyLimitBytes: opts.bodyLimitBytes ?? 96 * 1024 * 1024,
     tls: opts.tls,
   });
-  return { app, api, binder, metrics, ...s, setSynced: (v: boolean) => (synced = v) };
+  return { app, api, binder, metrics, pd, drain, ...s, setSynced: (v: boolean) => (synced = v) };
 }

@@ -1,0 +1,159 @@
+// Validating admission webhooks: pod DELETE and pods/eviction CREATE (may this PD/TiKV pod go now?)
+// and node UPDATE (a cordon starts moving leaders away; never refused). Every reply, even to a body
+// that cannot be read, is a well-formed admission.k8s.io/v1 AdmissionReview on HTTP 200 that echoes
+// the request uid; "not yet" is status code 429 so that kubectl drain retries.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ANNOTATION_SKIP_DRAIN_CHECK } from '../domain/model.ts';
+import type { DrainService, Review } from '../services/drain.ts';
+import { describeIssues } from './schemas.ts';
+
+const Meta = z.looseObject({
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  labels: z.record(z.string(), z.string()).nullish(),
+  annotations: z.record(z.string(), z.string()).nullish(),
+  deletionTimestamp: z.string().nullish(),
+});
+const AnyObject = z.looseObject({ kind: z.string().optional(), metadata: Meta.optional(), spec: z.looseObject({}).nullish() }).nullish();
+
+export const AdmissionReviewRequest = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.literal('AdmissionReview', 'kind must be AdmissionReview'),
+  request: z.looseObject({
+    uid: z.string().min(1, 'request.uid is empty'),
+    kind: z.looseObject({ group: z.string().optional(), version: z.string().optional(), kind: z.string() }),
+    resource: z.looseObject({ group: z.string().optional(), version: z.string().optional(), resource: z.string() }),
+    subResource: z.string().optional(),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    operation: z.string(),
+    dryRun: z.boolean().nullish(),
+    object: AnyObject,
+    oldObject: AnyObject,
+  }),
+});
+type AdmissionRequest = z.infer<typeof AdmissionReviewRequest>['request'];
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason: string; message: string; details?: { retryAfterSeconds: number } };
+  warnings?: string[];
+}
+
+export function reviewReply(apiVersion: string | undefined, response: AdmissionResponse) {
+  return { apiVersion: apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+function fromReview(uid: string, review: Review): AdmissionResponse {
+  if (review.allowed) return { uid, allowed: true, ...(review.warnings.length ? { warnings: review.warnings } : {}) };
+  return {
+    uid,
+    allowed: false,
+    status: {
+      code: review.code,
+      reason: review.reason,
+      message: review.message,
+      ...(review.retryAfterSeconds ? { details: { retryAfterSeconds: review.retryAfterSeconds } } : {}),
+    },
+  };
+}
+
+/** The uid of a body we could not fully read, if it has one, so the API server can match the reply. */
+function uidOf(body: unknown): string {
+  const uid = (body as { request?: { uid?: unknown } } | null)?.request?.uid;
+  return typeof uid === 'string' ? uid : '';
+}
+
+export interface AdmissionDeps {
+  drain: DrainService;
+  bodyLimitBytes: number;
+  /** Which webhook answered what, for the metrics. */
+  count(webhook: 'pods' | 'nodes', outcome: 'allowed' | 'denied' | 'invalid'): void;
+}
+
+export function registerAdmission(app: FastifyInstance, deps: AdmissionDeps): void {
+  // Errors raised before the handler (not JSON, wrong content type, too large) still get an
+  // AdmissionReview: anything else is a call error that failurePolicy would decide.
+  const errorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const webhook = request.url.endsWith('/nodes') ? 'nodes' : 'pods';
+    deps.count(webhook, 'invalid');
+    request.log.warn({ url: request.url, code, reason: error.message }, 'unreadable admission request');
+    const message = code === 415 ? `${error.message}; send Content-Type: application/json` : error.message;
+    return reply.code(200).send(reviewReply(undefined, { uid: '', allowed: false, status: { code, reason: code === 500 ? 'InternalError' : 'BadRequest', message: `tidb-steward: ${message}` } }));
+  };
+  const opts = { bodyLimit: deps.bodyLimitBytes, errorHandler };
+
+  const parse = (request: FastifyRequest) => {
+    const parsed = AdmissionReviewRequest.safeParse(request.body);
+    if (parsed.success) return { ok: true as const, review: parsed.data };
+    return { ok: false as const, uid: uidOf(request.body), message: `tidb-steward could not read the AdmissionReview: ${describeIssues(parsed.error)}` };
+  };
+
+  app.post('/admission/pods', opts, async (request) => {
+    const parsed = parse(request);
+    if (!parsed.ok) {
+      deps.count('pods', 'invalid');
+      return reviewReply(undefined, { uid: parsed.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: parsed.message } });
+    }
+    const { apiVersion, request: req } = parsed.review;
+    const log = request.log.child({ uid: req.uid, pod: `${req.namespace ?? ''}/${req.name ?? ''}` });
+    const removal = classify(req);
+    if (!removal) {
+      deps.count('pods', 'allowed');
+      log.warn({ operation: req.operation, resource: req.resource.resource, subResource: req.subResource }, 'unexpected request on the pods webhook; allowed (check the webhook rules)');
+      return reviewReply(apiVersion, { uid: req.uid, allowed: true, warnings: [`tidb-steward does not judge ${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''}`] });
+    }
+    const review = await deps.drain.reviewRemoval(removal);
+    deps.count('pods', review.allowed ? 'allowed' : 'denied');
+    if (!review.allowed) log.info({ reason: review.message }, 'not yet');
+    return reviewReply(apiVersion, fromReview(req.uid, review));
+  });
+
+  app.post('/admission/nodes', opts, async (request) => {
+    const parsed = parse(request);
+    if (!parsed.ok) {
+      // Never refuse a node update, even one we cannot read.
+      deps.count('nodes', 'invalid');
+      return reviewReply(undefined, { uid: parsed.uid, allowed: true, warnings: [parsed.message] });
+    }
+    const { apiVersion, request: req } = parsed.review;
+    deps.count('nodes', 'allowed');
+    if (req.resource.resource === 'nodes' && req.operation === 'UPDATE' && !req.dryRun) {
+      const now = Boolean(req.object?.spec?.unschedulable);
+      const before = Boolean(req.oldObject?.spec?.unschedulable);
+      const node = req.name ?? req.object?.metadata?.name ?? '';
+      if (now && !before) {
+        request.log.info({ uid: req.uid, node }, 'node cordoned: moving PD and TiKV leaders away');
+        void deps.drain.nodeCordoned(node).catch((err: Error) => request.log.error({ node, err: err.message }, 'preparing the drain failed'));
+      } else if (before && !now) {
+        request.log.info({ uid: req.uid, node }, 'node uncordoned: ending leader evictions');
+        void deps.drain.reconcileEvictions().catch((err: Error) => request.log.error({ node, err: err.message }, 'ending leader evictions failed'));
+      }
+    }
+    return reviewReply(apiVersion, { uid: req.uid, allowed: true });
+  });
+}
+
+/** DELETE of a pod or CREATE of its eviction, as a removal request; null for anything else. */
+function classify(req: AdmissionRequest) {
+  if (req.resource.resource !== 'pods' || !req.namespace || !req.name) return null;
+  const dryRun = Boolean(req.dryRun);
+  if (req.operation === 'DELETE' && !req.subResource) {
+    const meta = req.oldObject?.metadata;
+    return {
+      namespace: req.namespace,
+      name: req.name,
+      dryRun,
+      via: 'delete' as const,
+      fromRequest: meta
+        ? { labels: meta.labels ?? null, deleting: Boolean(meta.deletionTimestamp), skipDrainCheck: meta.annotations?.[ANNOTATION_SKIP_DRAIN_CHECK] === 'true', uid: meta.uid ?? '' }
+        : undefined,
+    };
+  }
+  if (req.operation === 'CREATE' && req.subResource === 'eviction') return { namespace: req.namespace, name: req.name, dryRun, via: 'eviction' as const };
+  return null;
+}

@@ -1,0 +1,141 @@
+import t from 'tap';
+import { DrainService, storeOfPod } from '../../src/services/drain.ts';
+import { makeNode, makePod, stores } from '../builders.ts';
+import { FakeEvents, FakePd, FakeRecords, silentLogger } from '../fakes.ts';
+
+function setup(opts: { cordoned?: string[] } = {}) {
+  const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n, {}, opts.cordoned?.includes(n) ?? false));
+  const pdPods = [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of('db', 'basic', 'pd').on(`n${i + 1}`).uid(`pd-uid-${i}`).view());
+  const tikvPods = [0, 1, 2, 3].map((i) => makePod(`basic-tikv-${i}`).of('db', 'basic', 'tikv').on(`n${(i % 3) + 1}`).uid(`tikv-uid-${i}`).view());
+  const s = stores({ nodes, pods: [...pdPods, ...tikvPods] });
+  const pd = new FakePd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  tikvPods.forEach((p, i) => pd.addStore(String(i + 1), p.name, 10 + i));
+  const records = new FakeRecords();
+  const events = new FakeEvents();
+  let now = 1_000_000;
+  const decisions: string[] = [];
+  const waited: number[] = [];
+  const drain = new DrainService({
+    ...s,
+    pdFor: () => pd,
+    records,
+    events,
+    metrics: { decision: (c, o) => decisions.push(`${c}:${o}`), waited: (_c, sec) => waited.push(sec) },
+    logger: silentLogger,
+    now: () => now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  return { drain, pd, records, events, decisions, waited, ...s, advance: (ms: number) => (now += ms) };
+}
+
+const evict = (name: string) => ({ namespace: 'db', name, dryRun: false, via: 'eviction' as const });
+
+t.test('PD leader: hand over first, then allow; metrics and events follow', async (t) => {
+  const { drain, pd, events, decisions, waited, advance } = setup();
+  const first = await drain.reviewRemoval(evict('basic-pd-0'));
+  t.match(first, { allowed: false, code: 429, reason: 'TooManyRequests', message: /transferring PD leader from basic-pd-0 to basic-pd-1/, retryAfterSeconds: 5 });
+  t.same(pd.transfers, ['basic-pd-1']);
+  t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'Pod'), 'event on the pod');
+  t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'StatefulSet'), 'event on the cluster (StatefulSet)');
+  advance(2000);
+  t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, reason: /not the PD leader \(basic-pd-1 is\)/ });
+  t.same(decisions, ['pd:wait', 'pd:allow']);
+  t.same(waited, [2]);
+});
+
+t.test('PD quorum guard refuses a second member while one is down', async (t) => {
+  const { drain, pd } = setup();
+  pd.unhealthy.add('basic-pd-2');
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /below the quorum of 2; waiting for basic-pd-2/ });
+  t.same(pd.transfers, []);
+});
+
+t.test('PD leader on a cordoned node is handed to a member on a schedulable node', async (t) => {
+  const { drain, pd } = setup({ cordoned: ['n1', 'n2'] });
+  await drain.reviewRemoval(evict('basic-pd-0'));
+  t.same(pd.transfers, ['basic-pd-2']);
+});
+
+t.test('PD down or slow: a clear "not yet", never a throw', async (t) => {
+  const { drain, pd, decisions, events } = setup();
+  pd.down = true;
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /cannot check db\/basic-pd-1 with PD of cluster db\/basic: PD is unreachable/ });
+  t.same(decisions, ['pd:error']);
+  t.ok(events.events.some((e) => e.reason === 'DrainCheckFailed'));
+  pd.down = false;
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: true });
+});
+
+t.test('TiKV: evict leaders, wait for zero, then allow; the record drives cleanup', async (t) => {
+  const { drain, pd, records, advance } = setup();
+  pd.evictStep = 5;
+  const r1 = await drain.reviewRemoval(evict('basic-tikv-0'));
+  t.match(r1, { allowed: false, code: 429, message: /evicting 10 region leaders from TiKV store 1 of basic-tikv-0/ });
+  t.ok(pd.evicting.has('1'), 'store 1 is in the evict-leader scheduler');
+  t.match(await records.forCluster('db', 'basic'), [{ storeId: '1', podUid: 'tikv-uid-0', cause: 'removal', beganAt: 1_000_000 }]);
+  advance(5000);
+  t.match(await drain.reviewRemoval(evict('basic-tikv-0')), { allowed: false, message: /evicting 5 region leaders .* \(for 5s\)/ });
+  advance(5000);
+  t.match(await drain.reviewRemoval(evict('basic-tikv-0')), { allowed: true, reason: /leads no regions/ });
+  // While the same pod is still there the eviction stays; once a new pod serves the store, it goes.
+  t.equal(await drain.reconcileEvictions(), 0);
+});
+
+t.test('TiKV: timeout lets the pod go with a warning and an Event', async (t) => {
+  const { drain, pd, events, advance } = setup();
+  pd.evictStep = 0;
+  await drain.reviewRemoval(evict('basic-tikv-1'));
+  advance(601_000);
+  const r = await drain.reviewRemoval(evict('basic-tikv-1'));
+  t.match(r, { allowed: true, warnings: [/goes with 11 region leaders still on store 2/] });
+  t.ok(events.events.some((e) => e.type === 'Warning' && e.reason === 'EvictLeaderTimeout'));
+});
+
+t.test('cleanup: the new pod of a store ends the eviction; nothing is left in PD or the records', async (t) => {
+  const { drain, pd, records, pods, advance } = setup();
+  pd.evictStep = 100;
+  await drain.reviewRemoval(evict('basic-tikv-2'));
+  t.ok(pd.evicting.has('3'));
+  // The pod is deleted and comes back with a new uid, Running on a schedulable node.
+  pods.upsert('db/basic-tikv-2', { ...pods.get('db/basic-tikv-2')!, uid: 'tikv-uid-2-new' });
+  advance(30_000);
+  t.equal(await drain.reconcileEvictions(), 1);
+  t.notOk(pd.evicting.has('3'));
+  t.same(await records.forCluster('db', 'basic'), []);
+});
+
+t.test('cordon starts evictions and transfers; uncordon ends them', async (t) => {
+  const { drain, pd, records, nodes } = setup();
+  nodes.upsert('n1', makeNode('n1', {}, true));
+  await drain.nodeCordoned('n1');
+  t.same(pd.transfers, ['basic-pd-1'], 'the leader on n1 handed over');
+  t.same([...pd.evicting].sort(), ['1', '4'], 'stores of basic-tikv-0 and basic-tikv-3 on n1');
+  t.match(await records.forCluster('db', 'basic'), [{ cause: 'cordon' }, { cause: 'cordon' }]);
+  t.equal(await drain.reconcileEvictions(), 0, 'kept while the node is cordoned');
+  nodes.upsert('n1', makeNode('n1', {}, false));
+  t.equal(await drain.reconcileEvictions(), 2);
+  t.same([...pd.evicting], []);
+});
+
+t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', async (t) => {
+  const { drain, pods, pd, events } = setup();
+  t.match(await drain.reviewRemoval(evict('web-0')), { allowed: true, reason: 'not a TiDB PD or TiKV pod' });
+  t.match(
+    await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-0', dryRun: false, via: 'delete', fromRequest: { labels: makePod('x').of('db', 'basic', 'pd').labels(), deleting: true, skipDrainCheck: false, uid: 'pd-uid-0' } }),
+    { allowed: true, reason: /already terminating/ },
+  );
+  t.match(await drain.reviewRemoval({ ...evict('basic-pd-0'), dryRun: true }), { allowed: true, reason: /dry run/ });
+  t.same(pd.transfers, [], 'dry run has no side effects');
+  pods.upsert('db/basic-pd-0', { ...pods.get('db/basic-pd-0')!, skipDrainCheck: true });
+  t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, warnings: [/without drain checks/] });
+  t.ok(events.events.some((e) => e.reason === 'DrainCheckSkipped' && e.type === 'Warning'));
+});
+
+t.test('stores map to pods by address, else by a pod label', async (t) => {
+  const s = (id: string, address: string, labels: Array<{ key: string; value: string }> = []) => ({ store: { id, address, state_name: 'Up', labels }, status: { leader_count: 0, region_count: 0 } });
+  const list = [s('1', 'basic-tikv-0.basic-tikv-peer.db.svc:20160'), s('2', 'mock:://tikv-2', [{ key: 'pod', value: 'basic-tikv-1' }])];
+  t.equal(storeOfPod(list, 'basic-tikv-0')?.store.id, '1');
+  t.equal(storeOfPod(list, 'basic-tikv-1')?.store.id, '2');
+  t.equal(storeOfPod(list, 'basic-tikv-10'), undefined, 'prefix of another pod name does not match');
+});
