@@ -12,7 +12,7 @@ const schedConfig = load('tidb-scheduler-config.yaml')[0];
 const rbac = load('rbac.yaml');
 
 t.test('kustomization lists every manifest file', async (t) => {
-  t.same(kustomization.resources.sort(), ['namespace.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml']);
+  t.same(kustomization.resources.sort(), ['namespace.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
   t.equal(kustomization.namespace, 'tidb-steward');
 });
 
@@ -51,5 +51,25 @@ t.test('the steward Deployment is hardened and probed on served paths', async (t
 t.test('RBAC grants only reads plus Bindings and Events to the service', async (t) => {
   const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tidb-steward');
   const writes = role.rules.filter((r: any) => r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)));
-  t.same(writes.flatMap((r: any) => r.resources).sort(), ['events', 'pods/binding']);
+  t.same(writes.flatMap((r: any) => r.resources).sort(), ['configmaps', 'events', 'pods/binding', 'validatingwebhookconfigurations']);
+  const vwc = role.rules.find((r: any) => r.resources.includes('validatingwebhookconfigurations'));
+  t.same(vwc.resourceNames, ['tidb-steward'], 'only its own webhook configuration');
+});
+
+t.test('webhooks: v1 reviews, dry-run safe, short timeouts, served paths, own namespace excluded', async (t) => {
+  const [vwc] = load('webhook.yaml');
+  const src = readFileSync(new URL('../src/http/admission.ts', import.meta.url), 'utf8');
+  const byName = Object.fromEntries(vwc.webhooks.map((w: any) => [w.name.split('.')[0], w]));
+  t.same(Object.keys(byName).sort(), ['evictions', 'nodes', 'pods']);
+  for (const w of vwc.webhooks) {
+    t.same(w.admissionReviewVersions, ['v1']);
+    t.equal(w.sideEffects, 'NoneOnDryRun');
+    t.ok(w.timeoutSeconds <= 5, `${w.name} timeoutSeconds ${w.timeoutSeconds}`);
+    t.match(src, `'${w.clientConfig.service.path}'`, `${w.name} path is served`);
+  }
+  t.equal(byName.nodes.failurePolicy, 'Ignore', 'a node update is never refused');
+  t.same(byName.evictions.rules[0].resources, ['pods/eviction']);
+  t.same(byName.pods.rules[0].operations, ['DELETE']);
+  t.ok(byName.pods.namespaceSelector.matchExpressions[0].values.includes('tidb-steward'), 'does not gate its own pods');
+  t.ok(byName.pods.matchConditions.length > 0);
 });
