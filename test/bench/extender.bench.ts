@@ -1,7 +1,6 @@
 // npm run bench:extender — the real HTTPS extender over caches holding 5000 nodes and 150,000 TiDB
 // pods (10,000 clusters), beside a bare Fastify HTTPS route that receives the same body in the same
 // run. The last line printed is one JSON object with every case.
-import { fork } from 'node:child_process';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/http/app.ts';
@@ -11,18 +10,13 @@ import { ReservationLedger } from '../../src/state/ledger.ts';
 import { NodeStore, PodStore, StatefulSetStore } from '../../src/state/stores.ts';
 import { generateCertificates } from '../../src/tls/certs.ts';
 import type { Component } from '../../src/domain/model.ts';
-import type { LoadRequest, LoadResult } from './load-client.ts';
+import { log, runCase, serverUrl, startLoadClient, ROUNDS, DURATION_MS, CONCURRENCY, type Case, type Row } from './harness.ts';
 
 const NODES = 5000;
 const ZONES = 10;
 const CLUSTERS = 10_000;
 const PD_PER_CLUSTER = 5;
 const TIKV_PER_CLUSTER = 10;
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2500);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
-
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const nodeName = (i: number) => `node-${String(i).padStart(5, '0')}`;
 
 // --- caches, filled through the same store API the reflectors use -----------------------------
@@ -75,9 +69,9 @@ bare.post('/scheduler/filter', async (request) => {
 });
 bare.post('/noop', async () => ({}));
 await bare.listen({ host: '127.0.0.1', port: 0 });
-const url = (s: { server: { address(): unknown } }) => `https://127.0.0.1:${(s.server.address() as { port: number }).port}`;
-const ours = url(app as never);
-const baseline = url(bare as never);
+const ours = { url: serverUrl(app as never), path: '/scheduler/filter' };
+const baseline = { url: serverUrl(bare as never), path: '/scheduler/filter' };
+const noop = { url: baseline.url, path: '/noop' };
 
 // --- request bodies as kube-scheduler encodes them --------------------------------------------
 function wirePod(ns: string, name: string, labels: Record<string, string>, owner?: string) {
@@ -114,63 +108,23 @@ function fullNode(name: string) {
 
 // Bodies are made when their case runs, so that building the 11 MB full-Node bodies does not
 // inflate the memory measured after the NodeNames cases.
-interface Case { name: string; nodes: number; body: () => string }
 const cases: Case[] = [];
 for (const n of [100, 1000, 5000]) {
-  cases.push({ name: `pd-nodenames`, nodes: n, body: () => JSON.stringify({ Pod: pdPod, Nodes: null, NodeNames: candidates(n) }) });
-  cases.push({ name: `plain-nodenames`, nodes: n, body: () => JSON.stringify({ Pod: plainPod, Nodes: null, NodeNames: candidates(n) }) });
+  cases.push({ name: 'pd-nodenames', nodes: n, ours, baseline, noop, body: () => JSON.stringify({ Pod: pdPod, Nodes: null, NodeNames: candidates(n) }) });
+  cases.push({ name: 'plain-nodenames', nodes: n, ours, baseline, noop, body: () => JSON.stringify({ Pod: plainPod, Nodes: null, NodeNames: candidates(n) }) });
 }
-cases.push({ name: 'pd-fullnodes', nodes: 1000, body: () => JSON.stringify({ Pod: pdPod, Nodes: { metadata: {}, items: candidates(1000).map(fullNode) }, NodeNames: null }) });
-cases.push({ name: 'plain-fullnodes', nodes: 1000, body: () => JSON.stringify({ Pod: plainPod, Nodes: { metadata: {}, items: candidates(1000).map(fullNode) }, NodeNames: null }) });
+for (const [name, pod] of [['pd-fullnodes', pdPod], ['plain-fullnodes', plainPod]] as const) {
+  cases.push({ name, nodes: 1000, ours, baseline, noop, slow: true, body: () => JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: candidates(1000).map(fullNode) }, NodeNames: null }) });
+}
 
-// --- load ------------------------------------------------------------------------------------
-const client = fork(new URL('./load-client.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const load = (req: LoadRequest) =>
-  new Promise<LoadResult>((resolve, reject) => {
-    client.once('message', (m: LoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-    client.send(req);
-  });
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-const results = [];
+const client = startLoadClient(certs.caCert);
+const results: Row[] = [];
 let rssAfterNodeNamesMb = 0;
 for (const c of cases) {
-  if (c.name.includes('fullnodes') && rssAfterNodeNamesMb === 0) rssAfterNodeNamesMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
-  const body = c.body();
-  const durationMs = c.name.includes('fullnodes') ? DURATION_MS * 2 : DURATION_MS;
-  const warmupRequests = c.name.includes('fullnodes') ? 5 : 200;
-  const mine: number[] = [];
-  const theirs: number[] = [];
-  let mineReq = 0, mineMs = 0, baseReq = 0, baseMs = 0, noopReq = 0, noopMs = 0, errors = 0;
-  // Interleave the two servers so that machine noise hits both alike.
-  for (let r = 0; r < ROUNDS; r++) {
-    const a = await load({ url: ours, path: '/scheduler/filter', body, ca: certs.caCert, durationMs, warmupRequests, concurrency: CONCURRENCY });
-    const b = await load({ url: baseline, path: '/scheduler/filter', body, ca: certs.caCert, durationMs, warmupRequests, concurrency: CONCURRENCY });
-    mine.push(...a.latenciesMs); mineReq += a.requests; mineMs += a.elapsedMs; errors += a.errors + b.errors;
-    theirs.push(...b.latenciesMs); baseReq += b.requests; baseMs += b.elapsedMs;
-    const z = await load({ url: baseline, path: '/noop', body, ca: certs.caCert, durationMs: durationMs / 2, warmupRequests, concurrency: CONCURRENCY });
-    noopReq += z.requests; noopMs += z.elapsedMs;
-  }
-  mine.sort((x, y) => x - y);
-  theirs.sort((x, y) => x - y);
-  const row = {
-    name: c.name,
-    nodes: c.nodes,
-    body_kb: Math.round(body.length / 1024),
-    p50_ms: round3(pct(mine, 50)),
-    p99_ms: round3(pct(mine, 99)),
-    rps: Math.round((mineReq / mineMs) * 1000),
-    baseline_p50_ms: round3(pct(theirs, 50)),
-    baseline_p99_ms: round3(pct(theirs, 99)),
-    baseline_rps: Math.round((baseReq / baseMs) * 1000),
-    noop_rps: Math.round((noopReq / noopMs) * 1000),
-    errors,
-  };
-  results.push(row);
-  log(`${row.name.padEnd(16)} ${String(row.nodes).padStart(5)} nodes  p50 ${row.p50_ms} ms  p99 ${row.p99_ms} ms  ${row.rps} rps   | bare route p50 ${row.baseline_p50_ms} ms  p99 ${row.baseline_p99_ms} ms  ${row.baseline_rps} rps  (ratio ${(row.rps / row.baseline_rps).toFixed(2)}) | empty reply ${row.noop_rps} rps${errors ? `  ERRORS ${errors}` : ''}`);
+  if (c.slow && rssAfterNodeNamesMb === 0) rssAfterNodeNamesMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+  results.push(await runCase(client, c));
 }
-client.kill();
+client.stop();
 const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
 log(`server process RSS ${rssAfterNodeNamesMb} MB after the NodeNames cases with ${pods.size} pods and ${nodes.size} nodes cached; peak ${peakMb} MB once full-Node bodies (~11 MB each) were parsed (concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${DURATION_MS} ms per server)`);
 await app.close();
