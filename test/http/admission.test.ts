@@ -1,16 +1,10 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { admissionFixture, testApp } from './harness.ts';
+import { admissionFixture, post, testApp } from './harness.ts';
 import { makeNode, makePod } from '../builders.ts';
 
 const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n));
 const pdPods = [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of('db', 'basic', 'pd').on(`n${i + 1}`).uid(`pd-uid-${i}`).view());
-const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => ({
-  method: 'POST' as const,
-  url,
-  payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-  headers: { 'content-type': 'application/json', ...headers },
-});
 
 t.test('eviction of the PD leader: 429 TooManyRequests with retryAfterSeconds, uid echoed', async (t) => {
   const { app, pd } = testApp({ nodes, pods: pdPods });

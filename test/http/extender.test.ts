@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fixture, testApp } from './harness.ts';
+import { fixture, post, testApp } from './harness.ts';
 import { makePod } from '../builders.ts';
 
 const pdOn = (name: string, node: string, uid?: string) => {
@@ -7,12 +7,6 @@ const pdOn = (name: string, node: string, uid?: string) => {
   if (uid) b.uid(uid);
   return b.view();
 };
-const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => ({
-  method: 'POST' as const,
-  url,
-  payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-  headers: { 'content-type': 'application/json', ...headers },
-});
 
 t.test('filter (NodeNames mode, recorded shape): refuses the node holding a PD member, with the reason', async (t) => {
   const { app } = testApp({ pods: [pdOn('basic-pd-0', 'node-a')] });

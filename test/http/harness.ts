@@ -68,3 +68,11 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
   });
   return { app, api, binder, metrics, pd, drain, ...s, setSynced: (v: boolean) => (synced = v) };
 }
+
+/** An inject() request with a JSON body (or a raw string) and the content type the callers send. */
+export const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST' as const,
+  url,
+  payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  headers: { 'content-type': 'application/json', ...headers },
+});
