@@ -13,7 +13,13 @@ const rbac = load('rbac.yaml');
 
 t.test('kustomization lists every manifest file', async (t) => {
   t.same(kustomization.resources.sort(), ['namespace.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
-  t.equal(kustomization.namespace, 'tidb-steward');
+  t.equal(kustomization.namespace, undefined, 'no namespace override: a RoleBinding lives in kube-system');
+  for (const file of ['rbac.yaml', 'steward.yaml', 'scheduler.yaml']) {
+    for (const o of load(file)) {
+      if (['ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) continue;
+      t.ok(o.metadata.namespace, `${o.kind} ${o.metadata.name} has a namespace`);
+    }
+  }
 });
 
 t.test('the scheduler extender points at routes the server serves', async (t) => {
