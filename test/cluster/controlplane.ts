@@ -1,0 +1,370 @@
+// The local control plane: etcd, kube-apiserver, kube-controller-manager, the default scheduler, a
+// second scheduler `tidb-scheduler` whose extender is tidb-steward, kwok standing in for kubelets, and
+// tidb-steward run from source. Everything listens on 127.0.0.1. Used by `npm run cluster:up`, the
+// e2e suite and the demo.
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { Agent, request } from 'undici';
+import { generate } from 'selfsigned';
+import { generateCertificates } from '../../src/tls/certs.ts';
+import { CONTROL_PLANE, RECIPES } from './binaries.ts';
+import { buildAll } from './build.ts';
+import { REPO, STATE, binaryPath } from './paths.ts';
+import { alive, logPath, portFree, readPids, say, sleep, start, stop, waitFor } from './procs.ts';
+
+export const PORTS = { etcdClient: 32379, etcdPeer: 32380, apiserver: 36443, controllerManager: 36257, scheduler: 36259, tidbScheduler: 36260, steward: 9443 };
+export const KUBECONFIG = join(STATE, 'admin.kubeconfig');
+const PKI = join(STATE, 'pki');
+const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'tidb-scheduler', 'kwok', 'tidb-steward'] as const;
+
+export interface NodeSpec {
+  name: string;
+  zone: string;
+}
+
+export interface UpOptions {
+  nodes?: NodeSpec[];
+  /** Comma-separated topology keys for tidb-steward. */
+  topologyKeys?: string;
+  steward?: boolean;
+  bindVerb?: string;
+}
+
+/** CLUSTER_NODES="5" (5 nodes in 5 zones) or "n1:z1,n2:z1,n3:z2"; default 3 nodes in 3 zones. */
+export function nodesFromEnv(value = process.env.CLUSTER_NODES): NodeSpec[] {
+  if (!value) return defaultNodes(3);
+  if (/^\d+$/.test(value)) return defaultNodes(Number(value));
+  return value.split(',').map((pair) => {
+    const [name, zone] = pair.split(':');
+    if (!name || !zone) throw new Error(`CLUSTER_NODES entry "${pair}" is not name:zone`);
+    return { name, zone };
+  });
+}
+
+export function defaultNodes(n: number, zones = n): NodeSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ name: `node-${String.fromCharCode(97 + i)}`, zone: `zone-${String.fromCharCode(97 + (i % zones))}` }));
+}
+
+const bin = (name: string) => binaryPath(RECIPES[name]!);
+
+interface Pki {
+  caPem: string;
+  caKey: string;
+}
+
+async function makePki(): Promise<Pki> {
+  mkdirSync(PKI, { recursive: true });
+  const serving = await generateCertificates({ dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'], ipAddresses: ['127.0.0.1', '10.0.0.1'] });
+  const admin = await generate(
+    [{ name: 'commonName', value: 'admin' }, { name: 'organizationName', value: 'system:masters' }],
+    { algorithm: 'sha256', keyType: 'ec', ca: { key: serving.caKey, cert: serving.caCert }, extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, critical: true }, { name: 'extKeyUsage', clientAuth: true }] },
+  );
+  const sa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const files: Record<string, string> = {
+    'ca.crt': serving.caCert,
+    'ca.key': serving.caKey,
+    'serving.crt': serving.cert,
+    'serving.key': serving.key,
+    'admin.crt': admin.cert,
+    'admin.key': admin.private,
+    'sa.key': sa.privateKey,
+    'sa.pub': sa.publicKey,
+  };
+  for (const [f, content] of Object.entries(files)) writeFileSync(join(PKI, f), content, { mode: 0o600 });
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  writeFileSync(
+    KUBECONFIG,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: local',
+      '  cluster:',
+      `    server: https://127.0.0.1:${PORTS.apiserver}`,
+      `    certificate-authority-data: ${b64(serving.caCert)}`,
+      'users:',
+      '- name: admin',
+      '  user:',
+      `    client-certificate-data: ${b64(admin.cert)}`,
+      `    client-key-data: ${b64(admin.private)}`,
+      'contexts:',
+      '- name: local',
+      '  context: { cluster: local, user: admin }',
+      'current-context: local',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return { caPem: serving.caCert, caKey: serving.caKey };
+}
+
+function pki(): Pki {
+  return { caPem: readFileSync(join(PKI, 'ca.crt'), 'utf8'), caKey: readFileSync(join(PKI, 'ca.key'), 'utf8') };
+}
+
+let agent: Agent | null = null;
+function adminAgent(): Agent {
+  agent ??= new Agent({
+    connect: { ca: readFileSync(join(PKI, 'ca.crt')), cert: readFileSync(join(PKI, 'admin.crt')), key: readFileSync(join(PKI, 'admin.key')) },
+  });
+  return agent;
+}
+
+// kube-controller-manager and kube-scheduler serve a self-signed certificate of their own: their
+// loopback health probe does not verify it.
+let selfSigned: Agent | null = null;
+function selfSignedAgent(): Agent {
+  selfSigned ??= new Agent({ connect: { rejectUnauthorized: false } });
+  return selfSigned;
+}
+
+async function httpOk(url: string, dispatcher?: Agent): Promise<boolean> {
+  const res = await request(url, { ...(dispatcher ? { dispatcher } : {}), headersTimeout: 2000, bodyTimeout: 2000 });
+  await res.body.dump();
+  return res.statusCode === 200;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built kubectl against the local cluster. */
+export function kubectl(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = spawn(bin('kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
+  const r = await kubectl(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+function schedulerConfig(caPem: string, bindVerb: string | undefined): string {
+  return [
+    'apiVersion: kubescheduler.config.k8s.io/v1',
+    'kind: KubeSchedulerConfiguration',
+    `clientConnection: { kubeconfig: ${KUBECONFIG} }`,
+    'leaderElection: { leaderElect: false }',
+    'profiles:',
+    '- schedulerName: tidb-scheduler',
+    'extenders:',
+    `- urlPrefix: https://127.0.0.1:${PORTS.steward}/scheduler`,
+    '  filterVerb: filter',
+    '  prioritizeVerb: prioritize',
+    '  weight: 1',
+    ...(bindVerb ? [`  bindVerb: ${bindVerb}`] : []),
+    '  enableHTTPS: true',
+    `  tlsConfig: { caData: ${Buffer.from(caPem).toString('base64')} }`,
+    '  httpTimeout: 5s',
+    '  nodeCacheCapable: true',
+    '  ignorable: false',
+    '',
+  ].join('\n');
+}
+
+function nodeManifest(nodes: readonly NodeSpec[]): string {
+  return nodes
+    .map((n) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name: n.name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'topology.kubernetes.io/zone': n.zone, type: 'kwok' },
+        },
+        spec: {},
+      }),
+    )
+    .join('\n---\n');
+}
+
+/**
+ * kwok's default behaviour (nodes become Ready and keep a Lease; pods become Running; deleted pods
+ * go away) is defined by its stage files, which ship in its Go module: use them from the module cache.
+ */
+function kwokStages(): string[] {
+  const modcache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
+  const root = join(modcache, `sigs.k8s.io/kwok@${RECIPES.kwok!.version}`, 'kustomize', 'stage');
+  const files = ['node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml', 'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'].map((f) => join(root, f));
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`kwok stage files are missing from the Go module cache (${missing[0]}); run npm run cluster:build`);
+  return files;
+}
+
+/** Replaces all nodes with the given ones (and waits until kwok reports them Ready). */
+export async function setNodes(nodes: readonly NodeSpec[]): Promise<void> {
+  const existing = (await kubectlOk(['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'])).split(/\s+/).filter(Boolean);
+  const wanted = new Set(nodes.map((n) => n.name));
+  const extra = existing.filter((n) => !wanted.has(n));
+  if (extra.length) await kubectlOk(['delete', 'node', ...extra, '--wait=true']);
+  await kubectlOk(['apply', '-f', '-'], nodeManifest(nodes));
+  await kubectlOk(['wait', '--for=condition=Ready', 'node', ...nodes.map((n) => n.name), '--timeout=60s']);
+}
+
+export function stewardEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    KUBECONFIG,
+    STEWARD_LISTEN_HOST: '127.0.0.1',
+    STEWARD_PORT: String(PORTS.steward),
+    STEWARD_TLS_CERT_FILE: join(PKI, 'serving.crt'),
+    STEWARD_TLS_KEY_FILE: join(PKI, 'serving.key'),
+    STEWARD_TLS_CA_FILE: join(PKI, 'ca.crt'),
+    STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname',
+    STEWARD_LOG_LEVEL: 'info',
+    STEWARD_RECONCILE_INTERVAL_SECONDS: '2',
+    ...extra,
+  };
+}
+
+/** (Re)starts tidb-steward from source with the given settings and waits until it is ready. */
+export async function restartSteward(env: Record<string, string> = {}): Promise<void> {
+  await stop('tidb-steward');
+  const pid = start('tidb-steward', process.execPath, ['--max-semi-space-size=8', join(REPO, 'src', 'main.ts')], stewardEnv(env));
+  const ca = readFileSync(join(PKI, 'ca.crt'));
+  const probe = new Agent({ connect: { ca } });
+  try {
+    await waitFor('tidb-steward', () => httpOk(`https://127.0.0.1:${PORTS.steward}/readyz`, probe), 30_000, pid);
+  } finally {
+    await probe.close();
+  }
+}
+
+export async function stopSteward(): Promise<void> {
+  await stop('tidb-steward');
+}
+
+export function webhookManifest(caPem: string): string {
+  const url = (path: string) => `https://127.0.0.1:${PORTS.steward}${path}`;
+  const caBundle = Buffer.from(caPem).toString('base64');
+  const common = { admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } };
+  return JSON.stringify({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: 'tidb-steward' },
+    webhooks: [
+      { ...common, name: 'pods.tidb-steward.pingcap.com', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }], matchConditions: [{ name: 'tidb-pd-or-tikv', expression: "has(oldObject.metadata.labels) && 'app.kubernetes.io/component' in oldObject.metadata.labels && oldObject.metadata.labels['app.kubernetes.io/component'] in ['pd', 'tikv']" }] },
+      { ...common, name: 'evictions.tidb-steward.pingcap.com', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/eviction'], scope: 'Namespaced' }] },
+      { ...common, name: 'nodes.tidb-steward.pingcap.com', failurePolicy: 'Ignore', timeoutSeconds: 3, namespaceSelector: {}, clientConfig: { url: url('/admission/nodes'), caBundle }, rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }], matchConditions: [{ name: 'unschedulable-changed', expression: '(has(object.spec.unschedulable) && object.spec.unschedulable) != (has(oldObject.spec.unschedulable) && oldObject.spec.unschedulable)' }] },
+    ],
+  });
+}
+
+export async function running(): Promise<boolean> {
+  const pids = readPids();
+  if (!COMPONENTS.slice(0, 6).every((c) => pids[c] && alive(pids[c]!))) return false;
+  return existsSync(KUBECONFIG) && httpOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, adminAgent()).catch(() => false);
+}
+
+/** Brings everything up (or reuses a healthy running cluster). */
+export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; seconds: number }> {
+  const started = Date.now();
+  const nodes = opts.nodes ?? nodesFromEnv();
+  if (await running()) {
+    say('a healthy local cluster is already running; reusing it');
+    if (opts.steward !== false && !alive(readPids()['tidb-steward'] ?? 0)) await restartSteward(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {});
+    return { reused: true, seconds: (Date.now() - started) / 1000 };
+  }
+  await down({ quiet: true });
+  for (const [name, port] of Object.entries(PORTS)) {
+    if (!(await portFree(port))) throw new Error(`port ${port} on 127.0.0.1 (for ${name}) is in use by another process; stop it (see: ss -ltnp 'sport = :${port}') and run cluster:up again`);
+  }
+  await buildAll(CONTROL_PLANE);
+  mkdirSync(STATE, { recursive: true });
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const t = Date.now();
+    await fn();
+    say(`${name} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  };
+  const { caPem } = await makePki();
+  writeFileSync(join(STATE, 'kubectl'), `#!/bin/sh\nexec ${bin('kubectl')} --kubeconfig ${KUBECONFIG} "$@"\n`, { mode: 0o755 });
+  await step('etcd', async () => {
+    const pid = start('etcd', bin('etcd'), [
+      '--data-dir', join(STATE, 'etcd'), '--name', 'default',
+      '--listen-client-urls', `http://127.0.0.1:${PORTS.etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${PORTS.etcdClient}`,
+      '--listen-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`,
+      '--initial-cluster', `default=http://127.0.0.1:${PORTS.etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
+    ]);
+    await waitFor('etcd', () => httpOk(`http://127.0.0.1:${PORTS.etcdClient}/health`), 30_000, pid);
+  });
+  await step('kube-apiserver', async () => {
+    const pid = start('kube-apiserver', bin('kube-apiserver'), [
+      `--etcd-servers=http://127.0.0.1:${PORTS.etcdClient}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${PORTS.apiserver}`,
+      `--tls-cert-file=${join(PKI, 'serving.crt')}`, `--tls-private-key-file=${join(PKI, 'serving.key')}`, `--client-ca-file=${join(PKI, 'ca.crt')}`,
+      '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(PKI, 'sa.pub')}`, `--service-account-signing-key-file=${join(PKI, 'sa.key')}`,
+      '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC', '--allow-privileged=true',
+      '--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,ValidatingAdmissionWebhook,MutatingAdmissionWebhook',
+      '--endpoint-reconciler-type=none', '--v=1',
+    ]);
+    await waitFor('kube-apiserver', () => httpOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, adminAgent()), 60_000, pid);
+  });
+  const delegated = [`--kubeconfig=${KUBECONFIG}`, `--authentication-kubeconfig=${KUBECONFIG}`, `--authorization-kubeconfig=${KUBECONFIG}`, '--bind-address=127.0.0.1'];
+  await step('kube-controller-manager', async () => {
+    const pid = start('kube-controller-manager', bin('kube-controller-manager'), [
+      ...delegated, `--secure-port=${PORTS.controllerManager}`, '--leader-elect=false', `--service-account-private-key-file=${join(PKI, 'sa.key')}`,
+      `--root-ca-file=${join(PKI, 'ca.crt')}`, '--use-service-account-credentials=false', '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route', '--v=1',
+    ]);
+    await waitFor('kube-controller-manager', () => httpOk(`https://127.0.0.1:${PORTS.controllerManager}/healthz`, selfSignedAgent()), 60_000, pid);
+  });
+  await step('kube-scheduler', async () => {
+    const pid = start('kube-scheduler', bin('kube-scheduler'), [...delegated, `--secure-port=${PORTS.scheduler}`, '--leader-elect=false', '--v=1']);
+    await waitFor('kube-scheduler', () => httpOk(`https://127.0.0.1:${PORTS.scheduler}/healthz`, selfSignedAgent()), 60_000, pid);
+  });
+  await step('tidb-scheduler', async () => {
+    const config = join(STATE, 'tidb-scheduler.yaml');
+    writeFileSync(config, schedulerConfig(caPem, opts.bindVerb ?? 'bind'));
+    const pid = start('tidb-scheduler', bin('kube-scheduler'), [`--config=${config}`, `--authentication-kubeconfig=${KUBECONFIG}`, `--authorization-kubeconfig=${KUBECONFIG}`, '--bind-address=127.0.0.1', `--secure-port=${PORTS.tidbScheduler}`, '--v=2']);
+    await waitFor('tidb-scheduler', () => httpOk(`https://127.0.0.1:${PORTS.tidbScheduler}/healthz`, selfSignedAgent()), 60_000, pid);
+  });
+  await step(`kwok and ${nodes.length} nodes`, async () => {
+    const pid = start('kwok', bin('kwok'), [`--kubeconfig=${KUBECONFIG}`, '--manage-all-nodes=true', '--node-lease-duration-seconds=40', '--server-address=127.0.0.1:36261', ...kwokStages().map((f) => `--config=${f}`)]);
+    await sleep(300);
+    if (!alive(pid)) throw new Error(`kwok exited. Log: ${logPath('kwok')}`);
+    await setNodes(nodes);
+  });
+  if (opts.steward !== false) {
+    await step('tidb-steward', async () => {
+      await restartSteward(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {});
+      await kubectlOk(['apply', '-f', '-'], webhookManifest(caPem));
+    });
+  }
+  return { reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Stops everything up() started and removes the run state. */
+export async function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const name of [...COMPONENTS].reverse()) if (await stop(name)) stopped.push(name);
+  for (const name of Object.keys(readPids())) if (await stop(name)) stopped.push(name);
+  agent?.close().catch(() => undefined);
+  agent = null;
+  selfSigned?.close().catch(() => undefined);
+  selfSigned = null;
+  if (existsSync(STATE)) {
+    if (opts.keepLogs) {
+      for (const entry of ['etcd', 'pki', 'pids.json']) rmSync(join(STATE, entry), { recursive: true, force: true });
+    } else rmSync(STATE, { recursive: true, force: true });
+  }
+  if (!opts.quiet) say(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+  return stopped;
+}
+
+export function caPem(): string {
+  return pki().caPem;
+}
