@@ -1,0 +1,74 @@
+// Shared by the e2e suites: the local control plane (reused if running), TiDB-labelled StatefulSets,
+// and polling helpers. Each test works in a namespace of its own.
+import { ensureUp } from './cluster.ts';
+import { kubectl, kubectlOk } from '../cluster/controlplane.ts';
+import { sleep } from '../cluster/procs.ts';
+
+export { kubectl, kubectlOk, sleep };
+
+export const TIDB_LABELS = (cluster: string, component: 'pd' | 'tikv') => ({
+  'app.kubernetes.io/component': component,
+  'app.kubernetes.io/instance': cluster,
+  'app.kubernetes.io/managed-by': 'tidb-steward',
+});
+
+export function statefulSet(opts: { namespace: string; cluster: string; component: 'pd' | 'tikv'; replicas: number; parallel?: boolean; scheduler?: string }) {
+  const labels = TIDB_LABELS(opts.cluster, opts.component);
+  return JSON.stringify({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: `${opts.cluster}-${opts.component}`, namespace: opts.namespace, labels },
+    spec: {
+      replicas: opts.replicas,
+      serviceName: `${opts.cluster}-${opts.component}-peer`,
+      podManagementPolicy: opts.parallel ? 'Parallel' : 'OrderedReady',
+      selector: { matchLabels: { 'app.kubernetes.io/component': opts.component, 'app.kubernetes.io/instance': opts.cluster } },
+      template: {
+        metadata: { labels },
+        spec: { schedulerName: opts.scheduler ?? 'tidb-scheduler', terminationGracePeriodSeconds: 1, containers: [{ name: opts.component, image: `pingcap/${opts.component}:v8.5.4` }] },
+      },
+    },
+  });
+}
+
+export async function namespace(name: string): Promise<() => Promise<void>> {
+  await kubectl(['delete', 'namespace', name, '--wait=true', '--timeout=60s']);
+  await kubectlOk(['create', 'namespace', name]);
+  return async () => {
+    await kubectl(['delete', 'namespace', name, '--wait=false']);
+  };
+}
+
+export interface PodInfo {
+  name: string;
+  node: string | null;
+  phase: string;
+}
+
+export async function pods(ns: string, selector?: string): Promise<PodInfo[]> {
+  const out = await kubectlOk(['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : []), '-o', 'json']);
+  return (JSON.parse(out).items as Array<{ metadata: { name: string }; spec: { nodeName?: string }; status: { phase: string } }>).map((p) => ({ name: p.metadata.name, node: p.spec.nodeName ?? null, phase: p.status.phase }));
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export function perNode(list: PodInfo[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of list) if (p.node) out[p.node] = (out[p.node] ?? 0) + 1;
+  return out;
+}
+
+export { ensureUp };
