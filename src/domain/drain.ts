@@ -20,7 +20,12 @@ export interface PdState {
   leader: string | null;
 }
 
-export const RETRY_SECONDS = 5;
+/**
+ * Sent as retryAfterSeconds: the API server turns it into a Retry-After header, and client-go retries
+ * such 429s itself (up to 10 times) before kubectl drain sees them and retries every 5 s. A short
+ * value keeps a drain moving within a second of the pod becoming safe to remove.
+ */
+export const RETRY_SECONDS = 1;
 
 /** PD pods go only when PD keeps quorum without them and they no longer lead. */
 export function decidePdRemoval(podName: string, pd: PdState): DrainDecision {

@@ -154,6 +154,11 @@ function classify(req: AdmissionRequest) {
         : undefined,
     };
   }
-  if (req.operation === 'CREATE' && req.subResource === 'eviction') return { namespace: req.namespace, name: req.name, dryRun, via: 'eviction' as const };
+  if (req.operation === 'CREATE' && req.subResource === 'eviction') {
+    // kubectl drain --dry-run=server puts the dry run inside the Eviction's deleteOptions.
+    const inEviction = (req.object as { deleteOptions?: { dryRun?: unknown } } | null | undefined)?.deleteOptions?.dryRun;
+    const evictionDryRun = Array.isArray(inEviction) && inEviction.includes('All');
+    return { namespace: req.namespace, name: req.name, dryRun: dryRun || evictionDryRun, via: 'eviction' as const };
+  }
   return null;
 }

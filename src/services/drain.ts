@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import {
   decideEvictionCleanup,
   decidePdRemoval,
+  RETRY_SECONDS,
   decideTikvRemoval,
   type DrainDecision,
   type PdMemberState,
@@ -132,11 +133,11 @@ export class DrainService {
     try {
       decision = component === 'pd' ? await this.decidePd(pod) : await this.decideTikv(pod);
     } catch (err) {
-      const message = `cannot check ${key} with PD of cluster ${pod.namespace}/${pod.cluster}: ${(err as Error).message}; will retry`;
+      const message = `${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${(err as Error).message}; will retry`;
       this.deps.logger.warn({ pod: key, err: (err as Error).message }, 'drain check failed; answering not yet');
       this.deps.metrics.decision(component, 'error');
       this.emit(pod, 'Warning', 'DrainCheckFailed', message);
-      return { allowed: false, code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: 5 };
+      return { allowed: false, code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: RETRY_SECONDS };
     }
     if (decision.kind === 'allow') {
       this.deps.metrics.decision(component, 'allow');

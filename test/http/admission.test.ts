@@ -16,7 +16,7 @@ t.test('eviction of the PD leader: 429 TooManyRequests with retryAfterSeconds, u
     response: {
       uid: '0b6e2f5e-4d2c-4b1e-9c1a-000000000002',
       allowed: false,
-      status: { code: 429, reason: 'TooManyRequests', message: 'db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1', details: { retryAfterSeconds: 5 } },
+      status: { code: 429, reason: 'TooManyRequests', message: 'db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1', details: { retryAfterSeconds: 1 } },
     },
   });
   t.same(pd.transfers, ['basic-pd-1']);
@@ -103,4 +103,12 @@ t.test('fuzz: hostile AdmissionReview bodies always get a well-formed reply', as
     if (res.statusCode !== 200 || res.json().kind !== 'AdmissionReview') t.fail(`raw body ${JSON.stringify(payload).slice(0, 60)} got ${res.statusCode}`);
   }
   t.pass('100 raw bodies answered well-formed');
+});
+
+t.test('kubectl drain --dry-run=server: the dry run sits in the Eviction deleteOptions', async (t) => {
+  const { app, pd } = testApp({ nodes, pods: pdPods });
+  const review = admissionFixture('pod-eviction.json');
+  review.request.object.deleteOptions = { dryRun: ['All'] };
+  t.match((await app.inject(post('/admission/pods', review))).json().response, { allowed: true });
+  t.same(pd.transfers, [], 'no side effects');
 });

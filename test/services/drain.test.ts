@@ -34,7 +34,7 @@ const evict = (name: string) => ({ namespace: 'db', name, dryRun: false, via: 'e
 t.test('PD leader: hand over first, then allow; metrics and events follow', async (t) => {
   const { drain, pd, events, decisions, waited, advance } = setup();
   const first = await drain.reviewRemoval(evict('basic-pd-0'));
-  t.match(first, { allowed: false, code: 429, reason: 'TooManyRequests', message: /transferring PD leader from basic-pd-0 to basic-pd-1/, retryAfterSeconds: 5 });
+  t.match(first, { allowed: false, code: 429, reason: 'TooManyRequests', message: /transferring PD leader from basic-pd-0 to basic-pd-1/, retryAfterSeconds: 1 });
   t.same(pd.transfers, ['basic-pd-1']);
   t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'Pod'), 'event on the pod');
   t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'StatefulSet'), 'event on the cluster (StatefulSet)');
@@ -60,7 +60,7 @@ t.test('PD leader on a cordoned node is handed to a member on a schedulable node
 t.test('PD down or slow: a clear "not yet", never a throw', async (t) => {
   const { drain, pd, decisions, events } = setup();
   pd.down = true;
-  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /cannot check db\/basic-pd-1 with PD of cluster db\/basic: PD is unreachable/ });
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /db\/basic-pd-1 cannot go yet: cannot check it with PD of cluster db\/basic: PD is unreachable/ });
   t.same(decisions, ['pd:error']);
   t.ok(events.events.some((e) => e.reason === 'DrainCheckFailed'));
   pd.down = false;
