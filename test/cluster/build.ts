@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONTROL_PLANE, PD_BINARIES, RECIPES } from './binaries.ts';
+import { CONTROL_PLANE, RECIPES } from './binaries.ts';
 import { CACHE, GO_MODULES, binaryPath } from './paths.ts';
 import type { BinaryRecipe } from './recipe.ts';
 
@@ -75,7 +75,7 @@ export async function buildAll(names: readonly string[]): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });
-  const names = values.only ? values.only.split(',').map((s) => s.trim()) : [...CONTROL_PLANE, ...PD_BINARIES];
+  const names = values.only ? values.only.split(',').map((s) => s.trim()) : [...CONTROL_PLANE];
   buildAll(names).catch((err: Error) => {
     process.stderr.write(`[build] ${err.message}\n`);
     process.exit(1);
