@@ -112,3 +112,17 @@ t.test('kubectl drain --dry-run=server: the dry run sits in the Eviction deleteO
   t.match((await app.inject(post('/admission/pods', review))).json().response, { allowed: true });
   t.same(pd.transfers, [], 'no side effects');
 });
+
+t.test('payloads recorded from the real kube-apiserver v1.36 (eviction, delete, cordon)', async (t) => {
+  const recordPods = [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of('record', 'basic', 'pd').on(`n${i + 1}`).uid(`rec-${i}`).view());
+  for (const name of ['recorded-pod-eviction.json', 'recorded-pod-delete.json']) {
+    const { app } = testApp({ nodes, pods: recordPods });
+    const review = admissionFixture(name);
+    const res = (await app.inject(post('/admission/pods', review))).json();
+    t.equal(res.response.uid, review.request.uid, `${name}: uid echoed`);
+    t.match(res.response, { allowed: false, status: { code: 429, message: /record\/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1/ } }, name);
+  }
+  const cordon = admissionFixture('recorded-node-cordon.json');
+  const { app } = testApp({ nodes, pods: recordPods });
+  t.same((await app.inject(post('/admission/nodes', cordon))).json().response, { uid: cordon.request.uid, allowed: true });
+});

@@ -111,3 +111,18 @@ t.test('health, readiness, metrics and unknown routes', async (t) => {
   const missing = await app.inject({ method: 'GET', url: '/nope' });
   t.equal(missing.statusCode, 404);
 });
+
+t.test('payloads recorded from the real kube-scheduler v1.36 (filter, prioritize, bind)', async (t) => {
+  const peer = makePod('basic-pd-1').of('record', 'basic', 'pd').on('node-a').view();
+  const recorded = fixture('recorded-filter-pd-nodenames.json') as { Pod: { metadata: { uid: string } } };
+  const self = { ...makePod('basic-pd-0').of('record', 'basic', 'pd').view(), uid: recorded.Pod.metadata.uid };
+  const { app, api } = testApp({ pods: [peer, self], statefulSets: [{ namespace: 'record', name: 'basic-pd', replicas: 3 }] });
+  const filtered = (await app.inject(post('/scheduler/filter', recorded))).json();
+  t.same(filtered.NodeNames, ['node-b', 'node-c']);
+  t.match(filtered.FailedAndUnresolvableNodes['node-a'], /node node-a already holds 1 of 3 PD members of cluster record\/basic/);
+  const scores = (await app.inject(post('/scheduler/prioritize', fixture('recorded-prioritize-pd.json')))).json();
+  t.same(scores.map((s: { Host: string }) => s.Host), ['node-a', 'node-b', 'node-c']);
+  const bound = (await app.inject(post('/scheduler/bind', { ...fixture('recorded-bind-pd.json'), Node: 'node-b' }))).json();
+  t.same(bound, { Error: '' });
+  t.equal(api.get('record/basic-pd-0')?.nodeName, 'node-b');
+});

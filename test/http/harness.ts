@@ -22,11 +22,11 @@ export function admissionFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
 }
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number; pd?: FakePd } = {}) {
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number; pd?: FakePd; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
-    statefulSets: [{ namespace: 'db', name: 'basic-pd', replicas: 3 }, { namespace: 'db', name: 'basic-tikv', replicas: 3 }],
+    statefulSets: opts.statefulSets ?? [{ namespace: 'db', name: 'basic-pd', replicas: 3 }, { namespace: 'db', name: 'basic-tikv', replicas: 3 }],
   });
   const api = new PodStore();
   api.replace([...s.pods.values()].map((p) => [`${p.namespace}/${p.name}`, p]));
