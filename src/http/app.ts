@@ -72,11 +72,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerExtender(app, { placement: deps.placement, metrics: deps.metrics, bodyLimitBytes: deps.extenderBodyLimitBytes });
   if (deps.drain) {
-    const metrics = deps.metrics;
+    const counters = new Map<string, { inc(): void }>();
     registerAdmission(app, {
       drain: deps.drain,
       bodyLimitBytes: deps.admissionBodyLimitBytes ?? 7 * 1024 * 1024,
-      count: (webhook, outcome) => metrics.admissions.inc({ webhook, outcome }),
+      count: (webhook, outcome) => {
+        const key = `${webhook}|${outcome}`;
+        let c = counters.get(key);
+        if (!c) counters.set(key, (c = deps.metrics.admissions.labels(webhook, outcome)));
+        c.inc();
+      },
     });
   }
   return app;
