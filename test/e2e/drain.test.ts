@@ -16,14 +16,14 @@ t.before(async () => {
   await ensureUp();
   await setNodes(defaultNodes(3));
   // PD of this cluster is unreachable (nothing listens on port 1): every PD/TiKV removal must wait.
-  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/basic`]: ['http://127.0.0.1:1'] }), STEWARD_PD_TIMEOUT_MS: '300' });
+  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/drain`]: ['http://127.0.0.1:1'] }), STEWARD_PD_TIMEOUT_MS: '300' });
   t.teardown(async () => {
     await kubectl(['uncordon', 'node-a', 'node-b', 'node-c']);
     await restartSteward();
   });
   const cleanup = await namespace(NS);
   t.teardown(cleanup);
-  await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: NS, cluster: 'basic', component: 'pd', replicas: 3, parallel: true }));
+  await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: NS, cluster: 'drain', component: 'pd', replicas: 3, parallel: true }));
   await kubectlOk(['create', 'deployment', 'web', '-n', NS, '--image=nginx', '--replicas=2']);
   await until('3 PD pods and 2 web pods Running', async () => {
     const list = await pods(NS);
@@ -36,36 +36,36 @@ const drain = (node: string, extra: string[] = []) =>
   kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=1', ...extra], { timeoutMs: 120_000 });
 
 t.test('draining the node of a PD pod while PD cannot be reached: 429 "not yet", drain retries, the pod stays', async (t) => {
-  const node = (await nodeOf('basic-pd-0'))!;
+  const node = (await nodeOf('drain-pd-0'))!;
   const started = Date.now();
-  const r = await drain(node, ['--timeout=20s', '--pod-selector=app.kubernetes.io/instance=basic']);
+  const r = await drain(node, ['--timeout=20s', '--pod-selector=app.kubernetes.io/instance=drain']);
   const seconds = (Date.now() - started) / 1000;
   t.not(r.code, 0, 'drain gives up only at its own --timeout');
   t.match(r.stderr + r.stdout, /will retry after 5s/, 'kubectl drain saw TooManyRequests and retried');
-  t.match(r.stderr + r.stdout, new RegExp(`${NS}/basic-pd-0 cannot go yet: cannot check it with PD of cluster ${NS}/basic: PD is unreachable`));
+  t.match(r.stderr + r.stdout, new RegExp(`${NS}/drain-pd-0 cannot go yet: cannot check it with PD of cluster ${NS}/drain: PD is unreachable`));
   t.ok(seconds >= 19, `drain kept retrying for ${seconds.toFixed(1)}s`);
-  t.equal(await nodeOf('basic-pd-0'), node, 'the PD pod was not evicted');
+  t.equal(await nodeOf('drain-pd-0'), node, 'the PD pod was not evicted');
   const cordoned = await kubectlOk(['get', 'node', node, '-o', 'jsonpath={.spec.unschedulable}']);
   t.equal(cordoned, 'true', 'the node is cordoned (the node webhook did not refuse it)');
   t.match(readFileSync(logPath('tidb-steward'), 'utf8'), new RegExp(`"node":"${node}".*node cordoned`), 'tidb-steward saw the cordon');
-  const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=basic-pd-0', '-o', 'jsonpath={.items[*].reason}']);
+  const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=drain-pd-0', '-o', 'jsonpath={.items[*].reason}']);
   t.match(events, /DrainCheckFailed/, 'an Event on the pod says why it waits');
 });
 
 t.test('a plain DELETE gets the same answer', async (t) => {
-  const r = await kubectl(['delete', 'pod', '-n', NS, 'basic-pd-1', '--wait=false']);
+  const r = await kubectl(['delete', 'pod', '-n', NS, 'drain-pd-1', '--wait=false']);
   t.not(r.code, 0);
   t.match(r.stderr, /TooManyRequests|Too Many Requests/);
-  t.match(r.stderr, /admission webhook "pods\.tidb-steward\.pingcap\.com" denied the request: e2e-drain\/basic-pd-1 cannot go yet/);
+  t.match(r.stderr, /admission webhook "pods\.tidb-steward\.pingcap\.com" denied the request: e2e-drain\/drain-pd-1 cannot go yet/);
 });
 
 t.test('a server-side dry run is allowed and changes nothing', async (t) => {
-  const node = (await nodeOf('basic-pd-1'))!;
+  const node = (await nodeOf('drain-pd-1'))!;
   const r = await drain(node, ['--dry-run=server', '--timeout=30s']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /evicting pod e2e-drain\/basic-pd-1 \(server dry run\)/);
+  t.match(r.stdout, /evicting pod e2e-drain\/drain-pd-1 \(server dry run\)/);
   t.match(r.stdout, /drained \(server dry run\)/);
-  t.equal(await nodeOf('basic-pd-1'), node);
+  t.equal(await nodeOf('drain-pd-1'), node);
   await kubectlOk(['uncordon', node]);
 });
 
@@ -87,15 +87,15 @@ t.test('pods that are not PD/TiKV drain at once', async (t) => {
 });
 
 t.test('the escape hatch lets a PD pod go, with a warning Event', async (t) => {
-  const node = (await nodeOf('basic-pd-0'))!;
-  await kubectlOk(['annotate', 'pod', '-n', NS, 'basic-pd-0', 'tidb-steward.pingcap.com/skip-drain-check=true']);
+  const node = (await nodeOf('drain-pd-0'))!;
+  await kubectlOk(['annotate', 'pod', '-n', NS, 'drain-pd-0', 'tidb-steward.pingcap.com/skip-drain-check=true']);
   await until('the annotation in tidb-steward\'s cache', async () => {
     const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=20s', '--pod-selector=app.kubernetes.io/component=pd']);
     return r.code === 0 ? r : null;
   }, 60_000, 1000);
   const events = await until('the DrainCheckSkipped event', async () => {
     const e = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'reason=DrainCheckSkipped', '-o', 'jsonpath={.items[*].message}']);
-    return e.includes('basic-pd-0') ? e : null;
+    return e.includes('drain-pd-0') ? e : null;
   }, 20_000);
   t.match(events, /removed without drain checks/);
   await kubectlOk(['uncordon', node]);
