@@ -213,7 +213,7 @@ export class DrainService {
 
   /** A node was cordoned: start moving PD leadership and TiKV leaders off it, without waiting. */
   async nodeCordoned(nodeName: string): Promise<void> {
-    const onNode = [...this.deps.pods.values()].filter((p) => p.nodeName === nodeName && !p.deleting && !p.terminal);
+    const onNode = [...this.deps.pods.onNode(nodeName)].filter((p) => !p.deleting && !p.terminal);
     const leaving = new Set(onNode.filter((p) => p.component === 'pd').map((p) => p.name));
     for (const pod of onNode) {
       try {

@@ -42,12 +42,14 @@ const NO_MEMBERS: ReadonlyMap<string, PodView> = new Map();
 export class PodStore implements Store<PodView> {
   private byKey = new Map<string, PodView>();
   private byMembers = new Map<string, Map<string, PodView>>();
+  private byNode = new Map<string, Set<PodView>>();
   /** Called after every change of a pod, e.g. to settle reservations once a binding is seen. */
   onChange: ((pod: PodView) => void) | null = null;
 
   replace(items: Iterable<[string, PodView]>): void {
     this.byKey = new Map();
     this.byMembers = new Map();
+    this.byNode = new Map();
     for (const [key, pod] of items) this.upsert(key, pod);
   }
 
@@ -62,6 +64,11 @@ export class PodStore implements Store<PodView> {
       this.byMembers.set(indexKey, members);
     }
     members.set(key, pod);
+    if (pod.nodeName) {
+      let onNode = this.byNode.get(pod.nodeName);
+      if (!onNode) this.byNode.set(pod.nodeName, (onNode = new Set()));
+      onNode.add(pod);
+    }
     this.onChange?.(pod);
   }
 
@@ -73,6 +80,11 @@ export class PodStore implements Store<PodView> {
   }
 
   private unindex(key: string, pod: PodView): void {
+    if (pod.nodeName) {
+      const onNode = this.byNode.get(pod.nodeName);
+      onNode?.delete(pod);
+      if (onNode?.size === 0) this.byNode.delete(pod.nodeName);
+    }
     const indexKey = memberIndexKey(pod.namespace, pod.cluster, pod.component);
     const members = this.byMembers.get(indexKey);
     if (!members) return;
@@ -87,6 +99,11 @@ export class PodStore implements Store<PodView> {
   /** Every cached pod of one component of one cluster, keyed by ns/name. */
   members(namespace: string, cluster: string, component: Component): ReadonlyMap<string, PodView> {
     return this.byMembers.get(memberIndexKey(namespace, cluster, component)) ?? NO_MEMBERS;
+  }
+
+  /** The cached TiDB pods bound to one node. */
+  onNode(nodeName: string): Iterable<PodView> {
+    return this.byNode.get(nodeName) ?? [];
   }
 
   values(): IterableIterator<PodView> {

@@ -139,3 +139,14 @@ t.test('stores map to pods by address, else by a pod label', async (t) => {
   t.equal(storeOfPod(list, 'basic-tikv-1')?.store.id, '2');
   t.equal(storeOfPod(list, 'basic-tikv-10'), undefined, 'prefix of another pod name does not match');
 });
+
+t.test('the pod cache indexes pods by node, following moves and removals', async (t) => {
+  const { pods } = setup();
+  const names = (node: string) => [...pods.onNode(node)].map((p) => p.name).sort();
+  t.same(names('n1'), ['basic-pd-0', 'basic-tikv-0', 'basic-tikv-3']);
+  pods.upsert('db/basic-tikv-3', { ...pods.get('db/basic-tikv-3')!, nodeName: 'n2' });
+  t.same(names('n1'), ['basic-pd-0', 'basic-tikv-0']);
+  t.ok(names('n2').includes('basic-tikv-3'));
+  pods.remove('db/basic-pd-0');
+  t.same(names('n1'), ['basic-tikv-0']);
+});
