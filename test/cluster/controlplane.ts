@@ -203,8 +203,12 @@ function kwokStages(): string[] {
   const modcache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
   const root = join(modcache, `sigs.k8s.io/kwok@${RECIPES.kwok!.version}`, 'kustomize', 'stage');
   const files = ['node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml', 'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'].map((f) => join(root, f));
+  if (files.some((f) => !existsSync(f))) {
+    // The binary can outlive a cleaned module cache: fetch the module (and its stage files) again.
+    spawnSync('go', ['mod', 'download', `sigs.k8s.io/kwok@${RECIPES.kwok!.version}`], { cwd: join(REPO, 'test', 'cluster', 'go', 'kwok'), env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, stdio: 'ignore' });
+  }
   const missing = files.filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`kwok stage files are missing from the Go module cache (${missing[0]}); run npm run cluster:build`);
+  if (missing.length) throw new Error(`kwok stage files are missing from the Go module cache (${missing[0]}) and could not be downloaded; check that the Go module proxy is reachable`);
   return files;
 }
 
