@@ -1,33 +1,36 @@
-// Every binary the local control plane runs, pinned. A version bump changes the cache key.
+// Every binary the local control plane runs, by name. The recipes live in binaries-k8s.ts; PD's
+// (pd-server, pd-simulator) come from binaries-pd.ts when that file exists, loaded by the build entry
+// through loadRecipes() so that this module never depends on it.
+import { k8sRecipes } from './binaries-k8s.ts';
 import type { BinaryRecipe } from './recipe.ts';
 
-export const KUBERNETES_VERSION = 'v1.36.3';
+export { KUBERNETES_VERSION } from './binaries-k8s.ts';
 
-const k8sVersionFlags = (['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'] as const).flatMap((p) => [
-  `-X ${p}.gitVersion=${KUBERNETES_VERSION}`,
-  `-X ${p}.gitMajor=1`,
-  `-X ${p}.gitMinor=36`,
-  `-X ${p}.gitTreeState=clean`,
-]);
+export const RECIPES: Record<string, BinaryRecipe> = Object.fromEntries(k8sRecipes.map((r) => [r.name, r]));
 
-const k8s = (name: string): BinaryRecipe => ({
-  name,
-  version: KUBERNETES_VERSION,
-  module: 'kubernetes',
-  pkg: `k8s.io/kubernetes/cmd/${name}`,
-  ldflags: k8sVersionFlags,
-});
-
-export const RECIPES: Record<string, BinaryRecipe> = {
-  'kube-apiserver': k8s('kube-apiserver'),
-  'kube-controller-manager': k8s('kube-controller-manager'),
-  'kube-scheduler': k8s('kube-scheduler'),
-  kubectl: k8s('kubectl'),
-  etcd: { name: 'etcd', version: 'v3.6.16', module: 'etcd', pkg: 'go.etcd.io/etcd/server/v3' },
-  kwok: { name: 'kwok', version: 'v0.8.0', module: 'kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwok' },
-};
-
+/** What `cluster:up` needs, in build order. */
 export const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'] as const;
-// PD (pd-server, pd-simulator) is not built: the Go module proxy reachable here answers 403 "This
-// module version is not available" for github.com/tikv/pd, github.com/tikv/pd/tools,
-// github.com/pingcap/tidb-dashboard and github.com/pingcap/kvproto. See the README.
+
+/**
+ * PD's recipes from binaries-pd.ts (export `pdRecipes: BinaryRecipe[]`), or [] while that file does
+ * not exist. Any other error in it is reported, not swallowed.
+ */
+export async function pdRecipes(): Promise<BinaryRecipe[]> {
+  const specifier: string = './binaries-pd.ts';
+  const url = new URL(specifier, import.meta.url);
+  try {
+    const mod = (await import(url.href)) as { pdRecipes?: BinaryRecipe[] };
+    return mod.pdRecipes ?? [];
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { url?: string };
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url.href || String(e.message).includes(url.pathname))) return [];
+    throw err;
+  }
+}
+
+/** All known recipes: the control plane's plus PD's when available. Later names do not override. */
+export async function loadRecipes(): Promise<Record<string, BinaryRecipe>> {
+  const all: Record<string, BinaryRecipe> = { ...RECIPES };
+  for (const r of await pdRecipes()) all[r.name] ??= r;
+  return all;
+}

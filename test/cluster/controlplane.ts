@@ -2,19 +2,37 @@
 // second scheduler `tidb-scheduler` whose extender is tidb-steward, kwok standing in for kubelets, and
 // tidb-steward run from source. Everything listens on 127.0.0.1. Used by `npm run cluster:up`, the
 // e2e suite and the demo.
+//
+// For e2e tests, the whole API in one call:
+//   const c = await ensureCluster({ nodes: defaultNodes(5), topologyKeys: 'kubernetes.io/hostname' });
+//   await c.apply(yaml);  const r = await c.kubectl(['get', 'pods', '-A']);  await c.waitFor('x', fn);
+//   await c.restartSteward({ STEWARD_LOG_LEVEL: 'debug' });  await c.stopSteward();  await c.setNodes([...]);
+// ensureCluster reuses a running healthy cluster (a second call costs a readyz probe), builds missing
+// binaries first, and on any failure stops what it started and throws with the failing component's
+// log tail. `down()` stops everything; `npm run cluster:down` does the same from a shell.
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'undici';
 import { generate } from 'selfsigned';
 import { generateCertificates } from '../../src/tls/certs.ts';
 import { CONTROL_PLANE, RECIPES } from './binaries.ts';
-import { buildAll } from './build.ts';
+import { buildAll, kwokStageDir } from './build.ts';
 import { REPO, STATE, binaryPath } from './paths.ts';
-import { alive, logPath, portFree, readPids, say, sleep, start, stop, waitFor } from './procs.ts';
+import { alive, leftovers, logPath, portFree, portOwner, readPids, say, sleep, start, stop, tail, waitFor } from './procs.ts';
 
-export const PORTS = { etcdClient: 32379, etcdPeer: 32380, apiserver: 36443, controllerManager: 36257, scheduler: 36259, tidbScheduler: 36260, steward: 9443 };
+/** Loopback ports, clear of PD's 2379/12379 ranges. tidb-steward's follows STEWARD_PORT (default 9443). */
+export const PORTS = {
+  etcdClient: 32379,
+  etcdPeer: 32380,
+  apiserver: 36443,
+  controllerManager: 36257,
+  scheduler: 36259,
+  tidbScheduler: 36260,
+  kwok: 36261,
+  steward: Number(process.env.STEWARD_PORT ?? 9443),
+};
 export const KUBECONFIG = join(STATE, 'admin.kubeconfig');
 const PKI = join(STATE, 'pki');
 const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'tidb-scheduler', 'kwok', 'tidb-steward'] as const;
@@ -28,7 +46,9 @@ export interface UpOptions {
   nodes?: NodeSpec[];
   /** Comma-separated topology keys for tidb-steward. */
   topologyKeys?: string;
+  /** false: start everything but tidb-steward (and its webhooks). */
   steward?: boolean;
+  /** The extender's bindVerb in tidb-scheduler's config; '' leaves binding to the scheduler. Default 'bind'. */
   bindVerb?: string;
 }
 
@@ -196,19 +216,14 @@ function nodeManifest(nodes: readonly NodeSpec[]): string {
 }
 
 /**
- * kwok's default behaviour (nodes become Ready and keep a Lease; pods become Running; deleted pods
- * go away) is defined by its stage files, which ship in its Go module: use them from the module cache.
+ * kwok's default behaviour (nodes become Ready and keep a Lease; pods become Running; deleted pods go
+ * away) is defined by stage files of its release, which cluster:build keeps next to the binary.
  */
 function kwokStages(): string[] {
-  const modcache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
-  const root = join(modcache, `sigs.k8s.io/kwok@${RECIPES.kwok!.version}`, 'kustomize', 'stage');
+  const root = kwokStageDir(RECIPES.kwok!);
   const files = ['node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml', 'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'].map((f) => join(root, f));
-  if (files.some((f) => !existsSync(f))) {
-    // The binary can outlive a cleaned module cache: fetch the module (and its stage files) again.
-    spawnSync('go', ['mod', 'download', `sigs.k8s.io/kwok@${RECIPES.kwok!.version}`], { cwd: join(REPO, 'test', 'cluster', 'go', 'kwok'), env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, stdio: 'ignore' });
-  }
   const missing = files.filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`kwok stage files are missing from the Go module cache (${missing[0]}) and could not be downloaded; check that the Go module proxy is reachable`);
+  if (missing.length) throw new Error(`kwok stage file ${missing[0]} is missing; run npm run cluster:build (it fetches them from the Go module proxy)`);
   return files;
 }
 
@@ -231,16 +246,33 @@ export function stewardEnv(extra: Record<string, string> = {}): Record<string, s
     STEWARD_TLS_KEY_FILE: join(PKI, 'serving.key'),
     STEWARD_TLS_CA_FILE: join(PKI, 'ca.crt'),
     STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname',
-    STEWARD_LOG_LEVEL: 'info',
+    STEWARD_LOG_LEVEL: process.env.STEWARD_LOG_LEVEL ?? 'info',
     STEWARD_RECONCILE_INTERVAL_SECONDS: '2',
     ...extra,
   };
 }
 
-/** (Re)starts tidb-steward from source with the given settings and waits until it is ready. */
+const STEWARD_OVERRIDES = join(STATE, 'steward-env.json');
+
+/** The overrides tidb-steward currently runs with (as given to restartSteward). */
+export function stewardOverrides(): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(STEWARD_OVERRIDES, 'utf8')) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * (Re)starts tidb-steward from source (`node src/main.ts` with this very node binary) with
+ * stewardEnv(env) and waits for GET /readyz → 200. On failure it throws with the tail of its log.
+ */
 export async function restartSteward(env: Record<string, string> = {}): Promise<void> {
   await stop('tidb-steward');
-  const pid = start('tidb-steward', process.execPath, ['--max-semi-space-size=8', join(REPO, 'src', 'main.ts')], stewardEnv(env));
+  const main = join(REPO, 'src', 'main.ts');
+  if (!existsSync(main)) throw new Error(`tidb-steward: ${main} does not exist; start the cluster without it (npm run cluster:up -- --no-steward)`);
+  writeFileSync(STEWARD_OVERRIDES, JSON.stringify(env));
+  const pid = start('tidb-steward', process.execPath, ['--max-semi-space-size=8', main], stewardEnv(env));
   const ca = readFileSync(join(PKI, 'ca.crt'));
   const probe = new Agent({ connect: { ca } });
   try {
@@ -270,26 +302,69 @@ export function webhookManifest(caPem: string): string {
   });
 }
 
+/** True when etcd … kwok run (from the pid file) and the API server answers /readyz. */
 export async function running(): Promise<boolean> {
   const pids = readPids();
   if (!COMPONENTS.slice(0, 6).every((c) => pids[c] && alive(pids[c]!))) return false;
   return existsSync(KUBECONFIG) && httpOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, adminAgent()).catch(() => false);
 }
 
-/** Brings everything up (or reuses a healthy running cluster). */
+const TIDB_SCHEDULER_CONFIG = join(STATE, 'tidb-scheduler.yaml');
+
+async function startTidbScheduler(caPem: string, bindVerb: string): Promise<void> {
+  await stop('tidb-scheduler');
+  writeFileSync(TIDB_SCHEDULER_CONFIG, schedulerConfig(caPem, bindVerb));
+  const pid = start('tidb-scheduler', bin('kube-scheduler'), [`--config=${TIDB_SCHEDULER_CONFIG}`, `--authentication-kubeconfig=${KUBECONFIG}`, `--authorization-kubeconfig=${KUBECONFIG}`, '--bind-address=127.0.0.1', `--secure-port=${PORTS.tidbScheduler}`, '--v=2']);
+  await waitFor('tidb-scheduler', () => httpOk(`https://127.0.0.1:${PORTS.tidbScheduler}/healthz`, selfSignedAgent()), 60_000, pid);
+}
+
+/** Restarts tidb-scheduler with another extender bindVerb ('' = the scheduler binds) if it differs. */
+export async function setBindVerb(bindVerb: string): Promise<void> {
+  const ca = pki().caPem;
+  const current = existsSync(TIDB_SCHEDULER_CONFIG) ? readFileSync(TIDB_SCHEDULER_CONFIG, 'utf8') : '';
+  if (current !== schedulerConfig(ca, bindVerb)) await startTidbScheduler(ca, bindVerb);
+}
+
+async function checkPorts(): Promise<void> {
+  for (const [name, port] of Object.entries(PORTS)) {
+    if (await portFree(port)) continue;
+    const owner = portOwner(port);
+    throw new Error(`port ${port} on 127.0.0.1 (for ${name}) is in use${owner ? ` by ${owner}` : ''}; stop it (or run npm run cluster:down if it is an earlier cluster) and run cluster:up again`);
+  }
+}
+
+/**
+ * Brings everything up, or reuses a healthy running cluster (then only tidb-steward is started if it
+ * is not running, and tidb-scheduler restarted if opts.bindVerb differs). On failure, stops what it
+ * started (logs stay in .cluster/logs/) and throws with the failing component's log tail.
+ */
 export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; seconds: number }> {
   const started = Date.now();
   const nodes = opts.nodes ?? nodesFromEnv();
+  const stewardExtra: Record<string, string> = opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {};
   if (await running()) {
     say('a healthy local cluster is already running; reusing it');
-    if (opts.steward !== false && !alive(readPids()['tidb-steward'] ?? 0)) await restartSteward(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {});
+    if (opts.bindVerb !== undefined) await setBindVerb(opts.bindVerb);
+    if (opts.steward !== false && !alive(readPids()['tidb-steward'] ?? 0)) {
+      await restartSteward(stewardExtra);
+      await kubectlOk(['apply', '-f', '-'], webhookManifest(pki().caPem));
+    }
     return { reused: true, seconds: (Date.now() - started) / 1000 };
   }
   await down({ quiet: true });
-  for (const [name, port] of Object.entries(PORTS)) {
-    if (!(await portFree(port))) throw new Error(`port ${port} on 127.0.0.1 (for ${name}) is in use by another process; stop it (see: ss -ltnp 'sport = :${port}') and run cluster:up again`);
+  await checkPorts();
+  await buildAll(CONTROL_PLANE, { quiet: true });
+  try {
+    await startAll(nodes, opts, stewardExtra);
+  } catch (err) {
+    const stopped = await down({ quiet: true, keepLogs: true }).catch(() => [] as string[]);
+    const msg = (err as Error).message;
+    throw new Error(`${msg}\n(stopped what was started${stopped.length ? `: ${stopped.join(', ')}` : ''}; logs stay in ${join(STATE, 'logs')})`);
   }
-  await buildAll(CONTROL_PLANE);
+  return { reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+async function startAll(nodes: readonly NodeSpec[], opts: UpOptions, stewardExtra: Record<string, string>): Promise<void> {
   mkdirSync(STATE, { recursive: true });
   const step = async (name: string, fn: () => Promise<void>) => {
     const t = Date.now();
@@ -297,7 +372,7 @@ export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; secon
     say(`${name} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
   };
   const { caPem } = await makePki();
-  writeFileSync(join(STATE, 'kubectl'), `#!/bin/sh\nexec ${bin('kubectl')} --kubeconfig ${KUBECONFIG} "$@"\n`, { mode: 0o755 });
+  writeFileSync(join(STATE, 'kubectl'), `#!/bin/sh\n# kubectl ${RECIPES.kubectl!.version} against the local cluster\nexec ${bin('kubectl')} --kubeconfig ${KUBECONFIG} "$@"\n`, { mode: 0o755 });
   await step('etcd', async () => {
     const pid = start('etcd', bin('etcd'), [
       '--data-dir', join(STATE, 'etcd'), '--name', 'default',
@@ -330,28 +405,26 @@ export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; secon
     const pid = start('kube-scheduler', bin('kube-scheduler'), [...delegated, `--secure-port=${PORTS.scheduler}`, '--leader-elect=false', '--v=1']);
     await waitFor('kube-scheduler', () => httpOk(`https://127.0.0.1:${PORTS.scheduler}/healthz`, selfSignedAgent()), 60_000, pid);
   });
-  await step('tidb-scheduler', async () => {
-    const config = join(STATE, 'tidb-scheduler.yaml');
-    writeFileSync(config, schedulerConfig(caPem, opts.bindVerb ?? 'bind'));
-    const pid = start('tidb-scheduler', bin('kube-scheduler'), [`--config=${config}`, `--authentication-kubeconfig=${KUBECONFIG}`, `--authorization-kubeconfig=${KUBECONFIG}`, '--bind-address=127.0.0.1', `--secure-port=${PORTS.tidbScheduler}`, '--v=2']);
-    await waitFor('tidb-scheduler', () => httpOk(`https://127.0.0.1:${PORTS.tidbScheduler}/healthz`, selfSignedAgent()), 60_000, pid);
-  });
+  await step('tidb-scheduler', () => startTidbScheduler(caPem, opts.bindVerb ?? 'bind'));
   await step(`kwok and ${nodes.length} nodes`, async () => {
-    const pid = start('kwok', bin('kwok'), [`--kubeconfig=${KUBECONFIG}`, '--manage-all-nodes=true', '--node-lease-duration-seconds=40', '--server-address=127.0.0.1:36261', ...kwokStages().map((f) => `--config=${f}`)]);
+    const pid = start('kwok', bin('kwok'), [`--kubeconfig=${KUBECONFIG}`, '--manage-all-nodes=true', '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${PORTS.kwok}`, ...kwokStages().map((f) => `--config=${f}`)]);
     await sleep(300);
     if (!alive(pid)) throw new Error(`kwok exited. Log: ${logPath('kwok')}`);
     await setNodes(nodes);
   });
   if (opts.steward !== false) {
     await step('tidb-steward', async () => {
-      await restartSteward(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {});
+      await restartSteward(stewardExtra);
       await kubectlOk(['apply', '-f', '-'], webhookManifest(caPem));
     });
   }
-  return { reused: false, seconds: (Date.now() - started) / 1000 };
 }
 
-/** Stops everything up() started and removes the run state. */
+/**
+ * Stops everything up() started (each process group: SIGTERM, SIGKILL after 5 s), then checks /proc
+ * for anything still running from .cluster/ and stops that too, and removes the run state.
+ * Returns the names of what was stopped.
+ */
 export async function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): Promise<string[]> {
   const stopped: string[] = [];
   for (const name of [...COMPONENTS].reverse()) if (await stop(name)) stopped.push(name);
@@ -360,15 +433,109 @@ export async function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): 
   agent = null;
   selfSigned?.close().catch(() => undefined);
   selfSigned = null;
+  const stray = leftovers();
+  for (const p of stray) {
+    say(`still running from ${STATE}: pid ${p.pid} ${p.cmd.slice(0, 120)}; stopping it`);
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+    stopped.push(`pid ${p.pid}`);
+  }
   if (existsSync(STATE)) {
     if (opts.keepLogs) {
-      for (const entry of ['etcd', 'pki', 'pids.json']) rmSync(join(STATE, entry), { recursive: true, force: true });
+      for (const entry of ['etcd', 'pki', 'pids.json', 'admin.kubeconfig', 'steward-env.json']) rmSync(join(STATE, entry), { recursive: true, force: true });
     } else rmSync(STATE, { recursive: true, force: true });
   }
-  if (!opts.quiet) say(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+  if (!opts.quiet) {
+    say(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+    const left = leftovers();
+    say(left.length ? `WARNING: still running: ${left.map((p) => p.pid).join(', ')}` : `no process from ${STATE} is left; state removed`);
+  }
   return stopped;
 }
 
+/** The CA (PEM) that signed the API server's and tidb-steward's serving certificates. */
 export function caPem(): string {
   return pki().caPem;
+}
+
+/** Polls fn until it returns something truthy; throws "timed out ... waiting for <what>" with the last error. */
+export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export interface Cluster {
+  kubeconfig: string;
+  /** The nodes as requested (kwok keeps them Ready). */
+  nodes: NodeSpec[];
+  stewardPort: number;
+  /** CA PEM of every serving certificate (API server, tidb-steward): for webhook caBundle or extender caData. */
+  caPem: string;
+  /** Path of the built kubectl; .cluster/kubectl wraps it with the kubeconfig. */
+  kubectlPath: string;
+  kubectl(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
+  /** kubectl that throws on a non-zero exit; returns stdout. */
+  kubectlOk(args: readonly string[], input?: string): Promise<string>;
+  /** kubectl apply -f - (YAML or JSON, several documents allowed). */
+  apply(manifest: string): Promise<string>;
+  waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs?: number, everyMs?: number): Promise<T>;
+  setNodes(nodes: readonly NodeSpec[]): Promise<void>;
+  /** Restarts tidb-steward with env overrides, e.g. { STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname,topology.kubernetes.io/zone' }. */
+  restartSteward(env?: Record<string, string>): Promise<void>;
+  stopSteward(): Promise<void>;
+  /** Restarts tidb-scheduler with another extender bindVerb ('' = the scheduler binds itself). */
+  setBindVerb(bindVerb: string): Promise<void>;
+  /** Log file of a component: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, tidb-scheduler, kwok, tidb-steward. */
+  logPath(component: string): string;
+  /** Last lines of a component's log. */
+  logTail(component: string, lines?: number): string;
+}
+
+/**
+ * The local cluster for a test: starts it or reuses a running one, then makes the node set equal to
+ * opts.nodes (default: CLUSTER_NODES or node-a/b/c in zone-a/b/c) and, when opts.topologyKeys or
+ * opts.stewardEnv differ from what tidb-steward runs with, restarts it with them.
+ */
+export async function ensureCluster(opts: UpOptions & { stewardEnv?: Record<string, string> } = {}): Promise<Cluster> {
+  const nodes = opts.nodes ?? nodesFromEnv();
+  const { reused } = await up({ ...opts, nodes });
+  if (reused) await setNodes(nodes);
+  if (opts.steward === false) {
+    await stopSteward();
+  } else if (opts.topologyKeys || opts.stewardEnv) {
+    const wanted: Record<string, string> = { ...(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {}), ...opts.stewardEnv };
+    const running = stewardOverrides();
+    if (JSON.stringify(Object.entries(wanted).sort()) !== JSON.stringify(Object.entries(running).sort()) || !alive(readPids()['tidb-steward'] ?? 0)) await restartSteward(wanted);
+  }
+  const ca = caPem();
+  return {
+    kubeconfig: KUBECONFIG,
+    nodes,
+    stewardPort: PORTS.steward,
+    caPem: ca,
+    kubectlPath: bin('kubectl'),
+    kubectl,
+    kubectlOk,
+    apply: (manifest) => kubectlOk(['apply', '-f', '-'], manifest),
+    waitFor: waitUntil,
+    setNodes,
+    restartSteward,
+    stopSteward,
+    setBindVerb,
+    logPath,
+    logTail: (component, lines = 20) => tail(component, lines),
+  };
 }

@@ -1,7 +1,7 @@
 // Starting, watching and stopping the local control plane's processes. Each runs in its own process
 // group with its output in .cluster/logs/<name>.log, so `down` can stop it and everything it spawned.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { STATE } from './paths.ts';
@@ -25,6 +25,7 @@ function writePids(pids: Record<string, number>): void {
 }
 
 export function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false; // kill(0 or -n) would probe a process group
   try {
     process.kill(pid, 0);
     return true;
@@ -101,4 +102,73 @@ export async function waitFor(name: string, check: () => Promise<boolean>, timeo
   }
   const why = pid !== undefined && !alive(pid) ? 'exited' : `did not become healthy within ${Math.round(timeoutMs / 1000)}s`;
   throw new Error(`${name} ${why}. Last lines of its log:\n${tail(name)}\nFull log: ${logPath(name)}`);
+}
+
+/** "pid 123 (kube-apiserver --etcd-servers=...)" for whoever listens on the TCP port, when /proc tells. */
+export function portOwner(port: number): string | null {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode is the 10th field.
+      if (f.length > 9 && f[3] === '0A' && parseInt(f[1]!.split(':').pop()!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  if (inodes.size === 0) return null;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target = '';
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m && inodes.has(m[1]!)) return `pid ${pid} (${cmdline(Number(pid)).slice(0, 160)})`;
+    }
+  }
+  return 'a process this user cannot see';
+}
+
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Processes still running from this state directory: their command line or their KUBECONFIG points
+ * into it. After `down` this should be empty; it is how down verifies that nothing is left.
+ */
+export function leftovers(): Array<{ pid: number; cmd: string }> {
+  const found: Array<{ pid: number; cmd: string }> = [];
+  const kubeconfig = `KUBECONFIG=${join(STATE, 'admin.kubeconfig')}`;
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cmd = cmdline(pid);
+    let env = '';
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      // not ours to read
+    }
+    const ours = cmd.includes(`${STATE}/`) || (cmd.includes('src/main.ts') && env.split('\0').includes(kubeconfig));
+    if (ours) found.push({ pid, cmd });
+  }
+  return found;
 }
