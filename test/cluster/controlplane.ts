@@ -351,7 +351,8 @@ export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; secon
     }
     return { reused: true, seconds: (Date.now() - started) / 1000 };
   }
-  await down({ quiet: true });
+  const stale = await down({ quiet: true });
+  if (stale.length) say(`stopped what was left of an earlier, unhealthy cluster: ${stale.join(', ')}`);
   await checkPorts();
   await buildAll(CONTROL_PLANE, { quiet: true });
   try {

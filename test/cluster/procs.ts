@@ -28,9 +28,15 @@ export function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false; // kill(0 or -n) would probe a process group
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // An exited process whose parent has not reaped it yet (a zombie) still answers kill(pid, 0).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
