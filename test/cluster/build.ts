@@ -25,9 +25,9 @@ export interface GoToolchain {
   version: string;
 }
 
-/** Finds Go: $GO, then `go` on PATH, then /usr/local/go/bin/go. Null when there is none. */
+/** Finds Go: $GO when set (and only it), else `go` on PATH, else /usr/local/go/bin/go. Null when there is none. */
 export function findGo(): GoToolchain | null {
-  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter((c): c is string => !!c);
+  const candidates = process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go'];
   for (const go of candidates) {
     const r = spawnSync(go, ['env', 'GOVERSION'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } });
     if (r.status === 0 && r.stdout.trim().startsWith('go')) return { go, version: r.stdout.trim().slice(2) };

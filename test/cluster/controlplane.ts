@@ -39,7 +39,10 @@ const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-s
 
 export interface NodeSpec {
   name: string;
+  /** topology.kubernetes.io/zone */
   zone: string;
+  /** Extra labels; kubernetes.io/hostname=<name> and the zone label are always set. */
+  labels?: Record<string, string>;
 }
 
 export interface UpOptions {
@@ -207,7 +210,7 @@ function nodeManifest(nodes: readonly NodeSpec[]): string {
         metadata: {
           name: n.name,
           annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'topology.kubernetes.io/zone': n.zone, type: 'kwok' },
+          labels: { type: 'kwok', ...n.labels, 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'topology.kubernetes.io/zone': n.zone },
         },
         spec: {},
       }),

@@ -2,7 +2,7 @@
 // The local control plane on 127.0.0.1 (see controlplane.ts). Nodes also follow CLUSTER_NODES, the
 // topology keys STEWARD_TOPOLOGY_KEYS. A running healthy cluster is reused.
 import { parseArgs } from 'node:util';
-import { KUBECONFIG, PORTS, nodesFromEnv, up } from './controlplane.ts';
+import { KUBECONFIG, PORTS, nodesFromEnv, setNodes, up } from './controlplane.ts';
 import { RECIPES } from './binaries.ts';
 import { binaryPath } from './paths.ts';
 import { say } from './procs.ts';
@@ -18,12 +18,18 @@ const { values } = parseArgs({
 
 try {
   const topologyKeys = values['topology-keys'] ?? process.env.STEWARD_TOPOLOGY_KEYS;
+  const nodeSpec = values.nodes ?? process.env.CLUSTER_NODES;
+  const nodes = nodesFromEnv(nodeSpec);
   const { reused, seconds } = await up({
-    nodes: nodesFromEnv(values.nodes ?? process.env.CLUSTER_NODES),
+    nodes,
     steward: !values['no-steward'],
     ...(topologyKeys ? { topologyKeys } : {}),
     ...(values['bind-verb'] !== undefined ? { bindVerb: values['bind-verb'] } : {}),
   });
+  if (reused && nodeSpec) {
+    await setNodes(nodes);
+    say(`nodes set to ${nodes.map((n) => `${n.name}(${n.zone})`).join(', ')}`);
+  }
   say(`${reused ? 'reused the running cluster' : 'started'} in ${seconds.toFixed(1)}s total`);
   say(`kubeconfig: ${KUBECONFIG}`);
   say(`try: ${binaryPath(RECIPES.kubectl!)} --kubeconfig ${KUBECONFIG} get nodes -L topology.kubernetes.io/zone`);
