@@ -51,6 +51,8 @@ export interface UpOptions {
   topologyKeys?: string;
   /** false: start everything but tidb-steward (and its webhooks). */
   steward?: boolean;
+  /** More environment for tidb-steward (overrides stewardEnv()'s defaults). */
+  stewardEnv?: Record<string, string>;
   /** The extender's bindVerb in tidb-scheduler's config; '' leaves binding to the scheduler. Default 'bind'. */
   bindVerb?: string;
 }
@@ -344,7 +346,7 @@ async function checkPorts(): Promise<void> {
 export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; seconds: number }> {
   const started = Date.now();
   const nodes = opts.nodes ?? nodesFromEnv();
-  const stewardExtra: Record<string, string> = opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {};
+  const stewardExtra: Record<string, string> = { ...(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {}), ...opts.stewardEnv };
   if (await running()) {
     say('a healthy local cluster is already running; reusing it');
     if (opts.bindVerb !== undefined) await setBindVerb(opts.bindVerb);
@@ -510,16 +512,17 @@ export interface Cluster {
 
 /**
  * The local cluster for a test: starts it or reuses a running one, then makes the node set equal to
- * opts.nodes (default: CLUSTER_NODES or node-a/b/c in zone-a/b/c) and, when opts.topologyKeys or
- * opts.stewardEnv differ from what tidb-steward runs with, restarts it with them.
+ * opts.nodes (default: CLUSTER_NODES or node-a/b/c in zone-a/b/c) and makes tidb-steward run with
+ * exactly the overrides opts.topologyKeys + opts.stewardEnv (none by default), restarting it only
+ * when they differ from what it runs with or it is not running. opts.steward=false stops it.
  */
-export async function ensureCluster(opts: UpOptions & { stewardEnv?: Record<string, string> } = {}): Promise<Cluster> {
+export async function ensureCluster(opts: UpOptions = {}): Promise<Cluster> {
   const nodes = opts.nodes ?? nodesFromEnv();
   const { reused } = await up({ ...opts, nodes });
   if (reused) await setNodes(nodes);
   if (opts.steward === false) {
     await stopSteward();
-  } else if (opts.topologyKeys || opts.stewardEnv) {
+  } else {
     const wanted: Record<string, string> = { ...(opts.topologyKeys ? { STEWARD_TOPOLOGY_KEYS: opts.topologyKeys } : {}), ...opts.stewardEnv };
     const running = stewardOverrides();
     if (JSON.stringify(Object.entries(wanted).sort()) !== JSON.stringify(Object.entries(running).sort()) || !alive(readPids()['tidb-steward'] ?? 0)) await restartSteward(wanted);
