@@ -167,7 +167,7 @@ export async function buildAll(names: readonly string[], opts: { quiet?: boolean
   for (const recipe of wanted) results.push(await buildOne(recipe, toolchain));
   const width = Math.max(...results.map((r) => `${r.name} ${r.version}`.length));
   say('summary:');
-  for (const r of results) say(`  ${`${r.name} ${r.version}`.padEnd(width)}  ${r.ms === null ? 'cached' : `built in ${secs(r.ms)}`}  ${r.path}`);
+  for (const r of results) say(`  ${`${r.name} ${r.version}`.padEnd(width)}  ${(r.ms === null ? 'cached' : `built in ${secs(r.ms)}`).padEnd(14)}  ${r.path}`);
   const built = results.filter((r) => r.ms !== null).length;
   say(`${results.length} binaries ready (${built} built, ${results.length - built} cached) in ${secs(Date.now() - started)}`);
   return results;
