@@ -23,7 +23,8 @@ export async function pdRecipes(): Promise<BinaryRecipe[]> {
     return mod.pdRecipes ?? [];
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { url?: string };
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url.href || String(e.message).includes(url.pathname))) return [];
+    // Only binaries-pd.ts itself missing counts; a missing import inside it is a real error.
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url.href || String(e.message).startsWith(`Cannot find module '${url.pathname}'`))) return [];
     throw err;
   }
 }
