@@ -1,0 +1,511 @@
+// Real PD for tests: a pd-server cluster on 127.0.0.1 whose member names are the PD pod names, a
+// pd-simulator standing in for the TiKV stores, and followPods(), which keeps both in step with the
+// pods of a TidbCluster in the local control plane (a deleted PD pod stops its member, the pod
+// Running again starts it with its data, as a pod with a PersistentVolume would).
+//
+// Everything listens on 127.0.0.1. Ports: member i serves clients on basePort+2i and peers on
+// basePort+2i+1 (default 12379: 12379/12380, 12381/12382, ...), clear of etcd's 2379/2380 and
+// 32379/32380. Each member has its data dir, generated TOML config and log under dataRoot.
+//
+// Store <-> pod: pd-simulator registers stores as `mock:://tikv-<id>`, which no pod name can prefix,
+// so startSimulator() labels store i (ascending id) `pod=<cluster>-tikv-<i>` through
+// POST /pd/api/v1/store/{id}/label; the product finds a TiKV pod's store by address host
+// `<pod>.` first and by that label second.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requirePdBinary } from './binaries-pd.ts';
+import { portFree, portOwner } from './procs.ts';
+
+export const PD_BASE_PORT = 12379;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** PD test tuning (server/config/config.go keys; PD's defaults in the comments). */
+export interface PdTuning {
+  /** Leader lease in seconds (`lease`, default 5). */
+  lease: number;
+  /** etcd raft tick (`tick-interval`, default 500ms). */
+  tickInterval: string;
+  /** etcd election timeout (`election-interval`, default 3s). */
+  electionInterval: string;
+  /** Raw TOML appended to every member's config. */
+  extraToml?: string;
+}
+
+export const TEST_TUNING: PdTuning = { lease: 3, tickInterval: '100ms', electionInterval: '1s' };
+
+export interface PdClusterOptions {
+  namespace: string;
+  cluster: string;
+  /** Member names, equal to the PD pod names, e.g. basic-pd-0..2. */
+  names: string[];
+  /** Parent of each member's data dir, config and log. */
+  dataRoot: string;
+  basePort?: number;
+  /** Remove earlier data first (pd-simulator needs a PD that was never bootstrapped). Default true. */
+  fresh?: boolean;
+  tuning?: Partial<PdTuning>;
+  /** How long to wait for the cluster to elect a leader and report every member healthy. */
+  timeoutMs?: number;
+}
+
+export interface PdCluster {
+  namespace: string;
+  cluster: string;
+  names: readonly string[];
+  /** Client URLs, in member order. */
+  endpoints: string[];
+  urlOf(name: string): string;
+  /** Stops a member: SIGTERM (PD resigns its leadership), SIGKILL after graceMs; `kill` for a crash. */
+  stop(name: string, opts?: { kill?: boolean; graceMs?: number }): Promise<void>;
+  /** Starts a stopped member again with its data and waits until the cluster reports it healthy. */
+  start(name: string, opts?: { wait?: boolean; timeoutMs?: number }): Promise<void>;
+  isRunning(name: string): boolean;
+  /** Name of the current PD leader, asked of any running member. Throws when none answers. */
+  leader(opts?: { timeoutMs?: number }): Promise<string>;
+  /** Waits until a leader is elected and every running member reports healthy. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stopAll(): Promise<void>;
+  logOf(name: string): string;
+  dataDirOf(name: string): string;
+}
+
+interface Member {
+  name: string;
+  index: number;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+  config: string;
+  log: string;
+  child: ChildProcess | null;
+}
+
+// Children of this process are killed when it exits, whichever way the test ends.
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+  }
+}
+
+function lastLines(file: string, n = 25): string {
+  if (!existsSync(file)) return '(no log yet)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+}
+
+/** GET/POST with a timeout; resolves to status and parsed body (text when not JSON). */
+export async function pdRequest(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number } = {}): Promise<{ status: number; text: string; json: unknown }> {
+  const res = await fetch(url, {
+    method: opts.method ?? 'GET',
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
+    ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, text, json };
+}
+
+/** Processes of an earlier run that are still using files under `root` (a crashed test). */
+function strays(root: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if ((cmd.includes('pd-server') || cmd.includes('pd-simulator')) && cmd.includes(`${root}/`)) found.push(pid);
+  }
+  return found;
+}
+
+async function killStrays(root: string): Promise<void> {
+  const pids = strays(root);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  if (pids.length) await sleep(300);
+}
+
+function memberToml(m: Member, all: Member[], opts: PdClusterOptions, tuning: PdTuning): string {
+  const q = (s: string) => JSON.stringify(s);
+  return [
+    `# Generated by test/cluster/pd.ts for ${opts.namespace}/${opts.cluster}.`,
+    `name = ${q(m.name)}`,
+    `data-dir = ${q(m.dataDir)}`,
+    `client-urls = ${q(m.clientUrl)}`,
+    `advertise-client-urls = ${q(m.clientUrl)}`,
+    `peer-urls = ${q(m.peerUrl)}`,
+    `advertise-peer-urls = ${q(m.peerUrl)}`,
+    // Used only on the first start; a restart finds its membership in data-dir.
+    `initial-cluster = ${q(all.map((x) => `${x.name}=${x.peerUrl}`).join(','))}`,
+    `initial-cluster-state = "new"`,
+    `initial-cluster-token = ${q(`${opts.namespace}/${opts.cluster}`)}`,
+    `lease = ${tuning.lease}`,
+    `tick-interval = ${q(tuning.tickInterval)}`,
+    `election-interval = ${q(tuning.electionInterval)}`,
+    '',
+    '[log]',
+    'level = "info"',
+    '',
+    tuning.extraToml ?? '',
+    '',
+  ].join('\n');
+}
+
+export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster> {
+  const { names, dataRoot } = opts;
+  if (names.length < 1) throw new Error('startPdCluster: no member names');
+  if (new Set(names).size !== names.length) throw new Error(`startPdCluster: duplicate member names in ${names.join(', ')}`);
+  const basePort = opts.basePort ?? PD_BASE_PORT;
+  const tuning: PdTuning = { ...TEST_TUNING, ...opts.tuning };
+  const binary = requirePdBinary('pd-server');
+  await killStrays(dataRoot);
+  if (opts.fresh ?? true) rmSync(dataRoot, { recursive: true, force: true });
+  mkdirSync(dataRoot, { recursive: true });
+
+  const members: Member[] = names.map((name, index) => ({
+    name,
+    index,
+    clientUrl: `http://127.0.0.1:${basePort + 2 * index}`,
+    peerUrl: `http://127.0.0.1:${basePort + 2 * index + 1}`,
+    dataDir: join(dataRoot, name),
+    config: join(dataRoot, `${name}.toml`),
+    log: join(dataRoot, `${name}.log`),
+    child: null,
+  }));
+  for (const m of members) {
+    for (const url of [m.clientUrl, m.peerUrl]) {
+      const port = Number(new URL(url).port);
+      if (!(await portFree(port))) throw new Error(`PD member ${m.name} needs 127.0.0.1:${port}, which is taken by ${portOwner(port) ?? 'another process'}`);
+    }
+    writeFileSync(m.config, memberToml(m, members, opts, tuning));
+  }
+  const byName = (name: string): Member => {
+    const m = members.find((x) => x.name === name);
+    if (!m) throw new Error(`no PD member ${name} (members: ${names.join(', ')})`);
+    return m;
+  };
+
+  const spawnMember = (m: Member) => {
+    if (m.child && m.child.exitCode === null && m.child.signalCode === null) return;
+    mkdirSync(m.dataDir, { recursive: true });
+    const fd = openSync(m.log, 'a');
+    writeFileSync(fd, `\n# ${new Date().toISOString()} starting ${binary} --config=${m.config}\n`);
+    const child = spawn(binary, [`--config=${m.config}`], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    track(child);
+    m.child = child;
+  };
+  const running = (m: Member) => m.child !== null && m.child.exitCode === null && m.child.signalCode === null;
+
+  const health = async (): Promise<Map<string, boolean>> => {
+    for (const m of members.filter(running)) {
+      try {
+        const r = await pdRequest(`${m.clientUrl}/pd/api/v1/health`, { timeoutMs: 1000 });
+        if (r.status === 200 && Array.isArray(r.json)) {
+          return new Map((r.json as Array<{ name: string; health: boolean }>).map((h) => [h.name, h.health]));
+        }
+      } catch {
+        // next member
+      }
+    }
+    return new Map();
+  };
+
+  const leader = async (o: { timeoutMs?: number } = {}): Promise<string> => {
+    const errors: string[] = [];
+    for (const m of members.filter(running)) {
+      try {
+        const r = await pdRequest(`${m.clientUrl}/pd/api/v1/leader`, { timeoutMs: o.timeoutMs ?? 1000 });
+        const name = (r.json as { name?: string } | undefined)?.name;
+        if (r.status === 200 && name) return name;
+        errors.push(`${m.name}: HTTP ${r.status} ${r.text.slice(0, 120)}`);
+      } catch (err) {
+        errors.push(`${m.name}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`no PD leader: ${errors.join('; ') || 'no member is running'}`);
+  };
+
+  const explain = (what: string, ms: number) => {
+    const parts = members.map((m) => {
+      const state = running(m) ? 'running' : m.child ? `exited (${m.child.exitCode ?? m.child.signalCode})` : 'stopped';
+      return `--- ${m.name} (${state}), log ${m.log}:\n${lastLines(m.log)}`;
+    });
+    return new Error(`PD ${opts.namespace}/${opts.cluster}: ${what} within ${Math.round(ms / 1000)}s.\n${parts.join('\n')}`);
+  };
+
+  const waitHealthy = async (timeoutMs = opts.timeoutMs ?? 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const up = members.filter(running);
+      const exited = members.filter((m) => m.child && !running(m) && !stopping.has(m.name));
+      if (exited.length) throw explain(`${exited.map((m) => m.name).join(', ')} exited`, timeoutMs - (deadline - Date.now()));
+      const h = await health();
+      if (up.every((m) => h.get(m.name) === true)) {
+        try {
+          await leader();
+          return;
+        } catch {
+          // not yet
+        }
+      }
+      await sleep(200);
+    }
+    throw explain('no leader with every running member healthy', timeoutMs);
+  };
+
+  const stopping = new Set<string>();
+  const stop = async (name: string, o: { kill?: boolean; graceMs?: number } = {}) => {
+    const m = byName(name);
+    const child = m.child;
+    if (!child || !running(m)) return;
+    stopping.add(name);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.graceMs ?? 10_000);
+    await exited;
+    clearTimeout(timer);
+    stopping.delete(name);
+  };
+
+  const cluster: PdCluster = {
+    namespace: opts.namespace,
+    cluster: opts.cluster,
+    names: [...names],
+    endpoints: members.map((m) => m.clientUrl),
+    urlOf: (name) => byName(name).clientUrl,
+    stop,
+    async start(name, o = {}) {
+      const m = byName(name);
+      spawnMember(m);
+      if (o.wait === false) return;
+      const timeoutMs = o.timeoutMs ?? 60_000;
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (!running(m)) throw explain(`${name} exited after a restart`, timeoutMs);
+        if ((await health()).get(name) === true) return;
+        await sleep(200);
+      }
+      throw explain(`${name} did not rejoin`, timeoutMs);
+    },
+    isRunning: (name) => running(byName(name)),
+    leader,
+    waitHealthy,
+    async stopAll() {
+      await Promise.all(members.map((m) => stop(m.name)));
+    },
+    logOf: (name) => byName(name).log,
+    dataDirOf: (name) => byName(name).dataDir,
+  };
+
+  for (const m of members) spawnMember(m);
+  try {
+    await waitHealthy();
+  } catch (err) {
+    await cluster.stopAll();
+    throw err;
+  }
+  return cluster;
+}
+
+/** STEWARD_PD_ENDPOINTS for tidb-steward: `{"<namespace>/<cluster>": [client URLs]}`. */
+export function stewardPdEndpoints(...clusters: Array<Pick<PdCluster, 'namespace' | 'cluster' | 'endpoints'>>): string {
+  return JSON.stringify(Object.fromEntries(clusters.map((c) => [`${c.namespace}/${c.cluster}`, c.endpoints])));
+}
+
+// ---------------------------------------------------------------------------------------------
+// pd-simulator
+
+export interface SimulatorOptions {
+  pdEndpoints: string[];
+  stores: number;
+  regions: number;
+  /** Status server (metrics, /event), e.g. 127.0.0.1:12400. The simulator's default is 0.0.0.0:20180. */
+  statusAddr: string;
+  /** Config, log and the simulator's temp dir go here. */
+  dir: string;
+  /** Store i (ascending id) gets label pod=<cluster>-tikv-<i> when set. */
+  cluster?: string;
+  /** `[raftstore] pd-heartbeat-tick-interval` (region heartbeats; simulator default 1m). */
+  regionHeartbeat?: string;
+  /** `[raftstore] pd-store-heartbeat-tick-interval` (store heartbeats; default 10s). */
+  storeHeartbeat?: string;
+  timeoutMs?: number;
+}
+
+export interface SimStore {
+  id: number;
+  address: string;
+  /** The TiKV pod this store stands for, when labelled. */
+  pod: string | null;
+}
+
+export interface Simulator {
+  statusUrl: string;
+  log: string;
+  stores: SimStore[];
+  storeOf(pod: string): SimStore | undefined;
+  isRunning(): boolean;
+  /**
+   * Status-server event `down-node`: the simulator deletes the store in PD (DELETE /store/{id}, so it
+   * goes Offline and later Tombstone), stops the node and marks its peers down. Irreversible.
+   */
+  downNode(storeId: number): Promise<void>;
+  /** Status-server event `add-node`: a new store with a new id (PD allocates it). Resolves to it. */
+  addNode(pod?: string): Promise<SimStore>;
+  stop(): Promise<void>;
+}
+
+export interface StoreInfo {
+  store: { id: number; address: string; state_name: string; labels?: Array<{ key: string; value: string }> };
+  status: { leader_count?: number; region_count?: number };
+}
+
+export async function getStores(endpoint: string, timeoutMs = 2000): Promise<StoreInfo[]> {
+  const r = await pdRequest(`${endpoint}/pd/api/v1/stores`, { timeoutMs });
+  if (r.status !== 200) throw new Error(`GET /pd/api/v1/stores: HTTP ${r.status} ${r.text.slice(0, 200)}`);
+  return ((r.json as { stores?: StoreInfo[] }).stores ?? []).slice().sort((a, b) => a.store.id - b.store.id);
+}
+
+/** The first endpoint that answers GET /pd/api/v1/leader. */
+async function anyEndpoint(endpoints: readonly string[]): Promise<string> {
+  for (const e of endpoints) {
+    try {
+      if ((await pdRequest(`${e}/pd/api/v1/leader`, { timeoutMs: 1000 })).status === 200) return e;
+    } catch {
+      // next
+    }
+  }
+  throw new Error(`no PD endpoint answers: ${endpoints.join(', ')}`);
+}
+
+export async function labelStore(endpoints: readonly string[], storeId: number, labels: Record<string, string>): Promise<void> {
+  const e = await anyEndpoint(endpoints);
+  const r = await pdRequest(`${e}/pd/api/v1/store/${storeId}/label`, { method: 'POST', body: labels });
+  if (r.status !== 200) throw new Error(`POST /pd/api/v1/store/${storeId}/label: HTTP ${r.status} ${r.text.slice(0, 200)}`);
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
+  const binary = requirePdBinary('pd-simulator');
+  await killStrays(opts.dir);
+  rmSync(opts.dir, { recursive: true, force: true });
+  const tmp = join(opts.dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const config = join(opts.dir, 'simulator.toml');
+  const log = join(opts.dir, 'simulator.log');
+  // Keys from tools/pd-simulator/simulator/config/config.go (v8.5.4).
+  writeFileSync(
+    config,
+    [
+      '# Generated by test/cluster/pd.ts.',
+      'case-name = "stable"',
+      `total-store = ${opts.stores}`,
+      `total-region = ${opts.regions}`,
+      'sim-tick-interval = "100ms"',
+      'store-io-per-second = 1000',
+      '',
+      '[raftstore]',
+      `pd-heartbeat-tick-interval = ${JSON.stringify(opts.regionHeartbeat ?? '2s')}`,
+      `pd-store-heartbeat-tick-interval = ${JSON.stringify(opts.storeHeartbeat ?? '1s')}`,
+      '',
+    ].join('\n'),
+  );
+  const fd = openSync(log, 'a');
+  // --log-file is left out: the simulator's own log then goes to stderr, into the same file as panics.
+  const args = [`--pd-endpoints=${opts.pdEndpoints.join(',')}`, `--config=${config}`, '--case=stable', `--status-addr=${opts.statusAddr}`, '--simLog=info', '--serverLog=warn'];
+  writeFileSync(fd, `# ${new Date().toISOString()} ${binary} ${args.join(' ')}\n`);
+  // TMPDIR: it creates an unused temp data dir for an in-process PD even with --pd-endpoints.
+  const child = spawn(binary, args, { stdio: ['ignore', fd, fd], env: { ...process.env, TMPDIR: tmp } });
+  closeSync(fd);
+  track(child);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const statusUrl = `http://${opts.statusAddr}`;
+
+  const fail = (what: string) => new Error(`pd-simulator: ${what}. Last lines of ${log}:\n${lastLines(log)}`);
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  let stores: StoreInfo[] = [];
+  // Ready: every store Up and every region with a leader reported (leader counts add up).
+  for (;;) {
+    if (!running()) throw fail(`exited with ${child.exitCode ?? child.signalCode}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw fail(`${opts.stores} stores with ${opts.regions} region leaders not seen within ${Math.round(timeoutMs / 1000)}s`);
+    }
+    try {
+      stores = await getStores(await anyEndpoint(opts.pdEndpoints));
+      const leaders = stores.reduce((n, s) => n + (s.status.leader_count ?? 0), 0);
+      if (stores.length === opts.stores && stores.every((s) => s.store.state_name === 'Up') && leaders >= opts.regions) break;
+    } catch {
+      // not yet
+    }
+    await sleep(250);
+  }
+
+  const simStores: SimStore[] = stores.map((s, i) => ({ id: s.store.id, address: s.store.address, pod: opts.cluster ? `${opts.cluster}-tikv-${i}` : null }));
+  for (const s of simStores) if (s.pod) await labelStore(opts.pdEndpoints, s.id, { pod: s.pod });
+
+  const event = async (query: string) => {
+    const r = await fetch(`${statusUrl}/event?${query}`, { signal: AbortSignal.timeout(2000) });
+    if (r.status !== 200) throw new Error(`pd-simulator /event?${query}: HTTP ${r.status}`);
+  };
+
+  return {
+    statusUrl,
+    log,
+    stores: simStores,
+    storeOf: (pod) => simStores.find((s) => s.pod === pod),
+    isRunning: running,
+    async downNode(storeId) {
+      await event(`event=down-node&node-id=${storeId}`);
+    },
+    async addNode(pod) {
+      const known = new Set(simStores.map((s) => s.id));
+      const before = new Set((await getStores(await anyEndpoint(opts.pdEndpoints))).map((s) => s.store.id));
+      await event('event=add-node');
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        const now = await getStores(await anyEndpoint(opts.pdEndpoints)).catch(() => [] as StoreInfo[]);
+        const fresh = now.find((s) => !before.has(s.store.id) && !known.has(s.store.id));
+        if (fresh) {
+          const s: SimStore = { id: fresh.store.id, address: fresh.store.address, pod: pod ?? null };
+          if (pod) await labelStore(opts.pdEndpoints, s.id, { pod });
+          simStores.push(s);
+          return s;
+        }
+        await sleep(250);
+      }
+      throw fail('add-node: no new store appeared within 30s');
+    },
+    async stop() {
+      if (!running()) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
