@@ -11,6 +11,7 @@
 // so startSimulator() labels store i (ascending id) `pod=<cluster>-tikv-<i>` through
 // POST /pd/api/v1/store/{id}/label; the product finds a TiKV pod's store by address host
 // `<pod>.` first and by that label second.
+import { CoreV1Api, KubeConfig, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -506,6 +507,148 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// followPods
+
+export interface FollowOptions {
+  kubeconfig: string;
+  namespace: string;
+  cluster: string;
+  pd: PdCluster;
+  sim?: Simulator;
+  /**
+   * What a TiKV pod's deletion does to its simulated store:
+   * - 'keep' (default): nothing. The store keeps heartbeating and keeps its id, label and regions, so
+   *   the pod coming back finds it as a restarted TiKV with its PV would. PD never sees the store
+   *   disconnected while the pod is away (pd-simulator cannot pause one store).
+   * - 'replace': the simulator's down-node event on deletion (PD deletes the store: Offline, then
+   *   Tombstone once its regions moved) and add-node when the pod is Running again: a new store id,
+   *   labelled with the pod. That is a TiKV pod replaced with an empty volume, not a restart.
+   */
+  tikv?: 'keep' | 'replace';
+  /** Called for every action taken, e.g. to log it. */
+  onEvent?: (e: FollowEvent) => void;
+  /** How often the pod cache is compared with the processes (ms). */
+  intervalMs?: number;
+}
+
+export interface FollowEvent {
+  at: number;
+  pod: string;
+  action: 'pd-stop' | 'pd-start' | 'tikv-down' | 'tikv-up' | 'error';
+  detail?: string;
+}
+
+interface PodView {
+  metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
+  status?: { phase?: string };
+}
+
+/**
+ * Keeps PD members (and, per `tikv`, simulated stores) in step with the cluster's pods. A pod counts
+ * once it has been seen Running: from then on, a deletionTimestamp, its absence or a phase other than
+ * Running stops the member (SIGTERM, like the kubelet), and Running again starts it with its data.
+ * Members whose pod was never seen are left alone, so PD may start before its pods exist.
+ */
+export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise<void>; events: FollowEvent[] }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(opts.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const informer = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${opts.namespace}/pods`, () => core.listNamespacedPod({ namespace: opts.namespace }));
+  const events: FollowEvent[] = [];
+  const emit = (e: Omit<FollowEvent, 'at'>) => {
+    const ev = { at: Date.now(), ...e };
+    events.push(ev);
+    opts.onEvent?.(ev);
+  };
+  let stopped = false;
+  informer.on('error', () => {
+    // The informer stops on errors; start it again while following.
+    if (!stopped) setTimeout(() => !stopped && informer.start().catch(() => undefined), 1000);
+  });
+  await informer.start();
+
+  const tikvPrefix = `${opts.cluster}-tikv-`;
+  const seen = new Set<string>();
+  const tikvDown = new Set<string>();
+  const busy = new Map<string, Promise<void>>();
+  const serially = (pod: string, fn: () => Promise<void>) => {
+    if (busy.has(pod)) return;
+    const p = fn()
+      .catch((err: Error) => emit({ pod, action: 'error', detail: err.message }))
+      .finally(() => busy.delete(pod));
+    busy.set(pod, p);
+  };
+
+  const reconcile = () => {
+    const pods = new Map<string, PodView>();
+    for (const p of informer.list(opts.namespace) as PodView[]) if (p.metadata?.name) pods.set(p.metadata.name, p);
+    const wanted = (name: string): 'up' | 'down' | null => {
+      const p = pods.get(name);
+      const up = !!p && !p.metadata?.deletionTimestamp && p.status?.phase === 'Running';
+      if (up) {
+        seen.add(name);
+        return 'up';
+      }
+      return seen.has(name) ? 'down' : null;
+    };
+    for (const name of opts.pd.names) {
+      const w = wanted(name);
+      if (w === 'down' && opts.pd.isRunning(name)) {
+        serially(name, async () => {
+          await opts.pd.stop(name);
+          emit({ pod: name, action: 'pd-stop' });
+        });
+      } else if (w === 'up' && !opts.pd.isRunning(name)) {
+        serially(name, async () => {
+          await opts.pd.start(name);
+          emit({ pod: name, action: 'pd-start' });
+        });
+      }
+    }
+    const sim = opts.sim;
+    if (!sim) return;
+    const tikvPods = new Set([...pods.keys(), ...seen].filter((n) => n.startsWith(tikvPrefix)));
+    for (const name of tikvPods) {
+      const w = wanted(name);
+      if (w === 'down' && !tikvDown.has(name)) {
+        tikvDown.add(name);
+        const store = sim.storeOf(name);
+        if (opts.tikv === 'replace' && store) {
+          serially(name, async () => {
+            await sim.downNode(store.id);
+            store.pod = null;
+            emit({ pod: name, action: 'tikv-down', detail: `store ${store.id} deleted (down-node)` });
+          });
+        } else {
+          emit({ pod: name, action: 'tikv-down', detail: store ? `store ${store.id} kept` : 'no store' });
+        }
+      } else if (w === 'up' && tikvDown.has(name)) {
+        tikvDown.delete(name);
+        if (opts.tikv === 'replace') {
+          serially(name, async () => {
+            const s = await sim.addNode(name);
+            emit({ pod: name, action: 'tikv-up', detail: `new store ${s.id} (add-node)` });
+          });
+        } else {
+          emit({ pod: name, action: 'tikv-up', detail: `store ${sim.storeOf(name)?.id ?? '-'} kept` });
+        }
+      }
+    }
+  };
+  const timer = setInterval(reconcile, opts.intervalMs ?? 250);
+  reconcile();
+  return {
+    events,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await informer.stop();
+      await Promise.all(busy.values());
     },
   };
 }
