@@ -22,16 +22,20 @@ import { buildAll, kwokStageDir } from './build.ts';
 import { REPO, STATE, binaryPath } from './paths.ts';
 import { alive, leftovers, logPath, portFree, portOwner, readPids, say, sleep, start, stop, tail, waitFor } from './procs.ts';
 
-/** Loopback ports, clear of PD's 2379/12379 ranges. tidb-steward's follows STEWARD_PORT (default 9443). */
+/**
+ * Loopback ports, clear of PD's 2379/12379 ranges. tidb-steward's follows STEWARD_PORT (default 9443).
+ * TIDB_STEWARD_PORT_OFFSET shifts every port, so two checkouts can each run a cluster on one machine.
+ */
+export const PORT_OFFSET = Number(process.env.TIDB_STEWARD_PORT_OFFSET ?? 0);
 export const PORTS = {
-  etcdClient: 32379,
-  etcdPeer: 32380,
-  apiserver: 36443,
-  controllerManager: 36257,
-  scheduler: 36259,
-  tidbScheduler: 36260,
-  kwok: 36261,
-  steward: Number(process.env.STEWARD_PORT ?? 9443),
+  etcdClient: 32379 + PORT_OFFSET,
+  etcdPeer: 32380 + PORT_OFFSET,
+  apiserver: 36443 + PORT_OFFSET,
+  controllerManager: 36257 + PORT_OFFSET,
+  scheduler: 36259 + PORT_OFFSET,
+  tidbScheduler: 36260 + PORT_OFFSET,
+  kwok: 36261 + PORT_OFFSET,
+  steward: Number(process.env.STEWARD_PORT ?? 9443 + PORT_OFFSET),
 };
 export const KUBECONFIG = join(STATE, 'admin.kubeconfig');
 const PKI = join(STATE, 'pki');

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { requirePdBinary } from './binaries-pd.ts';
 import { portFree, portOwner } from './procs.ts';
 
-export const PD_BASE_PORT = 12379;
+export const PD_BASE_PORT = 12379 + Number(process.env.TIDB_STEWARD_PORT_OFFSET ?? 0);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
