@@ -28,10 +28,30 @@ export const ConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Path of a kubeconfig; without it the in-cluster service account is used. */
   kubeconfig: z.string().min(1).optional(),
-  /** Full Node objects are ~13 KB each; 5000 of them need ~64 MiB. NodeNames requests are ~200 KiB. */
-  extenderBodyLimitMb: positiveInt(96),
-  /** Admission bodies are single objects; controller-runtime caps them at 7 MiB. */
-  admissionBodyLimitMb: positiveInt(7),
+  /**
+   * NodeNames requests (nodeCacheCapable: true) are ~64 KiB at 5000 nodes, so 2 MiB is ample. Full
+   * Node objects are ~13 KB each (5000 nodes ≈ 64 MiB): that mode needs this raised, and memory with it.
+   */
+  extenderBodyLimitMb: positiveInt(2),
+  /** Admission bodies are single objects (a Pod, a Node, an Eviction). */
+  admissionBodyLimitMb: positiveInt(2),
+  /**
+   * CA (PEM) that client certificates of the scheduler and the API server must chain to. Without it
+   * the extender and webhook routes accept anyone who can reach the port (a loud warning says so).
+   */
+  clientCaFile: z.string().min(1).optional(),
+  /** If set, a client certificate must also carry one of these names (CN or DNS SAN). */
+  clientAllowedNames: csv(''),
+  /** Only pods with this spec.schedulerName may be bound through the extender's bind verb. */
+  schedulerName: z.string().min(1).default('tidb-scheduler'),
+  /** Namespace of the per-cluster bind Leases (tidb-steward's own; POD_NAMESPACE in the manifests). */
+  leaseNamespace: z.string().min(1).default('tidb-steward'),
+  /** A bind Lease left by a replica that died is taken over after this long. */
+  bindLeaseSeconds: positiveInt(10),
+  /** off: binds are serialised in this process only (single replica, or tests of the difference). */
+  bindLease: z.enum(['on', 'off']).default('on'),
+  /** tidb-operator's Advanced StatefulSet (apps.pingcap.com) is watched when it is served. */
+  advancedStatefulSets: z.enum(['on', 'off']).default('on'),
   /** How long a bind made by this process counts before the pod cache confirms it. */
   reservationTtlSeconds: positiveInt(60),
   /** Periodic full relist, in case a watch silently missed events. */
@@ -93,6 +113,13 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'webhookConfigName', flag: '--webhook-config-name', env: 'STEWARD_WEBHOOK_CONFIG_NAME' },
   { field: 'tlsCaFile', flag: '--tls-ca-file', env: 'STEWARD_TLS_CA_FILE' },
   { field: 'pdEndpoints', flag: '--pd-endpoints', env: 'STEWARD_PD_ENDPOINTS' },
+  { field: 'clientCaFile', flag: '--client-ca-file', env: 'STEWARD_CLIENT_CA_FILE' },
+  { field: 'clientAllowedNames', flag: '--client-allowed-names', env: 'STEWARD_CLIENT_ALLOWED_NAMES' },
+  { field: 'schedulerName', flag: '--scheduler-name', env: 'STEWARD_SCHEDULER_NAME' },
+  { field: 'leaseNamespace', flag: '--lease-namespace', env: 'STEWARD_LEASE_NAMESPACE' },
+  { field: 'bindLeaseSeconds', flag: '--bind-lease-seconds', env: 'STEWARD_BIND_LEASE_SECONDS' },
+  { field: 'bindLease', flag: '--bind-lease', env: 'STEWARD_BIND_LEASE' },
+  { field: 'advancedStatefulSets', flag: '--advanced-statefulsets', env: 'STEWARD_ADVANCED_STATEFULSETS' },
 ];
 
 export class ConfigError extends Error {}

@@ -6,9 +6,10 @@ import { TIDB_SELECTOR } from './domain/model.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { kubeBinder } from './k8s/binder.ts';
-import { makeClients, nodeSource, podSource, statefulSetSource } from './k8s/client.ts';
+import { advancedStatefulSetSource, allStatefulSetSource, claimSource, makeClients, nodeSource, podSource, volumeSource } from './k8s/client.ts';
 import { Reflector } from './k8s/reflector.ts';
-import { nodeViewFor, podView, statefulSetView } from './k8s/views.ts';
+import { claimView, nodeViewFor, podView, statefulSetView, volumeView } from './k8s/views.ts';
+import { kubeLeaseStore, leaseLock, localOnly } from './k8s/leases.ts';
 import { PlacementService } from './services/placement.ts';
 import { DrainService } from './services/drain.ts';
 import { PdClient, pdEndpointsFor } from './pd/client.ts';
@@ -17,9 +18,10 @@ import { kubeEvents } from './k8s/events.ts';
 import { injectCaBundle } from './k8s/webhooks.ts';
 import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
-import { NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
+import { MapStore, NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
+import type { ClaimView, VolumeView } from './domain/model.ts';
 import type { Server as TlsServer } from 'node:tls';
-import { generateCertificates, readPair, reloadOnChange, validatePair, type ServingPair } from './tls/certs.ts';
+import { generateCertificates, readPair, reloadOnChange, validateCaBundle, validatePair, watchCaFile, type ServingPair } from './tls/certs.ts';
 
 let config: Config;
 try {
@@ -64,6 +66,27 @@ try {
   process.exit(1);
 }
 
+/** Client CA (mTLS) for the extender and webhook callers; without it anyone reaching the port may call. */
+let clientCa: string | undefined;
+if (config.clientCaFile) {
+  try {
+    clientCa = await readFile(config.clientCaFile, 'utf8');
+    const certs = validateCaBundle(clientCa);
+    logger.info({ clientCaFile: config.clientCaFile, subjects: certs.map((c) => c.subject), allowedNames: config.clientAllowedNames }, 'client certificates required on the extender and webhooks');
+  } catch (err) {
+    logger.fatal({ err, clientCaFile: config.clientCaFile }, `cannot use the client CA ${config.clientCaFile}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+} else {
+  const banner = '!'.repeat(100);
+  logger.warn(banner);
+  logger.warn(
+    { setting: '--client-ca-file / STEWARD_CLIENT_CA_FILE' },
+    'CALLS ARE NOT AUTHENTICATED: no client CA is configured, so anyone who can reach this port can call /scheduler/bind (bind pending pods to any node) and the admission webhooks (start PD leader transfers and leader evictions). Set --client-ca-file to the CA of the scheduler\'s and the API server\'s client certificates',
+  );
+  logger.warn(banner);
+}
+
 let clients;
 try {
   clients = makeClients(config.kubeconfig, process.env);
@@ -75,33 +98,52 @@ try {
 const pods = new PodStore();
 const nodes = new NodeStore(config.topologyKeys);
 const statefulSets = new StatefulSetStore();
+const advancedStatefulSets = new StatefulSetStore();
+const claims = new MapStore<ClaimView>();
+const volumes = new MapStore<VolumeView>();
 const ledger = new ReservationLedger();
 // Once the cache shows a pod bound, its reservation has done its job.
 pods.onChange = (pod) => {
   if (pod.nodeName) ledger.settle(pod.uid);
 };
-metrics.watchCaches(() => ({ pods: pods.size, nodes: nodes.size, statefulsets: statefulSets.size, reservations: ledger.size }));
+metrics.watchCaches(() => ({ pods: pods.size, nodes: nodes.size, statefulsets: statefulSets.size + advancedStatefulSets.size, claims: claims.size, volumes: volumes.size, reservations: ledger.size }));
 
 const reflectorDefaults = {
   logger,
   relistIntervalMs: config.relistIntervalSeconds * 1000,
   staleAfterMs: config.staleAfterSeconds * 1000,
 };
+const restarts = (reflector: string) => (reason: string) => metrics.reflectorRestarts.inc({ reflector, reason });
 const reflectors = [
-  new Reflector({ ...reflectorDefaults, name: 'pods', source: podSource(clients, TIDB_SELECTOR), transform: podView, store: pods, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'pods', reason }) }),
-  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys), store: nodes, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'nodes', reason }) }),
-  new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: statefulSetSource(clients, TIDB_SELECTOR), transform: statefulSetView, store: statefulSets, onRestart: (reason) => metrics.reflectorRestarts.inc({ reflector: 'statefulsets', reason }) }),
+  new Reflector({ ...reflectorDefaults, name: 'pods', source: podSource(clients, TIDB_SELECTOR), transform: podView, store: pods, onRestart: restarts('pods') }),
+  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys), store: nodes, onRestart: restarts('nodes') }),
+  // All StatefulSets, kept only when their pod template carries the TiDB labels: a StatefulSet needs no
+  // labels of its own to be found.
+  new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: allStatefulSetSource(clients), transform: statefulSetView, store: statefulSets, onRestart: restarts('statefulsets') }),
+  new Reflector({ ...reflectorDefaults, name: 'persistentvolumeclaims', source: claimSource(clients), transform: claimView, store: claims, onRestart: restarts('persistentvolumeclaims') }),
+  new Reflector({ ...reflectorDefaults, name: 'persistentvolumes', source: volumeSource(clients), transform: volumeView, store: volumes, onRestart: restarts('persistentvolumes') }),
+  ...(config.advancedStatefulSets === 'on'
+    ? [new Reflector({ ...reflectorDefaults, name: 'advanced statefulsets', source: advancedStatefulSetSource(clients), transform: statefulSetView, store: advancedStatefulSets, optional: true, onRestart: restarts('advancedstatefulsets') })]
+    : []),
 ];
-const names = ['pods', 'nodes', 'statefulsets'];
+const names = reflectors.map((r) => r.name);
 const isSynced = () => reflectors.every((r) => r.hasSynced());
 
+const events = kubeEvents(clients, logger);
 const placement = new PlacementService({
   pods,
   nodes,
   statefulSets,
+  advancedStatefulSets,
+  claims,
+  volumes,
   ledger,
   topologyKeys: config.topologyKeys,
   binder: kubeBinder(clients),
+  schedulerName: config.schedulerName,
+  events,
+  // The scheduler's httpTimeout is a few seconds: wait at most 2 s for another replica's bind.
+  lock: config.bindLease === 'on' ? leaseLock({ store: kubeLeaseStore(clients, config.leaseNamespace), leaseSeconds: config.bindLeaseSeconds, waitMs: 2000 }) : localOnly,
   reservationTtlMs: config.reservationTtlSeconds * 1000,
   isSynced,
   now: Date.now,
@@ -122,7 +164,7 @@ const drain = new DrainService({
     return client;
   },
   records: kubeEvictionRecords(clients),
-  events: kubeEvents(clients, logger),
+  events,
   metrics: {
     decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }),
     waited: (component, seconds) => metrics.drainWaitSeconds.observe({ component }, seconds),
@@ -142,6 +184,7 @@ const app = buildApp({
   admissionBodyLimitBytes: config.admissionBodyLimitMb * 1024 * 1024,
   drain,
   tls,
+  clientAuth: clientCa ? { ca: clientCa, allowedNames: config.clientAllowedNames } : undefined,
 });
 
 // Level-triggered cleanup of leader evictions, from what PD and the cluster say (not from memory).
@@ -156,23 +199,47 @@ const reconcileTimer = setInterval(() => {
 }, config.reconcileIntervalSeconds * 1000);
 reconcileTimer.unref();
 
+const stoppers: Array<() => void> = [];
 if (config.webhookConfigName) {
   if (!caPem) logger.warn({ webhookConfiguration: config.webhookConfigName }, 'no CA known (set --tls-ca-file): the webhook caBundle is left as it is');
   else {
     const name = config.webhookConfigName;
-    const ca = caPem;
-    injectCaBundle(clients, name, ca, logger).catch((err: Error) =>
-      logger.error({ err: err.message, webhookConfiguration: name }, 'could not set the webhook caBundle; the API server may not trust this server'),
-    );
+    const k8s = clients;
+    let ca = caPem;
+    const inject = () =>
+      injectCaBundle(k8s, name, ca, logger).catch((err: Error) =>
+        logger.error({ err: err.message, webhookConfiguration: name }, 'could not set the webhook caBundle; the API server may not trust this server; will retry'),
+      );
+    void inject();
+    // The caBundle follows the CA file (a rotated CA, e.g. by cert-manager), and is re-asserted every
+    // minute in case someone overwrote it.
+    const retry = setInterval(() => void inject(), 60_000);
+    retry.unref();
+    stoppers.push(() => clearInterval(retry));
+    if (config.tlsCaFile) {
+      stoppers.push(
+        watchCaFile(config.tlsCaFile, ca, {
+          onChange(pem) {
+            ca = pem;
+            logger.info({ caFile: config.tlsCaFile }, 'serving CA changed: updating the webhook caBundle');
+            void inject();
+          },
+          onError: (err) => logger.error({ err: err.message, caFile: config.tlsCaFile }, 'new serving CA not usable; the caBundle keeps the previous one'),
+        }),
+      );
+    }
   }
 }
 
 for (const r of reflectors) r.start();
 
+let servingPair = tls;
 let stopWatchingCerts = () => {};
 if (config.tlsCertFile && config.tlsKeyFile) {
   stopWatchingCerts = reloadOnChange(app.server as unknown as TlsServer, { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }, tls, {
-    onReload() {
+    clientCa: () => clientCa,
+    onReload(pair) {
+      servingPair = pair;
       metrics.certReloads.inc({ result: 'ok' });
       logger.info({ certFile: config.tlsCertFile }, 'serving certificate reloaded');
     },
@@ -183,10 +250,26 @@ if (config.tlsCertFile && config.tlsKeyFile) {
   });
 }
 
+if (config.clientCaFile && clientCa) {
+  // A rotated client CA (or a bundle of old and new during the rotation) applies to new connections.
+  const file = config.clientCaFile;
+  stoppers.push(
+    watchCaFile(file, clientCa, {
+      onChange(pem) {
+        clientCa = pem;
+        (app.server as unknown as TlsServer).setSecureContext({ key: servingPair.key, cert: servingPair.cert, ca: pem });
+        logger.info({ clientCaFile: file }, 'client CA reloaded');
+      },
+      onError: (err) => logger.error({ err: err.message, clientCaFile: file }, 'new client CA not usable; still verifying with the previous one'),
+    }),
+  );
+}
+
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an unexpected error');
   else logger.info({ signal }, 'shutting down');
   stopWatchingCerts();
+  for (const stop of stoppers) stop();
   clearInterval(reconcileTimer);
   await app.close();
   await Promise.all(reflectors.map((r) => r.stop()));

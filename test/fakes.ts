@@ -1,14 +1,17 @@
 // In-process stand-ins for unit tests of the services. The real API server proves the same paths in
 // test/e2e.
 import { pino } from 'pino';
-import type { BinderPort } from '../src/k8s/binder.ts';
+import type { BinderPort, LiveNode, LivePod } from '../src/k8s/binder.ts';
 import type { Component, PodView } from '../src/domain/model.ts';
 import type { PodStore } from '../src/state/stores.ts';
 
 export const silentLogger = pino({ level: 'silent' });
 
 /** A binder over a PodStore standing for the API server: bind sets nodeName there. */
-export function fakeBinder(api: PodStore, opts: { delayMs?: number; failBind?: boolean } = {}): BinderPort & { binds: Array<[string, string]> } {
+export function fakeBinder(
+  api: PodStore,
+  opts: { delayMs?: number; failBind?: boolean; live?: (pod: PodView) => Partial<LivePod>; nodes?: Record<string, LiveNode>; owners?: Record<string, number> } = {},
+): BinderPort & { binds: Array<[string, string]> } {
   const wait = () => new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
   const binds: Array<[string, string]> = [];
   return {
@@ -16,7 +19,16 @@ export function fakeBinder(api: PodStore, opts: { delayMs?: number; failBind?: b
     async getPod(namespace, name) {
       await wait();
       const p = api.get(`${namespace}/${name}`);
-      return p ? { uid: p.uid, view: p } : null;
+      return p ? { uid: p.uid, view: p, schedulerName: 'tidb-scheduler', nodeName: p.nodeName, tolerations: [], claims: [], ...opts.live?.(p) } : null;
+    },
+    async getNode(name) {
+      await wait();
+      return opts.nodes?.[name] ?? null;
+    },
+    async getOwner(namespace, name) {
+      await wait();
+      const replicas = opts.owners?.[`${namespace}/${name}`];
+      return replicas === undefined ? null : { replicas };
     },
     async listMembers(namespace: string, cluster: string, component: Component): Promise<PodView[]> {
       await wait();

@@ -29,28 +29,87 @@ export interface PodView {
   terminal: boolean;
   /** deletionTimestamp is set. */
   deleting: boolean;
-  /** Name of the owning StatefulSet, if any. */
+  /** Name of the owning StatefulSet (apps/v1 or Advanced StatefulSet), if any. */
   owner: string | null;
+  /** The owner is tidb-operator's Advanced StatefulSet (apps.pingcap.com), not apps/v1. */
+  ownerAdvanced?: boolean;
   /** Phase Running. */
   running: boolean;
   /** Carries the emergency escape-hatch annotation: removals are allowed without checks. */
   skipDrainCheck: boolean;
+  /** The escape hatch was set with the deprecated PingCAP-domain key. */
+  skipDrainCheckLegacy?: boolean;
 }
 
+/** Our own names live under this domain; PingCAP's keys are only read, for compatibility. */
+export const DOMAIN = 'tidb-steward.dev';
 /** Emergency escape hatch: a pod with this annotation set to "true" may be removed without checks. */
-export const ANNOTATION_SKIP_DRAIN_CHECK = 'tidb-steward.pingcap.com/skip-drain-check';
+export const ANNOTATION_SKIP_DRAIN_CHECK = `${DOMAIN}/skip-drain-check`;
+/** The escape hatch's first name; still honoured, with a deprecation warning. */
+export const LEGACY_ANNOTATION_SKIP_DRAIN_CHECK = 'tidb-steward.pingcap.com/skip-drain-check';
+
+/** Which escape-hatch key is set to "true" on these annotations, if any. */
+export function skipDrainCheckOf(annotations: Readonly<Record<string, string>> | null | undefined): 'current' | 'legacy' | null {
+  if (annotations?.[ANNOTATION_SKIP_DRAIN_CHECK] === 'true') return 'current';
+  if (annotations?.[LEGACY_ANNOTATION_SKIP_DRAIN_CHECK] === 'true') return 'legacy';
+  return null;
+}
+
+export const DEPRECATED_SKIP_WARNING = `the annotation ${LEGACY_ANNOTATION_SKIP_DRAIN_CHECK} is deprecated; use ${ANNOTATION_SKIP_DRAIN_CHECK}=true`;
+
+export interface Taint {
+  key: string;
+  value?: string | undefined;
+  effect: string;
+}
+
+export interface Toleration {
+  key?: string | undefined;
+  operator?: string | undefined;
+  value?: string | undefined;
+  effect?: string | undefined;
+}
+
+/** The NoSchedule/NoExecute taints of a node the pod does not tolerate (the scheduler's own rule). */
+export function untoleratedTaints(taints: readonly Taint[], tolerations: readonly Toleration[]): Taint[] {
+  return taints.filter(
+    (taint) =>
+      (taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') &&
+      !tolerations.some((tol) => {
+        if (tol.effect && tol.effect !== taint.effect) return false;
+        if ((tol.operator ?? 'Equal') === 'Exists') return !tol.key || tol.key === taint.key;
+        return tol.key === taint.key && (tol.value ?? '') === (taint.value ?? '');
+      }),
+  );
+}
 
 export interface NodeView {
   name: string;
   /** Only the labels named by the configured topology keys are kept. */
   labels: Readonly<Record<string, string>>;
   unschedulable: boolean;
+  /** NoSchedule/NoExecute taints, for bind's toleration check. */
+  taints?: readonly Taint[];
 }
 
 export interface StatefulSetView {
   namespace: string;
   name: string;
   replicas: number;
+}
+
+/** A bound PersistentVolumeClaim: the volume it is bound to. */
+export interface ClaimView {
+  namespace: string;
+  name: string;
+  volumeName: string;
+}
+
+/** A PersistentVolume whose node affinity pins it to named nodes (local volumes). */
+export interface VolumeView {
+  name: string;
+  /** Hostnames (kubernetes.io/hostname values or node names) the volume can be used on. */
+  nodes: readonly string[];
 }
 
 export type Labels = Readonly<Record<string, string>> | undefined | null;

@@ -4,7 +4,7 @@
 // the request uid; "not yet" is status code 429 so that kubectl drain retries.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ANNOTATION_SKIP_DRAIN_CHECK } from '../domain/model.ts';
+import { skipDrainCheckOf } from '../domain/model.ts';
 import type { DrainService, Review } from '../services/drain.ts';
 import { describeIssues } from './schemas.ts';
 
@@ -145,13 +145,14 @@ function classify(req: AdmissionRequest) {
   const dryRun = Boolean(req.dryRun);
   if (req.operation === 'DELETE' && !req.subResource) {
     const meta = req.oldObject?.metadata;
+    const skip = skipDrainCheckOf(meta?.annotations);
     return {
       namespace: req.namespace,
       name: req.name,
       dryRun,
       via: 'delete' as const,
       fromRequest: meta
-        ? { labels: meta.labels ?? null, deleting: Boolean(meta.deletionTimestamp), skipDrainCheck: meta.annotations?.[ANNOTATION_SKIP_DRAIN_CHECK] === 'true', uid: meta.uid ?? '' }
+        ? { labels: meta.labels ?? null, deleting: Boolean(meta.deletionTimestamp), skipDrainCheck: skip !== null, ...(skip === 'legacy' ? { skipDrainCheckLegacy: true } : {}), uid: meta.uid ?? '' }
         : undefined,
     };
   }

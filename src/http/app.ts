@@ -1,6 +1,7 @@
 // buildApp wires routes onto one Fastify instance and does not listen: tests use inject(), main()
 // calls listen() with TLS.
 import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { PlacementService } from '../services/placement.ts';
 import type { ServingPair } from '../tls/certs.ts';
@@ -25,6 +26,35 @@ export interface AppDeps {
   /** The drain checks behind the admission webhooks; without it the webhook routes are absent. */
   drain?: DrainService | undefined;
   admissionBodyLimitBytes?: number;
+  /**
+   * Client certificates (mTLS) required on the extender and webhook routes, verified against `ca`
+   * (PEM); health, readiness and metrics stay open for probes. Needs `tls`.
+   */
+  clientAuth?: ClientAuth | undefined;
+}
+
+export interface ClientAuth {
+  ca: string;
+  /** When non-empty, the certificate's CN or one of its DNS SANs must be one of these. */
+  allowedNames: readonly string[];
+}
+
+/** Routes anyone may call: kubelet probes and Prometheus do not present client certificates. */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Why this connection may not call a guarded route, or null when its certificate is good. */
+export function clientRefusal(socket: TLSSocket, allowedNames: readonly string[]): string | null {
+  if (!socket.encrypted) return 'a client certificate is required (TLS with mTLS)';
+  if (!socket.authorized) {
+    const cert = socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return 'a client certificate is required: the extender and webhooks serve only the scheduler and the API server';
+    return `the client certificate is not trusted (${String(socket.authorizationError ?? 'unknown error')}); it must be signed by the configured client CA`;
+  }
+  if (allowedNames.length === 0) return null;
+  const cert = socket.getPeerCertificate();
+  const names = [cert.subject?.CN, ...(cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4))].flat().filter((n): n is string => typeof n === 'string');
+  if (names.some((n) => allowedNames.includes(n))) return null;
+  return `the client certificate (${names.join(', ') || 'no names'}) is not one of the allowed callers`;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -34,8 +64,31 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // Go clients (kube-scheduler, kube-apiserver) keep idle connections for 90 s: outlive that.
     keepAliveTimeout: 120_000,
-    ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert } } : {}),
+    ...(deps.tls
+      ? {
+          https: {
+            key: deps.tls.key,
+            cert: deps.tls.cert,
+            // Verified per route (probes have no certificate): the handshake asks, the hook decides.
+            ...(deps.clientAuth ? { ca: deps.clientAuth.ca, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
   }) as unknown as FastifyInstance;
+
+  if (deps.clientAuth) {
+    if (!deps.tls) throw new Error('client certificates (mTLS) need a serving certificate');
+    const allowed = deps.clientAuth.allowedNames;
+    // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (OPEN_ROUTES.has(request.routeOptions.url ?? '')) return done();
+      const refusal = clientRefusal(request.raw.socket as TLSSocket, allowed);
+      if (refusal === null) return done();
+      deps.metrics.unauthenticated?.inc({ route: request.routeOptions.url ?? 'unmatched' });
+      request.log.warn({ url: request.url, remote: request.ip, reason: refusal }, 'caller refused');
+      reply.code(401).header('connection', 'close').send({ statusCode: 401, error: 'Unauthorized', message: `tidb-steward: ${refusal}`, Error: `tidb-steward: ${refusal}` });
+    });
+  }
 
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -75,7 +128,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const counters = new Map<string, { inc(): void }>();
     registerAdmission(app, {
       drain: deps.drain,
-      bodyLimitBytes: deps.admissionBodyLimitBytes ?? 7 * 1024 * 1024,
+      bodyLimitBytes: deps.admissionBodyLimitBytes ?? 2 * 1024 * 1024,
       count: (webhook, outcome) => {
         const key = `${webhook}|${outcome}`;
         let c = counters.get(key);

@@ -1,6 +1,7 @@
 // The scheduler extender verbs. Filter and prioritize read caches only; bind is the commit point.
 import type { FastifyInstance } from 'fastify';
 import type { PlacementService, PodRef } from '../services/placement.ts';
+import { claimsOf, statefulSetOwner } from '../k8s/binder.ts';
 import type { Metrics } from './metrics.ts';
 import { ExtenderArgs, ExtenderBindingArgs, describeIssues } from './schemas.ts';
 
@@ -26,8 +27,8 @@ function errorResult(message: string): FilterResult {
 
 function podRef(args: ExtenderArgs): PodRef {
   const meta = args.Pod.metadata;
-  const owner = meta.ownerReferences?.find((o) => o.kind === 'StatefulSet' && o.controller !== false);
-  return { namespace: meta.namespace, name: meta.name, uid: meta.uid, labels: meta.labels, owner: owner?.name ?? null };
+  const owner = statefulSetOwner(meta.ownerReferences);
+  return { namespace: meta.namespace, name: meta.name, uid: meta.uid, labels: meta.labels, owner: owner?.name ?? null, ownerAdvanced: owner?.advanced ?? false, claims: claimsOf(args.Pod) };
 }
 
 /** Candidate names, and how to hand the survivors back in the mode the scheduler asked in. */
@@ -77,7 +78,7 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
       return errorResult(planned.message);
     }
     const component = planned.plan.request.identity.component;
-    const outcome = placement.filter(planned.plan, names);
+    const outcome = placement.filter(planned.plan, names, planned.pin);
     const refused = names.length - outcome.fits.length;
     metrics.filterDecisions.inc({
       component,

@@ -12,6 +12,8 @@ export interface Metrics {
   admissions: Counter<'webhook' | 'outcome'>;
   drainDecisions: Counter<'component' | 'outcome'>;
   drainWaitSeconds: Histogram<'component'>;
+  /** Calls refused for lack of a trusted client certificate. */
+  unauthenticated?: Counter<'route'>;
   /** Reports cache sizes when scraped. */
   watchCaches(sizes: () => Record<string, number>): void;
 }
@@ -96,6 +98,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: 'From the first "not yet" to the allowed removal of a PD/TiKV pod: leader hand-over or eviction time.',
       labelNames: ['component'] as const,
       buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    unauthenticated: new Counter({
+      name: 'tidb_steward_unauthenticated_requests_total',
+      help: 'Calls to the extender or webhooks refused for lack of a trusted client certificate, by route.',
+      labelNames: ['route'] as const,
       registers: [registry],
     }),
     watchCaches(fn) {

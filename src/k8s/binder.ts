@@ -1,23 +1,79 @@
 // Kubernetes I/O behind the extender's bind verb: the only extender path allowed to call the API.
-import type { Component, PodView } from '../domain/model.ts';
+import type { Component, PodView, Taint, Toleration } from '../domain/model.ts';
 import { LABEL_COMPONENT, LABEL_INSTANCE } from '../domain/model.ts';
 import { apiStatus, type KubeClients } from './client.ts';
-import { podView } from './views.ts';
+import { podView, statefulSetOwner } from './views.ts';
+
+/** What bind must know about the pod as the API server has it now. */
+export interface LivePod {
+  uid: string;
+  /** The TiDB view, or null for a pod the placement rule does not govern. */
+  view: PodView | null;
+  schedulerName: string;
+  nodeName: string | null;
+  tolerations: Toleration[];
+  /** Names of the PersistentVolumeClaims it mounts. */
+  claims: string[];
+}
+
+export interface LiveNode {
+  taints: Taint[];
+  unschedulable: boolean;
+}
 
 export interface BinderPort {
   /** The pod as the API server has it now, or null if it is gone. */
-  getPod(namespace: string, name: string): Promise<{ uid: string; view: PodView | null } | null>;
+  getPod(namespace: string, name: string): Promise<LivePod | null>;
+  /** A node the cache does not hold yet, or null if it does not exist. */
+  getNode(name: string): Promise<LiveNode | null>;
   /** A consistent read of one component's pods of one cluster. */
   listMembers(namespace: string, cluster: string, component: Component): Promise<PodView[]>;
   bind(namespace: string, name: string, uid: string, nodeName: string): Promise<void>;
+  /** Does the owning StatefulSet (apps/v1, or Advanced) exist? Its replica count when it does. */
+  getOwner?(namespace: string, name: string, advanced: boolean): Promise<{ replicas: number } | null>;
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export function livePod(pod: any): LivePod {
+  const spec = pod?.spec ?? {};
+  const tolerations: Toleration[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
+  const claims: string[] = [];
+  for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) {
+    const claim = v?.persistentVolumeClaim?.claimName;
+    if (typeof claim === 'string') claims.push(claim);
+  }
+  return {
+    uid: pod?.metadata?.uid ?? '',
+    view: podView(pod).value,
+    schedulerName: spec.schedulerName ?? 'default-scheduler',
+    nodeName: spec.nodeName || null,
+    tolerations,
+    claims,
+  };
+}
+
+/** Claim names of a pod as the scheduler sends it in ExtenderArgs. */
+export function claimsOf(pod: any): string[] {
+  return livePod(pod).claims;
+}
+
+export { statefulSetOwner };
 
 export function kubeBinder(clients: KubeClients): BinderPort {
   return {
     async getPod(namespace, name) {
       try {
-        const pod = await clients.core.readNamespacedPod({ namespace, name });
-        return { uid: pod.metadata?.uid ?? '', view: podView(pod).value };
+        return livePod(await clients.core.readNamespacedPod({ namespace, name }));
+      } catch (err) {
+        if (apiStatus(err) === 404) return null;
+        throw err;
+      }
+    },
+    async getNode(name) {
+      try {
+        const node = await clients.core.readNode({ name });
+        const taints = (node.spec?.taints ?? []).filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute').map((t) => ({ key: t.key, value: t.value, effect: t.effect }));
+        return { taints, unschedulable: Boolean(node.spec?.unschedulable) };
       } catch (err) {
         if (apiStatus(err) === 404) return null;
         throw err;
@@ -42,6 +98,18 @@ export function kubeBinder(clients: KubeClients): BinderPort {
           target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
         },
       });
+    },
+    async getOwner(namespace, name, advanced) {
+      try {
+        const sts: any = advanced
+          ? await clients.custom.getNamespacedCustomObject({ group: 'apps.pingcap.com', version: 'v1', plural: 'statefulsets', namespace, name })
+          : await clients.apps.readNamespacedStatefulSet({ namespace, name });
+        const replicas = sts?.spec?.replicas;
+        return { replicas: typeof replicas === 'number' ? replicas : 1 };
+      } catch (err) {
+        if (apiStatus(err) === 404) return null;
+        throw err;
+      }
     },
   };
 }

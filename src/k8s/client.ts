@@ -1,6 +1,6 @@
 // The only module that builds Kubernetes API clients. Config is chosen explicitly: client-node's
 // loadFromDefault() would silently fall back to http://localhost:8080.
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig, Watch, ApiException } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch, ApiException } from '@kubernetes/client-node';
 import type { ListWatchSource } from './reflector.ts';
 
 export interface KubeClients {
@@ -8,6 +8,8 @@ export interface KubeClients {
   core: CoreV1Api;
   apps: AppsV1Api;
   admission: AdmissionregistrationV1Api;
+  coordination: CoordinationV1Api;
+  custom: CustomObjectsApi;
   watch: Watch;
 }
 
@@ -16,7 +18,7 @@ export function makeClients(kubeconfig: string | undefined, env: Readonly<Record
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else throw new Error('no Kubernetes credentials: set --kubeconfig / KUBECONFIG, or run inside a cluster');
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api), watch: new Watch(kc) };
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api), coordination: kc.makeApiClient(CoordinationV1Api), custom: kc.makeApiClient(CustomObjectsApi), watch: new Watch(kc) };
 }
 
 /** HTTP status of an API error, or undefined for transport errors. */
@@ -80,5 +82,34 @@ export function nodeSource(clients: KubeClients): ListWatchSource {
 export function statefulSetSource(clients: KubeClients, labelSelector: string): ListWatchSource {
   return source(clients, '/apis/apps/v1/statefulsets', labelSelector, ({ limit, continueToken }) =>
     clients.apps.listStatefulSetForAllNamespaces({ labelSelector, limit, _continue: continueToken }),
+  );
+}
+
+/** tidb-operator's Advanced StatefulSets (apps.pingcap.com/v1); 404 while its CRD is not installed. */
+export function advancedStatefulSetSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/apis/apps.pingcap.com/v1/statefulsets', undefined, async ({ limit, continueToken }) =>
+    (await clients.custom.listClusterCustomObject({ group: 'apps.pingcap.com', version: 'v1', plural: 'statefulsets', limit, _continue: continueToken })) as {
+      items: unknown[];
+      metadata?: { resourceVersion?: string; _continue?: string };
+    },
+  );
+}
+
+/** Every StatefulSet: which ones run TiDB pods is read from their pod template (see statefulSetView). */
+export function allStatefulSetSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/apis/apps/v1/statefulsets', undefined, ({ limit, continueToken }) =>
+    clients.apps.listStatefulSetForAllNamespaces({ limit, _continue: continueToken }),
+  );
+}
+
+export function claimSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/api/v1/persistentvolumeclaims', undefined, ({ limit, continueToken }) =>
+    clients.core.listPersistentVolumeClaimForAllNamespaces({ limit, _continue: continueToken }),
+  );
+}
+
+export function volumeSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/api/v1/persistentvolumes', undefined, ({ limit, continueToken }) =>
+    clients.core.listPersistentVolume({ limit, _continue: continueToken }),
   );
 }

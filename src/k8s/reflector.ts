@@ -37,6 +37,12 @@ export interface ReflectorOptions<T> {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   onRestart?: (reason: string) => void;
+  /**
+   * The resource may not be served (a CRD not installed): a 404 on list counts as an empty, synced
+   * cache, checked again every `absentRecheckMs` (default 15 s) until the resource appears.
+   */
+  optional?: boolean;
+  absentRecheckMs?: number;
 }
 
 class RelistNeeded extends Error {}
@@ -60,6 +66,10 @@ export class Reflector<T> {
 
   constructor(opts: ReflectorOptions<T>) {
     this.opts = opts;
+  }
+
+  get name(): string {
+    return this.opts.name;
   }
 
   hasSynced(): boolean {
@@ -86,9 +96,24 @@ export class Reflector<T> {
     const initial = this.opts.backoffInitialMs ?? 500;
     const max = this.opts.backoffMaxMs ?? 30_000;
     let backoff = initial;
+    let absent = false;
     while (!this.stopper.signal.aborted) {
       try {
-        const rv = await this.relist();
+        let rv: string;
+        try {
+          rv = await this.relist();
+        } catch (err) {
+          if (!this.opts.optional || statusOf(err) !== 404) throw err;
+          if (!absent) logger.info({ reflector: name }, 'resource not served by the API server (CRD not installed?); treated as empty, checked again periodically');
+          absent = true;
+          this.opts.store.replace([]);
+          this.synced = true;
+          this.lastActivity = Date.now();
+          await sleep(this.opts.absentRecheckMs ?? 15_000, this.stopper.signal);
+          continue;
+        }
+        if (absent) logger.info({ reflector: name }, 'resource is served now');
+        absent = false;
         backoff = initial;
         await this.watchFrom(rv);
       } catch (err) {
@@ -192,6 +217,13 @@ export class Reflector<T> {
       if (quietCloses > 1) await sleep(Math.min(30_000, 1000 * 2 ** Math.min(quietCloses - 2, 5)), this.stopper.signal);
     }
   }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | null;
+  if (typeof e?.code === 'number') return e.code;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return undefined;
 }
 
 function isTimeout(err: unknown): boolean {

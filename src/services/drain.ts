@@ -11,7 +11,7 @@ import {
   type PdMemberState,
   type TikvStoreState,
 } from '../domain/drain.ts';
-import { objectKey, tidbIdentity, type Labels, type PodView } from '../domain/model.ts';
+import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, objectKey, tidbIdentity, type Labels, type PodView } from '../domain/model.ts';
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import type { EvictionRecordPort } from '../k8s/evictions.ts';
 import type { Member, StoreInfo } from '../pd/client.ts';
@@ -32,7 +32,7 @@ export interface RemovalRequest {
   namespace: string;
   name: string;
   /** Labels, annotations and deletion state from the request's oldObject (DELETE); evictions have none. */
-  fromRequest?: { labels: Labels; deleting: boolean; skipDrainCheck: boolean; uid: string } | undefined;
+  fromRequest?: { labels: Labels; deleting: boolean; skipDrainCheck: boolean; skipDrainCheckLegacy?: boolean; uid: string } | undefined;
   dryRun: boolean;
   /** 'eviction' (kubectl drain) or 'delete'. */
   via: 'eviction' | 'delete';
@@ -123,10 +123,11 @@ export class DrainService {
       skipDrainCheck: false,
     };
     if (req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck) {
-      const message = `${key} removed without drain checks: it carries tidb-steward.pingcap.com/skip-drain-check=true`;
-      this.deps.logger.warn({ pod: key, via: req.via }, message);
-      this.emit(pod, 'Warning', 'DrainCheckSkipped', message);
-      return allow('escape hatch annotation set', [message]);
+      const legacy = req.fromRequest ? Boolean(req.fromRequest.skipDrainCheckLegacy) : Boolean(pod.skipDrainCheckLegacy);
+      const message = `${key} removed without drain checks: it carries ${legacy ? LEGACY_ANNOTATION_SKIP_DRAIN_CHECK : ANNOTATION_SKIP_DRAIN_CHECK}=true`;
+      this.deps.logger.warn({ pod: key, via: req.via, ...(legacy ? { deprecated: DEPRECATED_SKIP_WARNING } : {}) }, message);
+      this.emit(pod, 'Warning', 'DrainCheckSkipped', legacy ? `${message} (${DEPRECATED_SKIP_WARNING})` : message);
+      return allow('escape hatch annotation set', legacy ? [message, DEPRECATED_SKIP_WARNING] : [message]);
     }
     const component = pod.component;
     let decision: DrainDecision;

@@ -5,13 +5,18 @@ import {
   clusterKey,
   objectKey,
   tidbIdentity,
+  untoleratedTaints,
+  type ClaimView,
   type Labels,
   type PodView,
   type TidbIdentity,
+  type VolumeView,
 } from '../domain/model.ts';
-import { filterNodes, planPlacement, scoreNode, judgeNode, type FilterOutcome, type PlacementPlan } from '../domain/placement.ts';
-import type { BinderPort } from '../k8s/binder.ts';
-import type { NodeStore, PodStore, StatefulSetStore } from '../state/stores.ts';
+import { HOSTNAME_KEY, filterNodes, planPlacement, scoreNode, judgeNode, type FilterOutcome, type PlacementPlan } from '../domain/placement.ts';
+import type { BinderPort, LivePod } from '../k8s/binder.ts';
+import type { EventSink } from '../k8s/events.ts';
+import { LockBusy, localOnly, type BindLock } from '../k8s/leases.ts';
+import type { MapStore, NodeStore, PodStore, StatefulSetStore } from '../state/stores.ts';
 import type { ReservationLedger } from '../state/ledger.ts';
 
 export interface PodRef {
@@ -21,12 +26,22 @@ export interface PodRef {
   labels: Labels;
   /** Name of the controlling StatefulSet, from ownerReferences. */
   owner: string | null;
+  /** The owner is an Advanced StatefulSet (apps.pingcap.com). */
+  ownerAdvanced?: boolean | undefined;
+  /** PersistentVolumeClaims the pod mounts (a bound local volume pins it to its node). */
+  claims?: readonly string[] | undefined;
+}
+
+/** Nodes a pod's bound volumes confine it to, with the volumes that do it (for the Event). */
+export interface Pin {
+  nodes: ReadonlySet<string>;
+  because: string;
 }
 
 /** A decision the scheduler can act on, or a reason it must retry later. */
 export type Planned =
   | { kind: 'ignore' }
-  | { kind: 'plan'; plan: PlacementPlan }
+  | { kind: 'plan'; plan: PlacementPlan; pin: Pin | null }
   | { kind: 'error'; message: string };
 
 export interface PeerSource {
@@ -50,6 +65,24 @@ export function peerNodes(source: PeerSource, excludeUid: string): string[] {
   return nodes;
 }
 
+/**
+ * The nodes every bound claim's volume allows (the intersection over claims with a pinned volume), or
+ * null when no claim pins the pod. Unbound claims and network volumes pin nothing.
+ */
+export function pinOf(namespace: string, claims: readonly string[], claimStore: { get(key: string): ClaimView | undefined }, volumes: { get(name: string): VolumeView | undefined }): Pin | null {
+  let nodes = null as Set<string> | null;
+  const why: string[] = [];
+  for (const claim of claims) {
+    const bound = claimStore.get(objectKey(namespace, claim));
+    const volume = bound ? volumes.get(bound.volumeName) : undefined;
+    if (!bound || !volume) continue;
+    const allowed = new Set(volume.nodes);
+    nodes = nodes === null ? allowed : new Set([...nodes].filter((n) => allowed.has(n)));
+    why.push(`PersistentVolume ${volume.name} of claim ${claim} can only be used on ${volume.nodes.join(', ')}`);
+  }
+  return nodes === null ? null : { nodes, because: why.join('; ') };
+}
+
 export interface BindOutcome {
   component: 'pd' | 'tikv' | 'other';
   /** Why the binding was refused, for the scheduler's event; null when the pod was bound. */
@@ -60,32 +93,87 @@ export interface PlacementDeps {
   pods: PodStore;
   nodes: NodeStore;
   statefulSets: StatefulSetStore;
+  /** tidb-operator's Advanced StatefulSets (apps.pingcap.com), when served. */
+  advancedStatefulSets?: StatefulSetStore | undefined;
+  /** Bound PersistentVolumeClaims and node-pinned PersistentVolumes, for pods whose data lives on one node. */
+  claims?: MapStore<ClaimView> | undefined;
+  volumes?: MapStore<VolumeView> | undefined;
   ledger: ReservationLedger;
   topologyKeys: readonly string[];
   binder: BinderPort;
+  /** Serialises binds of one cluster's component across replicas (default: this process only). */
+  lock?: BindLock | undefined;
+  /** Only pods of this scheduler are bound (default tidb-scheduler). */
+  schedulerName?: string | undefined;
+  events?: EventSink | undefined;
   reservationTtlMs: number;
   isSynced: () => boolean;
   now: () => number;
   logger: Logger;
 }
 
+interface OwnerLookup {
+  state: 'pending' | 'found' | 'missing';
+  replicas?: number;
+  at: number;
+}
+
+const OWNER_FOUND_TTL_MS = 30_000;
+const OWNER_RECHECK_MS = 10_000;
+
 export class PlacementService {
   private readonly deps: PlacementDeps;
   /** Binds of one cluster's component run one after another; other clusters are not held up. */
   private readonly bindChains = new Map<string, Promise<unknown>>();
+  /** Owners the caches do not hold, looked up off the hot path (ns/name#kind). */
+  private readonly ownerLookups = new Map<string, OwnerLookup>();
 
   constructor(deps: PlacementDeps) {
     this.deps = deps;
   }
 
-  private replicasOf(identity: TidbIdentity, owner: string | null): number | string {
-    const what = `${identity.component.toUpperCase()} replica count of cluster ${clusterKey(identity.namespace, identity.cluster)}`;
+  private replicasOf(identity: TidbIdentity, owner: string | null, advanced: boolean): number | string {
+    const component = identity.component.toUpperCase();
+    const what = `${component} replica count of cluster ${clusterKey(identity.namespace, identity.cluster)}`;
     if (!owner) {
-      return `the pod has no owning StatefulSet, so the desired ${what} is unknown; create ${identity.component.toUpperCase()} pods through a StatefulSet or TidbCluster`;
+      return `the pod has no owning StatefulSet, so the desired ${what} is unknown; create ${component} pods through a StatefulSet or TidbCluster`;
     }
-    const sts = this.deps.statefulSets.get(objectKey(identity.namespace, owner));
-    if (!sts) return `the desired ${what} is not known yet: StatefulSet ${identity.namespace}/${owner} is not in tidb-steward's cache; the scheduler will retry`;
-    return sts.replicas;
+    const kind = advanced ? 'Advanced StatefulSet (apps.pingcap.com)' : 'StatefulSet';
+    const key = objectKey(identity.namespace, owner);
+    const store = advanced ? this.deps.advancedStatefulSets : this.deps.statefulSets;
+    const sts = store?.get(key);
+    if (sts) {
+      this.ownerLookups.delete(`${key}#${advanced}`);
+      return sts.replicas;
+    }
+    const looked = this.lookUpOwner(identity.namespace, owner, advanced);
+    if (looked.state === 'found') return looked.replicas ?? 1;
+    if (looked.state === 'missing') {
+      const hint = advanced ? ' (is tidb-operator\'s apps.pingcap.com StatefulSet CRD installed?)' : '';
+      return `its owner ${kind} ${key} does not exist${hint}, so the desired ${what} is unknown: recreate the ${kind}, or delete the orphaned pod`;
+    }
+    return `the desired ${what} is not known yet: ${kind} ${key} is not in tidb-steward's cache yet and is being looked up; the scheduler will retry`;
+  }
+
+  /** Starts (at most every few seconds per owner) a background read of an owner the caches lack. */
+  private lookUpOwner(namespace: string, name: string, advanced: boolean): OwnerLookup {
+    const key = `${objectKey(namespace, name)}#${advanced}`;
+    const now = this.deps.now();
+    const known = this.ownerLookups.get(key);
+    const fresh = known && (known.state === 'pending' || now - known.at < (known.state === 'found' ? OWNER_FOUND_TTL_MS : OWNER_RECHECK_MS));
+    if (fresh || !this.deps.binder.getOwner) return known ?? { state: 'pending', at: now };
+    if (this.ownerLookups.size > 10_000) this.ownerLookups.clear();
+    const pending: OwnerLookup = { state: 'pending', at: now };
+    // Keep what we knew while the next answer is on its way.
+    this.ownerLookups.set(key, known && known.state !== 'pending' ? { ...known, at: now } : pending);
+    void this.deps.binder
+      .getOwner(namespace, name, advanced)
+      .then((found) => this.ownerLookups.set(key, found ? { state: 'found', replicas: found.replicas, at: this.deps.now() } : { state: 'missing', at: this.deps.now() }))
+      .catch((err: Error) => {
+        this.ownerLookups.delete(key);
+        this.deps.logger.warn({ owner: key, err: err.message }, 'owner lookup failed; will retry');
+      });
+    return known ?? pending;
   }
 
   /** Everything filter and prioritize need, from the caches only. */
@@ -97,7 +185,7 @@ export class PlacementService {
 
   private planFor(identity: TidbIdentity, pod: Omit<PodRef, 'labels'>, members?: Iterable<PodView>): Planned {
     if (!this.deps.isSynced()) return { kind: 'error', message: "tidb-steward's caches have not synced with the API server yet; the scheduler will retry" };
-    const replicas = this.replicasOf(identity, pod.owner);
+    const replicas = this.replicasOf(identity, pod.owner, Boolean(pod.ownerAdvanced));
     if (typeof replicas === 'string') return { kind: 'error', message: `cannot place ${objectKey(pod.namespace, pod.name)}: ${replicas}` };
     const peers = peerNodes(
       {
@@ -106,11 +194,27 @@ export class PlacementService {
       },
       pod.uid,
     );
-    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, this.deps.topologyKeys, this.deps.nodes) };
+    const pin = pod.claims?.length && this.deps.claims && this.deps.volumes ? pinOf(pod.namespace, pod.claims, this.deps.claims, this.deps.volumes) : null;
+    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, this.deps.topologyKeys, this.deps.nodes), pin };
   }
 
-  filter(plan: PlacementPlan, candidates: readonly string[]): FilterOutcome {
-    return filterNodes(plan, candidates, this.deps.nodes);
+  private pinned(pin: Pin | null, nodeName: string): boolean {
+    if (!pin) return false;
+    return pin.nodes.has(nodeName) || pin.nodes.has(this.deps.nodes.get(nodeName)?.labels[HOSTNAME_KEY] ?? '');
+  }
+
+  /**
+   * Judges the candidates. A node the pod's bound local volume pins it to stays a candidate even when
+   * its domain is over the limit: the member's data is there, and refusing it would leave the pod
+   * Pending forever (bind explains it in an Event).
+   */
+  filter(plan: PlacementPlan, candidates: readonly string[], pin: Pin | null = null): FilterOutcome {
+    const outcome = filterNodes(plan, candidates, this.deps.nodes);
+    if (!pin) return outcome;
+    const back = Object.keys(outcome.refused).filter((n) => this.pinned(pin, n));
+    if (back.length === 0) return outcome;
+    for (const n of back) delete outcome.refused[n];
+    return { fits: candidates.filter((n) => !(n in outcome.refused)), refused: outcome.refused };
   }
 
   score(plan: PlacementPlan, candidates: readonly string[]): Array<{ Host: string; Score: number }> {
@@ -118,49 +222,82 @@ export class PlacementService {
   }
 
   /**
-   * The commit point of a placement. Filter may have judged several PD pods of one cluster before any
-   * binding was visible; here each bind re-checks the rule against a fresh read of the cluster's pods
-   * plus this process's in-flight binds, one bind per cluster component at a time.
+   * The commit point of a placement. Only pods of our scheduler that are still unbound may be bound,
+   * only to nodes whose taints they tolerate. Filter may have judged several PD pods of one cluster
+   * before any binding was visible; here each bind takes the cluster's lock (one bind per cluster
+   * component at a time, across replicas), re-checks the rule against a fresh read of the cluster's
+   * pods plus this process's in-flight binds, and only then creates the Binding.
    * Returns the refusal for the scheduler (null when bound) and which component the pod is.
    */
   async bind(args: { namespace: string; name: string; uid: string; node: string }): Promise<BindOutcome> {
-    const { binder, pods, logger } = this.deps;
+    const { binder, logger } = this.deps;
     const key = objectKey(args.namespace, args.name);
-    let cached = pods.get(key);
-    if (!cached || cached.uid !== args.uid) {
-      // Not a TiDB pod we know of, or the cache lags behind a just-created pod: ask the API server.
-      const live = await binder.getPod(args.namespace, args.name);
-      if (!live) return { component: 'other', refusal: `pod ${key} no longer exists` };
-      if (live.uid !== args.uid) return { component: 'other', refusal: `pod ${key} was replaced (uid ${live.uid}, scheduler asked for ${args.uid})` };
-      cached = live.view ?? undefined;
+    const live = await binder.getPod(args.namespace, args.name);
+    const refuse = (component: BindOutcome['component'], refusal: string): BindOutcome => {
+      logger.warn({ pod: key, node: args.node, reason: refusal }, 'bind refused');
+      return { component, refusal };
+    };
+    if (!live) return refuse('other', `pod ${key} no longer exists`);
+    const component = live.view?.component ?? 'other';
+    if (live.uid !== args.uid) return refuse(component, `pod ${key} was replaced (uid ${live.uid}, scheduler asked for ${args.uid})`);
+    const scheduler = this.deps.schedulerName ?? 'tidb-scheduler';
+    if (live.schedulerName !== scheduler) {
+      return refuse(component, `binding refused: pod ${key} is for scheduler ${live.schedulerName}, and tidb-steward binds only pods of ${scheduler}`);
     }
-    if (!cached) {
+    if (live.nodeName) return refuse(component, `binding refused: pod ${key} is already bound to node ${live.nodeName}`);
+    const nodeProblem = await this.nodeRefusal(live, args.node);
+    if (nodeProblem) return refuse(component, `binding refused: ${nodeProblem}`);
+    if (!live.view) {
       await binder.bind(args.namespace, args.name, args.uid, args.node);
       return { component: 'other', refusal: null };
     }
-    const pod = cached;
+    const pod = live.view;
     const chainKey = `${clusterKey(pod.namespace, pod.cluster)}#${pod.component}`;
     const previous = this.bindChains.get(chainKey) ?? Promise.resolve();
-    const run = previous.then(() => this.bindMember(pod, args.node));
+    const lock = this.deps.lock ?? localOnly;
+    const run = previous.then(() => lock.run(pod.namespace, pod.cluster, pod.component, () => this.bindMember(pod, live, args.node)));
     const tail = run.catch(() => undefined);
     this.bindChains.set(chainKey, tail);
     void tail.then(() => {
       if (this.bindChains.get(chainKey) === tail) this.bindChains.delete(chainKey);
     });
-    const refusal = await run;
-    if (refusal) logger.info({ pod: key, node: args.node, reason: refusal }, 'bind refused');
-    else logger.info({ pod: key, node: args.node }, 'bound');
-    return { component: pod.component, refusal };
+    let refusal: string | null;
+    try {
+      refusal = await run;
+    } catch (err) {
+      if (err instanceof LockBusy) return refuse(pod.component, `binding ${key} postponed: ${err.message}`);
+      throw err;
+    }
+    if (refusal) return refuse(pod.component, refusal);
+    logger.info({ pod: key, node: args.node }, 'bound');
+    return { component: pod.component, refusal: null };
   }
 
-  private async bindMember(pod: PodView, node: string): Promise<string | null> {
+  /** Taints the pod does not tolerate, a cordon, or a node that does not exist. */
+  private async nodeRefusal(pod: LivePod, nodeName: string): Promise<string | null> {
+    const cached = this.deps.nodes.get(nodeName);
+    const node = cached ? { taints: cached.taints ?? [], unschedulable: cached.unschedulable } : await this.deps.binder.getNode(nodeName);
+    if (!node) return `node ${nodeName} does not exist`;
+    const taints = [...node.taints];
+    if (node.unschedulable) taints.push({ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' });
+    const bad = untoleratedTaints(taints, pod.tolerations);
+    if (bad.length === 0) return null;
+    const list = bad.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ');
+    return `node ${nodeName} has taint${bad.length > 1 ? 's' : ''} ${list} that the pod does not tolerate`;
+  }
+
+  private async bindMember(pod: PodView, live: LivePod, node: string): Promise<string | null> {
     const { binder, ledger } = this.deps;
     const fresh = await binder.listMembers(pod.namespace, pod.cluster, pod.component);
-    const planned = this.planFor(pod, pod, fresh);
+    const planned = this.planFor(pod, { ...pod, ownerAdvanced: pod.ownerAdvanced, claims: live.claims }, fresh);
     if (planned.kind === 'error') return planned.message;
+    let overLimit: string | null = null;
     if (planned.kind === 'plan') {
       const verdict = judgeNode(planned.plan, node, this.deps.nodes);
-      if (!verdict.fit) return `binding refused: ${verdict.reason}`;
+      if (!verdict.fit) {
+        if (!this.pinned(planned.pin, node)) return `binding refused: ${verdict.reason}`;
+        overLimit = `${verdict.reason}; placed there anyway because the pod's data lives on that node (${planned.pin!.because}), so it can run nowhere else. The domain stays over the limit until a member moves away (e.g. after a scale-in)`;
+      }
     }
     ledger.add({
       podUid: pod.uid,
@@ -176,6 +313,10 @@ export class PlacementService {
     } catch (err) {
       ledger.settle(pod.uid);
       throw err;
+    }
+    if (overLimit) {
+      this.deps.logger.warn({ pod: objectKey(pod.namespace, pod.name), node, reason: overLimit }, 'bound over the placement limit: pinned by its volume');
+      this.deps.events?.emit({ kind: 'Pod', apiVersion: 'v1', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'Warning', 'PlacedOverLimit', overLimit);
     }
     return null;
   }

@@ -146,17 +146,62 @@ export function watchPair(files: CertificateFiles, initial: ServingPair, opts: W
 
 /** Serves each valid new pair from the files on the live server; new connections get it at once. */
 export function reloadOnChange(
-  server: { setSecureContext(options: { key: string; cert: string }): void },
+  server: { setSecureContext(options: { key: string; cert: string; ca?: string }): void },
   files: CertificateFiles,
   initial: ServingPair,
-  hooks: { onReload(): void; onError(err: Error): void; pollMs?: number },
+  hooks: { onReload(pair: ServingPair): void; onError(err: Error): void; pollMs?: number; clientCa?: () => string | undefined },
 ): () => void {
   return watchPair(files, initial, {
     ...(hooks.pollMs !== undefined ? { pollMs: hooks.pollMs } : {}),
     onChange(pair) {
-      server.setSecureContext({ key: pair.key, cert: pair.cert });
-      hooks.onReload();
+      const ca = hooks.clientCa?.();
+      server.setSecureContext({ key: pair.key, cert: pair.cert, ...(ca ? { ca } : {}) });
+      hooks.onReload(pair);
     },
     onError: hooks.onError,
   });
+}
+
+/** Throws unless the text holds at least one PEM certificate (a CA bundle may hold several). */
+export function validateCaBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error('no PEM certificate found');
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+/**
+ * Watches one PEM file (a CA) and reports each new valid content once; same polling and fs events as
+ * watchPair. Returns a stop function.
+ */
+export function watchCaFile(file: string, initial: string, opts: { pollMs?: number; onChange(pem: string): void; onError(err: Error): void }): () => void {
+  let current = initial;
+  let checking = false;
+  const check = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const pem = await readFile(file, 'utf8');
+      if (pem === current) return;
+      validateCaBundle(pem);
+      current = pem;
+      opts.onChange(pem);
+    } catch (err) {
+      opts.onError(err as Error);
+    } finally {
+      checking = false;
+    }
+  };
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(dirname(file), () => void check());
+    watcher.on('error', () => undefined);
+  } catch {
+    // Polling alone still picks up the change.
+  }
+  const timer = setInterval(() => void check(), opts.pollMs ?? 10_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    watcher?.close();
+  };
 }

@@ -44,7 +44,8 @@ const drain = new DrainService({
 });
 const placement = new PlacementService({
   pods, nodes, statefulSets: new StatefulSetStore(), ledger: new ReservationLedger(), topologyKeys: ['kubernetes.io/hostname'],
-  binder: { getPod: async () => null, listMembers: async () => [], bind: async () => undefined },
+  binder: { getPod: async () => null,
+    getNode: async () => null, listMembers: async () => [], bind: async () => undefined },
   reservationTtlMs: 60_000, isSynced: () => true, now: Date.now, logger,
 });
 const certs = await generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });

@@ -73,7 +73,7 @@ try {
   for (const e of events.trim().split('\n').slice(-2)) note(`event: ${e.slice(0, 200)}`);
 
   step('5. Emergency escape hatch: annotate the pod, and the drain lets it go (with a Warning event)');
-  await kubectlOk(['annotate', 'pod', '-n', NS, 'basic-pd-0', 'tidb-steward.pingcap.com/skip-drain-check=true']);
+  await kubectlOk(['annotate', 'pod', '-n', NS, 'basic-pd-0', 'tidb-steward.dev/skip-drain-check=true']);
   await sleep(1000);
   const second = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=30s', `--pod-selector=statefulset.kubernetes.io/pod-name=basic-pd-0`], { timeoutMs: 90_000 });
   note(second.code === 0 ? `node ${node} drained` : `drain did not finish: ${second.stderr.trim().split('\n').pop()}`);
