@@ -12,7 +12,7 @@ const schedConfig = load('tidb-scheduler-config.yaml')[0];
 const rbac = load('rbac.yaml');
 
 t.test('kustomization lists every manifest file', async (t) => {
-  t.same(kustomization.resources.sort(), ['namespace.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
+  t.same(kustomization.resources.sort(), ['namespace.yaml', 'networkpolicy.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
   t.equal(kustomization.namespace, undefined, 'no namespace override: a RoleBinding lives in kube-system');
   for (const file of ['rbac.yaml', 'steward.yaml', 'scheduler.yaml']) {
     for (const o of load(file)) {
@@ -57,7 +57,7 @@ t.test('the steward Deployment is hardened and probed on served paths', async (t
 t.test('RBAC grants only reads plus Bindings and Events to the service', async (t) => {
   const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tidb-steward');
   const writes = role.rules.filter((r: any) => r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)));
-  t.same(writes.flatMap((r: any) => r.resources).sort(), ['configmaps', 'events', 'pods/binding', 'validatingwebhookconfigurations']);
+  t.same(writes.flatMap((r: any) => r.resources).sort(), ['events', 'pods/binding', 'validatingwebhookconfigurations']);
   const vwc = role.rules.find((r: any) => r.resources.includes('validatingwebhookconfigurations'));
   t.same(vwc.resourceNames, ['tidb-steward'], 'only its own webhook configuration');
 });

@@ -60,6 +60,51 @@ export async function generateCertificates(req: CertificateRequest): Promise<Gen
   return { caCert: ca.cert, caKey: ca.private, cert: leaf.cert, key: leaf.private };
 }
 
+export interface ClientCertificates {
+  caCert: string;
+  caKey: string;
+  /** Per common name: a client certificate (extKeyUsage clientAuth) signed by the CA. */
+  clients: Record<string, ServingPair>;
+}
+
+/** A CA for callers (mTLS) and one client certificate per name, e.g. tidb-scheduler and kube-apiserver. */
+export async function generateClientCertificates(names: readonly string[], opts: { days?: number; now?: Date; ca?: { cert: string; key: string } } = {}): Promise<ClientCertificates> {
+  const notBeforeDate = new Date((opts.now ?? new Date()).getTime() - 60 * 60 * 1000);
+  const days = opts.days ?? 365;
+  const ca: { cert: string; key: string } =
+    opts.ca ??
+    (await generate([{ name: 'commonName', value: 'tidb-steward-client-ca' }], {
+      algorithm: 'sha256',
+      keyType: 'ec',
+      curve: 'P-256',
+      notBeforeDate,
+      notAfterDate: new Date(notBeforeDate.getTime() + 10 * days * 24 * 60 * 60 * 1000),
+      extensions: [
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    }).then((c) => ({ cert: c.cert, key: c.private })));
+  const clients: Record<string, ServingPair> = {};
+  for (const name of names) {
+    const leaf = await generate([{ name: 'commonName', value: name }], {
+      algorithm: 'sha256',
+      keyType: 'ec',
+      curve: 'P-256',
+      notBeforeDate,
+      notAfterDate: new Date(notBeforeDate.getTime() + days * 24 * 60 * 60 * 1000),
+      ca: { key: ca.key, cert: ca.cert },
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', clientAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 2 as const, value: name }] },
+      ],
+    });
+    clients[name] = { cert: leaf.cert, key: leaf.private };
+  }
+  return { caCert: ca.cert, caKey: ca.key, clients };
+}
+
 /** Throws a readable error unless the PEM pair parses and the key belongs to the certificate. */
 export function validatePair(pair: ServingPair, now: Date): X509Certificate {
   let cert: X509Certificate;
