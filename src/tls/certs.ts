@@ -1,6 +1,6 @@
 // Serving certificates: generated with selfsigned when none are mounted, or read from files (a
 // Secret, e.g. from cert-manager) and re-read when they change so rotation needs no restart.
-import { X509Certificate, createPrivateKey, createHash } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,10 +23,18 @@ export interface CertificateRequest {
   now?: Date;
 }
 
+/**
+ * CAs get distinct subjects: during a rotation a bundle holds the old and the new CA, and a verifier
+ * picks the issuer by subject name, so two CAs of one name would make half the certificates fail.
+ */
+function caSuffix(): string {
+  return `${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
+}
+
 export async function generateCertificates(req: CertificateRequest): Promise<GeneratedCertificates> {
   const notBeforeDate = new Date((req.now ?? new Date()).getTime() - 60 * 60 * 1000); // tolerate clock skew
   const notAfterDate = new Date(notBeforeDate.getTime() + (req.days ?? 365) * 24 * 60 * 60 * 1000);
-  const ca = await generate([{ name: 'commonName', value: 'tidb-steward-ca' }], {
+  const ca = await generate([{ name: 'commonName', value: `tidb-steward-ca-${caSuffix()}` }], {
     algorithm: 'sha256',
     keyType: 'ec',
     curve: 'P-256',
@@ -73,7 +81,7 @@ export async function generateClientCertificates(names: readonly string[], opts:
   const days = opts.days ?? 365;
   const ca: { cert: string; key: string } =
     opts.ca ??
-    (await generate([{ name: 'commonName', value: 'tidb-steward-client-ca' }], {
+    (await generate([{ name: 'commonName', value: `tidb-steward-client-ca-${caSuffix()}` }], {
       algorithm: 'sha256',
       keyType: 'ec',
       curve: 'P-256',

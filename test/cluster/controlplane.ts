@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'undici';
 import { generate } from 'selfsigned';
-import { generateCertificates } from '../../src/tls/certs.ts';
+import { generateCertificates, generateClientCertificates } from '../../src/tls/certs.ts';
 import { CONTROL_PLANE, RECIPES } from './binaries.ts';
 import { buildAll, kwokStageDir } from './build.ts';
 import { REPO, STATE, binaryPath } from './paths.ts';
@@ -90,6 +90,8 @@ async function makePki(): Promise<Pki> {
     [{ name: 'commonName', value: 'admin' }, { name: 'organizationName', value: 'system:masters' }],
     { algorithm: 'sha256', keyType: 'ec', ca: { key: serving.caKey, cert: serving.caCert }, extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, critical: true }, { name: 'extKeyUsage', clientAuth: true }] },
   );
+  // The callers' CA (mTLS): tidb-scheduler's extender calls and the API server's webhook calls.
+  const callers = await generateClientCertificates(['tidb-scheduler', 'kube-apiserver']);
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   const files: Record<string, string> = {
     'ca.crt': serving.caCert,
@@ -100,6 +102,12 @@ async function makePki(): Promise<Pki> {
     'admin.key': admin.private,
     'sa.key': sa.privateKey,
     'sa.pub': sa.publicKey,
+    'client-ca.crt': callers.caCert,
+    'client-ca.key': callers.caKey,
+    'scheduler-client.crt': callers.clients['tidb-scheduler']!.cert,
+    'scheduler-client.key': callers.clients['tidb-scheduler']!.key,
+    'apiserver-client.crt': callers.clients['kube-apiserver']!.cert,
+    'apiserver-client.key': callers.clients['kube-apiserver']!.key,
   };
   for (const [f, content] of Object.entries(files)) writeFileSync(join(PKI, f), content, { mode: 0o600 });
   const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -184,7 +192,49 @@ export async function kubectlOk(args: readonly string[], input?: string): Promis
   return r.stdout;
 }
 
-function schedulerConfig(caPem: string, bindVerb: string | undefined): string {
+/** Paths of the client certificates the local callers present to tidb-steward (mTLS). */
+export const CLIENT_PKI = {
+  ca: join(PKI, 'client-ca.crt'),
+  caKey: join(PKI, 'client-ca.key'),
+  schedulerCert: join(PKI, 'scheduler-client.crt'),
+  schedulerKey: join(PKI, 'scheduler-client.key'),
+  apiserverCert: join(PKI, 'apiserver-client.crt'),
+  apiserverKey: join(PKI, 'apiserver-client.key'),
+};
+
+const ADMISSION_CONFIG = join(STATE, 'admission-config.yaml');
+const WEBHOOK_KUBECONFIG = join(STATE, 'webhook-client.kubeconfig');
+
+/**
+ * The API server presents a client certificate to tidb-steward's webhooks: an AdmissionConfiguration
+ * whose kubeconfig names the webhook's host:port as a user with the certificate.
+ */
+function writeAdmissionConfig(): void {
+  const plugin = (name: string) => [
+    `- name: ${name}`,
+    '  configuration:',
+    '    apiVersion: apiserver.config.k8s.io/v1',
+    '    kind: WebhookAdmissionConfiguration',
+    `    kubeConfigFile: ${WEBHOOK_KUBECONFIG}`,
+  ];
+  writeFileSync(ADMISSION_CONFIG, ['apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:', ...plugin('ValidatingAdmissionWebhook'), ...plugin('MutatingAdmissionWebhook'), ''].join('\n'));
+  writeFileSync(
+    WEBHOOK_KUBECONFIG,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'users:',
+      `- name: "127.0.0.1:${PORTS.steward}"`,
+      '  user:',
+      `    client-certificate: ${CLIENT_PKI.apiserverCert}`,
+      `    client-key: ${CLIENT_PKI.apiserverKey}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+}
+
+function schedulerConfig(caPem: string, bindVerb: string | undefined, stewardPort = PORTS.steward): string {
   return [
     'apiVersion: kubescheduler.config.k8s.io/v1',
     'kind: KubeSchedulerConfiguration',
@@ -193,13 +243,13 @@ function schedulerConfig(caPem: string, bindVerb: string | undefined): string {
     'profiles:',
     '- schedulerName: tidb-scheduler',
     'extenders:',
-    `- urlPrefix: https://127.0.0.1:${PORTS.steward}/scheduler`,
+    `- urlPrefix: https://127.0.0.1:${stewardPort}/scheduler`,
     '  filterVerb: filter',
     '  prioritizeVerb: prioritize',
     '  weight: 1',
     ...(bindVerb ? [`  bindVerb: ${bindVerb}`] : []),
     '  enableHTTPS: true',
-    `  tlsConfig: { caData: ${Buffer.from(caPem).toString('base64')} }`,
+    `  tlsConfig: { caData: ${Buffer.from(caPem).toString('base64')}, certFile: ${CLIENT_PKI.schedulerCert}, keyFile: ${CLIENT_PKI.schedulerKey} }`,
     '  httpTimeout: 5s',
     '  nodeCacheCapable: true',
     '  ignorable: false',
@@ -254,6 +304,8 @@ export function stewardEnv(extra: Record<string, string> = {}): Record<string, s
     STEWARD_TLS_CERT_FILE: join(PKI, 'serving.crt'),
     STEWARD_TLS_KEY_FILE: join(PKI, 'serving.key'),
     STEWARD_TLS_CA_FILE: join(PKI, 'ca.crt'),
+    STEWARD_CLIENT_CA_FILE: CLIENT_PKI.ca,
+    STEWARD_LEASE_NAMESPACE: 'tidb-steward',
     STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname',
     STEWARD_LOG_LEVEL: process.env.STEWARD_LOG_LEVEL ?? 'info',
     STEWARD_RECONCILE_INTERVAL_SECONDS: '2',
@@ -281,14 +333,47 @@ export async function restartSteward(env: Record<string, string> = {}): Promise<
   const main = join(REPO, 'src', 'main.ts');
   if (!existsSync(main)) throw new Error(`tidb-steward: ${main} does not exist; start the cluster without it (npm run cluster:up -- --no-steward)`);
   writeFileSync(STEWARD_OVERRIDES, JSON.stringify(env));
-  const pid = start('tidb-steward', process.execPath, ['--max-semi-space-size=8', main], stewardEnv(env));
+  await startStewardProcess('tidb-steward', PORTS.steward, env);
+}
+
+/** The namespace of the bind Leases. */
+async function ensureLeaseNamespace(): Promise<void> {
+  const r = await kubectl(['create', 'namespace', 'tidb-steward']);
+  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr)) throw new Error(`cannot create namespace tidb-steward: ${r.stderr}`);
+}
+
+async function startStewardProcess(name: string, port: number, env: Record<string, string>): Promise<void> {
+  const main = join(REPO, 'src', 'main.ts');
+  await ensureLeaseNamespace();
+  const pid = start(name, process.execPath, ['--max-semi-space-size=8', main], stewardEnv({ ...env, STEWARD_PORT: String(port) }));
   const ca = readFileSync(join(PKI, 'ca.crt'));
   const probe = new Agent({ connect: { ca } });
   try {
-    await waitFor('tidb-steward', () => httpOk(`https://127.0.0.1:${PORTS.steward}/readyz`, probe), 30_000, pid);
+    await waitFor(name, () => httpOk(`https://127.0.0.1:${port}/readyz`, probe), 30_000, pid);
   } finally {
     await probe.close();
   }
+}
+
+/**
+ * A second tidb-steward (another replica: the same caches, its own process and port) and a second
+ * tidb-scheduler whose extender it is, for tests of placement across replicas. `down` stops both.
+ */
+export async function startSecondReplica(env: Record<string, string> = {}): Promise<{ stewardPort: number }> {
+  const port = PORTS.steward + 50;
+  await stop('tidb-steward-2');
+  await stop('tidb-scheduler-2');
+  await startStewardProcess('tidb-steward-2', port, env);
+  const config = join(STATE, 'tidb-scheduler-2.yaml');
+  writeFileSync(config, schedulerConfig(pki().caPem, 'bind', port));
+  const pid = start('tidb-scheduler-2', bin('kube-scheduler'), [`--config=${config}`, `--authentication-kubeconfig=${KUBECONFIG}`, `--authorization-kubeconfig=${KUBECONFIG}`, '--bind-address=127.0.0.1', `--secure-port=${PORTS.tidbScheduler + 50}`, '--v=2']);
+  await waitFor('tidb-scheduler-2', () => httpOk(`https://127.0.0.1:${PORTS.tidbScheduler + 50}/healthz`, selfSignedAgent()), 60_000, pid);
+  return { stewardPort: port };
+}
+
+export async function stopSecondReplica(): Promise<void> {
+  await stop('tidb-scheduler-2');
+  await stop('tidb-steward-2');
 }
 
 export async function stopSteward(): Promise<void> {
@@ -298,15 +383,15 @@ export async function stopSteward(): Promise<void> {
 export function webhookManifest(caPem: string): string {
   const url = (path: string) => `https://127.0.0.1:${PORTS.steward}${path}`;
   const caBundle = Buffer.from(caPem).toString('base64');
-  const common = { admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } };
+  const common = { admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }, { key: 'tidb-steward.dev/guard', operator: 'NotIn', values: ['disabled'] }] } };
   return JSON.stringify({
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
     metadata: { name: 'tidb-steward' },
     webhooks: [
-      { ...common, name: 'pods.tidb-steward.pingcap.com', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }], matchConditions: [{ name: 'tidb-pd-or-tikv', expression: "has(oldObject.metadata.labels) && 'app.kubernetes.io/component' in oldObject.metadata.labels && oldObject.metadata.labels['app.kubernetes.io/component'] in ['pd', 'tikv']" }] },
-      { ...common, name: 'evictions.tidb-steward.pingcap.com', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/eviction'], scope: 'Namespaced' }] },
-      { ...common, name: 'nodes.tidb-steward.pingcap.com', failurePolicy: 'Ignore', timeoutSeconds: 3, namespaceSelector: {}, clientConfig: { url: url('/admission/nodes'), caBundle }, rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }], matchConditions: [{ name: 'unschedulable-changed', expression: '(has(object.spec.unschedulable) && object.spec.unschedulable) != (has(oldObject.spec.unschedulable) && oldObject.spec.unschedulable)' }] },
+      { ...common, name: 'pods.tidb-steward.dev', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }], matchConditions: [{ name: 'tidb-pd-or-tikv', expression: "has(oldObject.metadata.labels) && 'app.kubernetes.io/component' in oldObject.metadata.labels && oldObject.metadata.labels['app.kubernetes.io/component'] in ['pd', 'tikv']" }] },
+      { ...common, name: 'evictions.tidb-steward.dev', failurePolicy: 'Fail', clientConfig: { url: url('/admission/pods'), caBundle }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/eviction'], scope: 'Namespaced' }], matchConditions: [{ name: 'tidb-pd-or-tikv-pod-name', expression: "request.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?-(pd|tikv)-[0-9]+$')" }] },
+      { ...common, name: 'nodes.tidb-steward.dev', failurePolicy: 'Ignore', timeoutSeconds: 3, namespaceSelector: {}, clientConfig: { url: url('/admission/nodes'), caBundle }, rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }], matchConditions: [{ name: 'unschedulable-changed', expression: '(has(object.spec.unschedulable) && object.spec.unschedulable) != (has(oldObject.spec.unschedulable) && oldObject.spec.unschedulable)' }] },
     ],
   });
 }
@@ -392,6 +477,7 @@ async function startAll(nodes: readonly NodeSpec[], opts: UpOptions, stewardExtr
     ]);
     await waitFor('etcd', () => httpOk(`http://127.0.0.1:${PORTS.etcdClient}/health`), 30_000, pid);
   });
+  writeAdmissionConfig();
   await step('kube-apiserver', async () => {
     const pid = start('kube-apiserver', bin('kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${PORTS.etcdClient}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${PORTS.apiserver}`,
@@ -399,6 +485,7 @@ async function startAll(nodes: readonly NodeSpec[], opts: UpOptions, stewardExtr
       '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(PKI, 'sa.pub')}`, `--service-account-signing-key-file=${join(PKI, 'sa.key')}`,
       '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC', '--allow-privileged=true',
       '--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,ValidatingAdmissionWebhook,MutatingAdmissionWebhook',
+      `--admission-control-config-file=${ADMISSION_CONFIG}`,
       '--endpoint-reconciler-type=none', '--v=1',
     ]);
     await waitFor('kube-apiserver', () => httpOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, adminAgent()), 60_000, pid);

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 // Builds the real Fastify app over filled caches, for inject() and TLS tests.
 import { readFileSync } from 'node:fs';
-import { buildApp } from '../../src/http/app.ts';
+import { buildApp, type ClientAuth } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { PlacementService } from '../../src/services/placement.ts';
 import { ReservationLedger } from '../../src/state/ledger.ts';
@@ -22,7 +22,7 @@ export function admissionFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
 }
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; bodyLimitBytes?: number; pd?: FakePd; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: FakePd; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
@@ -65,6 +65,7 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     readiness: { pending: () => (synced ? [] : ['pods cache']) },
     extenderBodyLimitBytes: opts.bodyLimitBytes ?? 96 * 1024 * 1024,
     tls: opts.tls,
+    clientAuth: opts.clientAuth,
   });
   return { app, api, binder, metrics, pd, drain, ...s, setSynced: (v: boolean) => (synced = v) };
 }
