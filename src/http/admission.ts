@@ -67,6 +67,15 @@ function uidOf(body: unknown): string {
   return typeof uid === 'string' ? uid : '';
 }
 
+/**
+ * The request uid of a body that is not valid JSON (truncated, bad bytes), when it can be seen: the API
+ * server writes it first in `request`. Best effort; '' otherwise.
+ */
+export function uidFromText(text: string): string {
+  const m = /"request"\s*:\s*\{\s*"uid"\s*:\s*"([A-Za-z0-9._:-]{1,128})"/.exec(text.slice(0, 4096));
+  return m?.[1] ?? '';
+}
+
 export interface AdmissionDeps {
   drain: DrainService;
   bodyLimitBytes: number;
@@ -75,15 +84,31 @@ export interface AdmissionDeps {
 }
 
 export function registerAdmission(app: FastifyInstance, deps: AdmissionDeps): void {
+  // In a scope of their own: the JSON parser below applies to the webhook routes only.
+  void app.register(async (scope) => registerRoutes(scope, deps));
+}
+
+function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
+  // Fastify's own JSON parser (with its prototype-poisoning checks); a body it cannot parse keeps the
+  // uid we can still see in it, so even that reply can be matched by the API server.
+  const json = app.getDefaultJsonParser('error', 'error') as unknown as (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (req, body, done) => {
+    json(req, body as string, (err, value) => {
+      if (err) Object.assign(err, { uid: uidFromText(body as string) });
+      done(err, value);
+    });
+  });
   // Errors raised before the handler (not JSON, wrong content type, too large) still get an
-  // AdmissionReview: anything else is a call error that failurePolicy would decide.
-  const errorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  // AdmissionReview; a node update is never refused, not even an unreadable one.
+  const errorHandler = (error: FastifyError & { uid?: string }, request: FastifyRequest, reply: FastifyReply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     const webhook = request.url.endsWith('/nodes') ? 'nodes' : 'pods';
     deps.count(webhook, 'invalid');
-    request.log.warn({ url: request.url, code, reason: error.message }, 'unreadable admission request');
-    const message = code === 415 ? `${error.message}; send Content-Type: application/json` : error.message;
-    return reply.code(200).send(reviewReply(undefined, { uid: '', allowed: false, status: { code, reason: code === 500 ? 'InternalError' : 'BadRequest', message: `tidb-steward: ${message}` } }));
+    request.log.warn({ url: request.url, code, reason: error.message.slice(0, 500) }, 'unreadable admission request');
+    const message = `tidb-steward: ${code === 415 ? `${error.message}; send Content-Type: application/json` : error.message}`.slice(0, 1000);
+    const uid = typeof error.uid === 'string' ? error.uid : '';
+    if (webhook === 'nodes') return reply.code(200).send(reviewReply(undefined, { uid, allowed: true, warnings: [message] }));
+    return reply.code(200).send(reviewReply(undefined, { uid, allowed: false, status: { code, reason: code === 500 ? 'InternalError' : 'BadRequest', message } }));
   };
   const opts = { bodyLimit: deps.bodyLimitBytes, errorHandler };
 

@@ -1,5 +1,5 @@
 // The scheduler extender verbs. Filter and prioritize read caches only; bind is the commit point.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PlacementService, PodRef } from '../services/placement.ts';
 import { claimsOf, statefulSetOwner } from '../k8s/binder.ts';
 import type { Metrics } from './metrics.ts';
@@ -50,11 +50,26 @@ function candidatesOf(args: ExtenderArgs) {
   };
 }
 
+/**
+ * Full-Node mode echoes the caller's objects: one nested deeper than JSON.stringify can go would fail
+ * after the handler, as a 500. Serialise here and answer in the Error field instead.
+ */
+function echoNodes(reply: FastifyReply, result: FilterResult): FilterResult | string {
+  let text: string;
+  try {
+    text = JSON.stringify(result);
+  } catch (err) {
+    return errorResult(`tidb-steward could not echo the Nodes it was sent: ${(err as Error).message}`);
+  }
+  reply.header('content-type', 'application/json; charset=utf-8');
+  return text;
+}
+
 export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps): void {
   const { placement, metrics } = deps;
   const limit = { bodyLimit: deps.bodyLimitBytes };
 
-  app.post('/scheduler/filter', limit, async (request) => {
+  app.post('/scheduler/filter', limit, async (request, reply) => {
     const parsed = ExtenderArgs.safeParse(request.body);
     if (!parsed.success) {
       metrics.filterDecisions.inc({ component: 'other', outcome: 'error' });
@@ -70,7 +85,8 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
     const planned = placement.plan(pod);
     if (planned.kind === 'ignore') {
       metrics.filterDecisions.inc({ component: 'other', outcome: 'passthrough' });
-      return { ...answer(names), FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: '' };
+      const result = { ...answer(names), FailedNodes: NONE, FailedAndUnresolvableNodes: NONE, Error: '' };
+      return args.NodeNames ? result : echoNodes(reply, result);
     }
     if (planned.kind === 'error') {
       metrics.filterDecisions.inc({ component: 'unknown', outcome: 'error' });
@@ -91,7 +107,8 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
         'filter refused nodes',
       );
     }
-    return { ...answer(outcome.fits), FailedNodes: NONE, FailedAndUnresolvableNodes: outcome.refused, Error: '' };
+    const result = { ...answer(outcome.fits), FailedNodes: NONE, FailedAndUnresolvableNodes: outcome.refused, Error: '' };
+    return args.NodeNames ? result : echoNodes(reply, result);
   });
 
   app.post('/scheduler/prioritize', limit, async (request, reply) => {

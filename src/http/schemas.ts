@@ -56,6 +56,6 @@ export const ExtenderBindingArgs = z.looseObject({
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`)
+    .map((i) => `${i.path.length ? i.path.join('.').slice(0, 200) : '(body)'}: ${i.message.slice(0, 300)}`)
     .join('; ');
 }

@@ -1,0 +1,212 @@
+// Hardening against the real control plane: callers must hold client certificates, bind refuses pods
+// it must not touch, placement holds with two replicas behind two real schedulers, and real-cluster
+// shapes (StatefulSets without labels of their own, Advanced StatefulSets, pods pinned by local
+// volumes) are placed.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { CLIENT_PKI, defaultNodes, ensureCluster, startSecondReplica, stopSecondReplica, type Cluster } from '../cluster/controlplane.ts';
+import { TIDB_LABELS, kubectl, kubectlOk, namespace, perNode, pods, statefulSet, until } from './helpers.ts';
+
+t.setTimeout(900_000);
+
+let cluster: Cluster;
+t.before(async () => {
+  cluster = await ensureCluster({ nodes: defaultNodes(3) });
+});
+
+/** POST to tidb-steward directly, with or without the scheduler's client certificate. */
+async function callSteward(path: string, body: unknown, opts: { cert?: boolean; port?: number } = {}) {
+  const agent = new Agent({
+    connect: { ca: cluster.caPem, ...(opts.cert ? { cert: readFileSync(CLIENT_PKI.schedulerCert), key: readFileSync(CLIENT_PKI.schedulerKey) } : {}) },
+  });
+  try {
+    const res = await request(`https://127.0.0.1:${opts.port ?? cluster.stewardPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), dispatcher: agent });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  } finally {
+    await agent.close();
+  }
+}
+
+function bareStatefulSet(ns: string, replicas: number, extra: Record<string, unknown> = {}) {
+  const sts = JSON.parse(statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas, parallel: true }));
+  sts.metadata.labels = {}; // a hand-written StatefulSet: the TiDB labels only on its pod template
+  Object.assign(sts.spec, extra);
+  return JSON.stringify(sts);
+}
+
+/** A namespace of its own; on cleanup its PD pods are exempted from the drain check (no PD runs here). */
+async function scratch(ns: string): Promise<() => Promise<void>> {
+  await kubectl(['label', 'namespace', ns, 'tidb-steward.dev/guard=disabled', '--overwrite']); // left by an earlier run
+  const cleanup = await namespace(ns);
+  return async () => {
+    await kubectl(['label', 'namespace', ns, 'tidb-steward.dev/guard=disabled', '--overwrite']);
+    await cleanup();
+  };
+}
+
+async function uidOf(ns: string, kind: string, name: string): Promise<string> {
+  return (await kubectlOk(['get', kind, '-n', ns, name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+}
+
+t.test('a PD StatefulSet without labels of its own is placed by the rule', async (t) => {
+  const cleanup = await scratch('e2e-h-nolabels');
+  t.teardown(cleanup);
+  await kubectlOk(['apply', '-f', '-'], bareStatefulSet('e2e-h-nolabels', 3));
+  const list = await until('3 PD pods scheduled', async () => {
+    const l = await pods('e2e-h-nolabels');
+    return l.length === 3 && l.every((p) => p.node) ? l : null;
+  }, 90_000);
+  t.same(Object.values(perNode(list)).sort(), [1, 1, 1], `one PD member per node: ${JSON.stringify(perNode(list))}`);
+  t.equal((await kubectlOk(['get', 'statefulset', '-n', 'e2e-h-nolabels', 'basic-pd', '-o', 'jsonpath={.metadata.labels}'])).trim(), '', 'the StatefulSet carries no labels');
+});
+
+t.test('unauthenticated calls are refused; the API server and scheduler, with certificates, get through', async (t) => {
+  const ns = 'e2e-h-auth';
+  const cleanup = await scratch(ns);
+  t.teardown(cleanup);
+  // A pod no scheduler takes: the target of a forged bind.
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'victim', namespace: ns }, spec: { schedulerName: 'nobody', containers: [{ name: 'c', image: 'busybox' }] } }));
+  const uid = await uidOf(ns, 'pod', 'victim');
+  const bind = { PodName: 'victim', PodNamespace: ns, PodUID: uid, Node: 'node-a' };
+  const forged = await callSteward('/scheduler/bind', bind);
+  t.equal(forged.status, 401, 'bind without a client certificate: 401');
+  t.match(forged.body.message, /a client certificate is required/);
+  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'forged-1', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'eviction', name: 'basic-pd-0', namespace: ns, operation: 'CREATE', object: {} } };
+  const admission = await callSteward('/admission/pods', review);
+  t.equal(admission.status, 401, 'admission call without a client certificate: 401');
+  const cordon = await callSteward('/admission/nodes', { ...review, request: { ...review.request, resource: { group: '', version: 'v1', resource: 'nodes' }, operation: 'UPDATE', name: 'node-a' } });
+  t.equal(cordon.status, 401);
+
+  t.test('a bind for another scheduler\'s pod is refused, even with the certificate', async (t) => {
+    const other = await callSteward('/scheduler/bind', bind, { cert: true });
+    t.equal(other.status, 200);
+    t.match(other.body.Error, /pod e2e-h-auth\/victim is for scheduler nobody, and tidb-steward binds only pods of tidb-scheduler/);
+    t.equal((await pods(ns)).find((p) => p.name === 'victim')?.node, null, 'still unbound');
+  });
+
+  // The API server calls the webhook with its client certificate: a PD pod's deletion gets our answer
+  // (PD cannot be reached here, so "not yet"), not a call failure.
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'basic-pd-0', namespace: ns, labels: TIDB_LABELS('basic', 'pd') }, spec: { nodeName: 'node-b', containers: [{ name: 'pd', image: 'pingcap/pd:v8.5.4' }] } }));
+  const refused = await kubectl(['delete', 'pod', '-n', ns, 'basic-pd-0', '--wait=false']);
+  t.not(refused.code, 0);
+  t.match(refused.stderr, /cannot go yet/, 'answered by tidb-steward');
+  t.notMatch(refused.stderr, /failed calling webhook/, 'the API server was let in');
+  await kubectlOk(['annotate', 'pod', '-n', ns, 'basic-pd-0', 'tidb-steward.pingcap.com/skip-drain-check=true']);
+  const legacy = await kubectl(['delete', 'pod', '-n', ns, 'basic-pd-0', '--wait=false']);
+  t.equal(legacy.code, 0, 'the old escape-hatch key is still honoured');
+  t.match(legacy.stderr, /tidb-steward\.pingcap\.com\/skip-drain-check is deprecated; use tidb-steward\.dev\/skip-drain-check=true/, 'with a deprecation warning');
+});
+
+t.test('two tidb-steward processes behind two real schedulers never place two PD members of a 3-member cluster on one node', async (t) => {
+  await startSecondReplica();
+  t.teardown(stopSecondReplica);
+  const bindsOf = (component: string) => (readFileSync(cluster.logPath(component), 'utf8').match(/"msg":"bound"/g) ?? []).length;
+  const before = { first: bindsOf('tidb-steward'), second: bindsOf('tidb-steward-2') };
+  const rounds = 6;
+  for (let round = 1; round <= rounds; round++) {
+    const ns = `e2e-h-race${round}`;
+    const cleanup = await scratch(ns);
+    await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas: 3, parallel: true }));
+    const list = await until(`round ${round}: 3 PD pods scheduled`, async () => {
+      const l = await pods(ns);
+      return l.length === 3 && l.every((p) => p.node) ? l : null;
+    }, 120_000);
+    const counts = perNode(list);
+    t.ok(Object.values(counts).every((c) => c <= 1), `round ${round}: at most 1 PD member per node: ${JSON.stringify(counts)}`);
+    await cleanup();
+  }
+  const after = { first: bindsOf('tidb-steward') - before.first, second: bindsOf('tidb-steward-2') - before.second };
+  t.ok(after.first > 0 && after.second > 0, `both replicas bound PD pods (${after.first} and ${after.second} of ${rounds * 3})`);
+  const leases = await kubectlOk(['get', 'lease', '-n', 'tidb-steward', '-o', 'jsonpath={.items[*].metadata.name}']);
+  t.match(leases, /bind\.pd\.basic\.e2e-h-race1/, 'binds went through the per-cluster Lease');
+});
+
+t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (t) => {
+  const ns = 'e2e-h-asts';
+  const cleanup = await scratch(ns);
+  t.teardown(cleanup);
+  // A minimal stand-in for tidb-operator's CRD: the group, kind and replicas are what matter here.
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'statefulsets.apps.pingcap.com' },
+    spec: {
+      group: 'apps.pingcap.com',
+      scope: 'Namespaced',
+      names: { plural: 'statefulsets', singular: 'statefulset', kind: 'StatefulSet', listKind: 'StatefulSetList', shortNames: ['asts'] },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  }));
+  await kubectlOk(['wait', '--for=condition=Established', 'crd/statefulsets.apps.pingcap.com', '--timeout=30s']);
+  const labels = TIDB_LABELS('basic', 'pd');
+  await until('the Advanced StatefulSet is created', async () => {
+    const r = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', metadata: { name: 'basic-pd', namespace: ns }, spec: { replicas: 3, selector: { matchLabels: labels }, template: { metadata: { labels } } } }) });
+    return r.code === 0;
+  }, 30_000);
+  const owner = await uidOf(ns, 'statefulsets.apps.pingcap.com', 'basic-pd');
+  // No controller runs for it here: its pod is created as tidb-operator's controller would.
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'basic-pd-0', namespace: ns, labels, ownerReferences: [{ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', name: 'basic-pd', uid: owner, controller: true, blockOwnerDeletion: true }] },
+    spec: { schedulerName: 'tidb-scheduler', terminationGracePeriodSeconds: 1, containers: [{ name: 'pd', image: 'pingcap/pd:v8.5.4' }] },
+  }));
+  const [pod] = await until('the Advanced StatefulSet PD pod is scheduled', async () => {
+    const l = await pods(ns);
+    return l.length === 1 && l[0]!.node ? l : null;
+  }, 90_000);
+  t.ok(pod!.node, `bound to ${pod!.node}`);
+});
+
+t.test('a PD pod pinned by its local volume to a node over the limit returns to that node, and an Event says why', async (t) => {
+  const ns = 'e2e-h-pinned';
+  const cleanup = await scratch(ns);
+  t.teardown(cleanup);
+  // After a scale-in and out, members 0 and 1 both have their data on node-a: the domain is over the limit.
+  const homes = ['node-a', 'node-a', 'node-b'];
+  const docs = homes.flatMap((node, i) => [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: `${ns}-pd-${i}` },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: '',
+        persistentVolumeReclaimPolicy: 'Retain',
+        hostPath: { path: `/var/lib/pd-${i}` },
+        claimRef: { namespace: ns, name: `pd-basic-pd-${i}` },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
+      },
+    },
+    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `pd-basic-pd-${i}`, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: `${ns}-pd-${i}`, resources: { requests: { storage: '1Gi' } } } },
+  ]);
+  t.teardown(() => kubectl(['delete', 'pv', ...homes.map((_, i) => `${ns}-pd-${i}`), '--wait=false']).then(() => undefined));
+  await kubectlOk(['apply', '-f', '-'], docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+  await until('the claims are bound', async () => (await kubectlOk(['get', 'pvc', '-n', ns, '-o', 'jsonpath={.items[*].status.phase}'])).trim() === 'Bound Bound Bound', 60_000);
+  await kubectlOk(['apply', '-f', '-'], bareStatefulSet(ns, 3, { volumeClaimTemplates: [{ metadata: { name: 'pd' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', resources: { requests: { storage: '1Gi' } } } }] }));
+  const placed = async () =>
+    until('3 PD pods scheduled', async () => {
+      const l = await pods(ns);
+      return l.length === 3 && l.every((p) => p.node) ? l : null;
+    }, 90_000);
+  const first = await placed();
+  t.same(Object.fromEntries(first.map((p) => [p.name, p.node])), { 'basic-pd-0': 'node-a', 'basic-pd-1': 'node-a', 'basic-pd-2': 'node-b' }, 'each member on the node that holds its data');
+  const event = await until('the PlacedOverLimit Event', async () => {
+    const out = await kubectlOk(['get', 'events', '-n', ns, '--field-selector', 'reason=PlacedOverLimit', '-o', 'jsonpath={.items[*].message}']);
+    return out.trim() || null;
+  }, 30_000);
+  t.match(event, /node node-a already holds 1 of 3 PD members of cluster e2e-h-pinned\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume e2e-h-pinned-pd-[01] of claim pd-basic-pd-[01] can only be used on node-a\)/);
+
+  // A restart of the pinned member (the escape hatch lets it go without PD here): it comes back to node-a.
+  const oldUid = await uidOf(ns, 'pod', 'basic-pd-1');
+  await kubectlOk(['annotate', 'pod', '-n', ns, 'basic-pd-1', 'tidb-steward.dev/skip-drain-check=true']);
+  await kubectlOk(['delete', 'pod', '-n', ns, 'basic-pd-1', '--wait=false']);
+  await until('basic-pd-1 recreated and scheduled', async () => {
+    const uid = await uidOf(ns, 'pod', 'basic-pd-1').catch(() => oldUid);
+    const p = (await pods(ns)).find((x) => x.name === 'basic-pd-1');
+    return uid !== oldUid && p?.node ? p : null;
+  }, 90_000);
+  t.equal((await pods(ns)).find((x) => x.name === 'basic-pd-1')?.node, 'node-a', 'the restarted member returned to node-a');
+});
