@@ -67,6 +67,15 @@ function uidOf(body: unknown): string {
   return typeof uid === 'string' ? uid : '';
 }
 
+/** A text/plain body may still be a JSON AdmissionReview: its uid is worth echoing. */
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { request: { uid: uidFromText(text) } };
+  }
+}
+
 /**
  * The request uid of a body that is not valid JSON (truncated, bad bytes), when it can be seen: the API
  * server writes it first in `request`. Best effort; '' otherwise.
@@ -98,6 +107,25 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       done(err, value);
     });
   });
+  // application/json with parameters (charset) goes through the same parser.
+  app.addContentTypeParser(/^application\/json\s*;/, { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (req, body, done) => {
+    json(req, body as string, (err, value) => {
+      if (err) Object.assign(err, { uid: uidFromText(body as string) });
+      done(err, value);
+    });
+  });
+  // Any other content type is read too (within the limit) and refused as 415, with the uid if the
+  // body shows one.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (req, body, done) => {
+    let uid = '';
+    try {
+      uid = uidOf(JSON.parse(body as string));
+    } catch {
+      uid = uidFromText(body as string);
+    }
+    const type = req.headers['content-type'];
+    done(Object.assign(new Error(type ? `unsupported Content-Type ${String(type).slice(0, 100)}` : 'no Content-Type'), { statusCode: 415, uid }), undefined);
+  });
   // Errors raised before the handler (not JSON, wrong content type, too large) still get an
   // AdmissionReview; a node update is never refused, not even an unreadable one.
   const errorHandler = (error: FastifyError & { uid?: string }, request: FastifyRequest, reply: FastifyReply) => {
@@ -115,7 +143,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
   const parse = (request: FastifyRequest) => {
     const parsed = AdmissionReviewRequest.safeParse(request.body);
     if (parsed.success) return { ok: true as const, review: parsed.data };
-    return { ok: false as const, uid: uidOf(request.body), message: `tidb-steward could not read the AdmissionReview: ${describeIssues(parsed.error)}` };
+    return { ok: false as const, uid: uidOf(typeof request.body === 'string' ? parseOrNull(request.body) : request.body), message: `tidb-steward could not read the AdmissionReview: ${describeIssues(parsed.error)}` };
   };
 
   app.post('/admission/pods', opts, async (request) => {
