@@ -15,7 +15,7 @@ import { DrainService } from './services/drain.ts';
 import { PdClient, pdEndpointsFor } from './pd/client.ts';
 import { kubeEvictionRecords } from './k8s/evictions.ts';
 import { kubeEvents } from './k8s/events.ts';
-import { injectCaBundle } from './k8s/webhooks.ts';
+import { followCaBundle } from './k8s/webhooks.ts';
 import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
 import { MapStore, NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
@@ -203,31 +203,9 @@ const stoppers: Array<() => void> = [];
 if (config.webhookConfigName) {
   if (!caPem) logger.warn({ webhookConfiguration: config.webhookConfigName }, 'no CA known (set --tls-ca-file): the webhook caBundle is left as it is');
   else {
-    const name = config.webhookConfigName;
-    const k8s = clients;
-    let ca = caPem;
-    const inject = () =>
-      injectCaBundle(k8s, name, ca, logger).catch((err: Error) =>
-        logger.error({ err: err.message, webhookConfiguration: name }, 'could not set the webhook caBundle; the API server may not trust this server; will retry'),
-      );
-    void inject();
-    // The caBundle follows the CA file (a rotated CA, e.g. by cert-manager), and is re-asserted every
+    // The caBundle follows the CA file (a rotated CA, e.g. by cert-manager) and is re-asserted every
     // minute in case someone overwrote it.
-    const retry = setInterval(() => void inject(), 60_000);
-    retry.unref();
-    stoppers.push(() => clearInterval(retry));
-    if (config.tlsCaFile) {
-      stoppers.push(
-        watchCaFile(config.tlsCaFile, ca, {
-          onChange(pem) {
-            ca = pem;
-            logger.info({ caFile: config.tlsCaFile }, 'serving CA changed: updating the webhook caBundle');
-            void inject();
-          },
-          onError: (err) => logger.error({ err: err.message, caFile: config.tlsCaFile }, 'new serving CA not usable; the caBundle keeps the previous one'),
-        }),
-      );
-    }
+    stoppers.push(followCaBundle(clients, config.webhookConfigName, caPem, logger, { caFile: config.tlsCaFile }));
   }
 }
 

@@ -56,7 +56,7 @@ t.test('a plain DELETE gets the same answer', async (t) => {
   const r = await kubectl(['delete', 'pod', '-n', NS, 'drain-pd-1', '--wait=false']);
   t.not(r.code, 0);
   t.match(r.stderr, /TooManyRequests|Too Many Requests/);
-  t.match(r.stderr, /admission webhook "pods\.tidb-steward\.pingcap\.com" denied the request: e2e-drain\/drain-pd-1 cannot go yet/);
+  t.match(r.stderr, /admission webhook "pods\.tidb-steward\.dev" denied the request: e2e-drain\/drain-pd-1 cannot go yet/);
 });
 
 t.test('a server-side dry run is allowed and changes nothing', async (t) => {
@@ -88,7 +88,7 @@ t.test('pods that are not PD/TiKV drain at once', async (t) => {
 
 t.test('the escape hatch lets a PD pod go, with a warning Event', async (t) => {
   const node = (await nodeOf('drain-pd-0'))!;
-  await kubectlOk(['annotate', 'pod', '-n', NS, 'drain-pd-0', 'tidb-steward.pingcap.com/skip-drain-check=true']);
+  await kubectlOk(['annotate', 'pod', '-n', NS, 'drain-pd-0', 'tidb-steward.dev/skip-drain-check=true']);
   await until('the annotation in tidb-steward\'s cache', async () => {
     const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=20s', '--pod-selector=app.kubernetes.io/component=pd']);
     return r.code === 0 ? r : null;
