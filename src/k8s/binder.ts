@@ -37,11 +37,7 @@ export interface BinderPort {
 export function livePod(pod: any): LivePod {
   const spec = pod?.spec ?? {};
   const tolerations: Toleration[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
-  const claims: string[] = [];
-  for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) {
-    const claim = v?.persistentVolumeClaim?.claimName;
-    if (typeof claim === 'string') claims.push(claim);
-  }
+  const claims = claimsOf(pod);
   return {
     uid: pod?.metadata?.uid ?? '',
     view: podView(pod).value,
@@ -52,9 +48,16 @@ export function livePod(pod: any): LivePod {
   };
 }
 
-/** Claim names of a pod as the scheduler sends it in ExtenderArgs. */
+/** Names of the PersistentVolumeClaims a pod mounts (also as the scheduler sends it in ExtenderArgs). */
 export function claimsOf(pod: any): string[] {
-  return livePod(pod).claims;
+  const volumes = pod?.spec?.volumes;
+  if (!Array.isArray(volumes)) return [];
+  const claims: string[] = [];
+  for (const v of volumes) {
+    const claim = v?.persistentVolumeClaim?.claimName;
+    if (typeof claim === 'string') claims.push(claim);
+  }
+  return claims;
 }
 
 export { statefulSetOwner };
