@@ -50,6 +50,11 @@ export const ConfigSchema = z.object({
   bindLeaseSeconds: positiveInt(10),
   /** off: binds are serialised in this process only (single replica, or tests of the difference). */
   bindLease: z.enum(['on', 'off']).default('on'),
+  /**
+   * Fault injection for tests: wait this long between a bind's fresh read of the cluster's pods and its
+   * Binding, widening the window in which replicas race. 0 in production.
+   */
+  bindDelayMs: z.coerce.number().int().min(0).max(10_000).default(0),
   /** tidb-operator's Advanced StatefulSet (apps.pingcap.com) is watched when it is served. */
   advancedStatefulSets: z.enum(['on', 'off']).default('on'),
   /** How long a bind made by this process counts before the pod cache confirms it. */
@@ -119,6 +124,7 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'leaseNamespace', flag: '--lease-namespace', env: 'STEWARD_LEASE_NAMESPACE' },
   { field: 'bindLeaseSeconds', flag: '--bind-lease-seconds', env: 'STEWARD_BIND_LEASE_SECONDS' },
   { field: 'bindLease', flag: '--bind-lease', env: 'STEWARD_BIND_LEASE' },
+  { field: 'bindDelayMs', flag: '--bind-delay-ms', env: 'STEWARD_BIND_DELAY_MS' },
   { field: 'advancedStatefulSets', flag: '--advanced-statefulsets', env: 'STEWARD_ADVANCED_STATEFULSETS' },
 ];
 

@@ -142,6 +142,7 @@ const placement = new PlacementService({
   binder: kubeBinder(clients),
   schedulerName: config.schedulerName,
   events,
+  bindDelayMs: config.bindDelayMs,
   // The scheduler's httpTimeout is a few seconds: wait at most 2 s for another replica's bind.
   lock: config.bindLease === 'on' ? leaseLock({ store: kubeLeaseStore(clients, config.leaseNamespace), leaseSeconds: config.bindLeaseSeconds, waitMs: 2000 }) : localOnly,
   reservationTtlMs: config.reservationTtlSeconds * 1000,
@@ -256,6 +257,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 try {
   await app.listen({ host: config.listenHost, port: config.port });
   logger.info({ host: config.listenHost, port: config.port, topologyKeys: config.topologyKeys }, 'tidb-steward listening');
+  if (config.bindDelayMs) logger.warn({ bindDelayMs: config.bindDelayMs }, 'fault injection is on: every bind waits between its read and the Binding (tests only)');
 } catch (err) {
   logger.fatal({ err }, `cannot listen on ${config.listenHost}:${config.port}: ${(err as Error).message}`);
   process.exit(1);

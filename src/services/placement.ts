@@ -106,6 +106,8 @@ export interface PlacementDeps {
   /** Only pods of this scheduler are bound (default tidb-scheduler). */
   schedulerName?: string | undefined;
   events?: EventSink | undefined;
+  /** Tests only: pause between the fresh read and the Binding (see --bind-delay-ms). */
+  bindDelayMs?: number | undefined;
   reservationTtlMs: number;
   isSynced: () => boolean;
   now: () => number;
@@ -289,6 +291,7 @@ export class PlacementService {
   private async bindMember(pod: PodView, live: LivePod, node: string): Promise<string | null> {
     const { binder, ledger } = this.deps;
     const fresh = await binder.listMembers(pod.namespace, pod.cluster, pod.component);
+    if (this.deps.bindDelayMs) await new Promise((r) => setTimeout(r, this.deps.bindDelayMs));
     const planned = this.planFor(pod, { ...pod, ownerAdvanced: pod.ownerAdvanced, claims: live.claims }, fresh);
     if (planned.kind === 'error') return planned.message;
     let overLimit: string | null = null;

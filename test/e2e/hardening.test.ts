@@ -98,28 +98,72 @@ t.test('unauthenticated calls are refused; the API server and scheduler, with ce
   t.match(legacy.stderr, /tidb-steward\.pingcap\.com\/skip-drain-check is deprecated; use tidb-steward\.dev\/skip-drain-check=true/, 'with a deprecation warning');
 });
 
-t.test('two tidb-steward processes behind two real schedulers never place two PD members of a 3-member cluster on one node', async (t) => {
-  await startSecondReplica();
-  t.teardown(stopSecondReplica);
-  const bindsOf = (component: string) => (readFileSync(cluster.logPath(component), 'utf8').match(/"msg":"bound"/g) ?? []).length;
-  const before = { first: bindsOf('tidb-steward'), second: bindsOf('tidb-steward-2') };
-  const rounds = 6;
+/** Rounds of a 3-member PD cluster on 3 nodes; per round, the PD member count per node. */
+async function raceRounds(prefix: string, rounds: number) {
+  const results: Array<Record<string, number>> = [];
   for (let round = 1; round <= rounds; round++) {
-    const ns = `e2e-h-race${round}`;
+    const ns = `${prefix}${round}`;
     const cleanup = await scratch(ns);
     await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas: 3, parallel: true }));
-    const list = await until(`round ${round}: 3 PD pods scheduled`, async () => {
+    const list = await until(`${ns}: 3 PD pods scheduled`, async () => {
       const l = await pods(ns);
       return l.length === 3 && l.every((p) => p.node) ? l : null;
     }, 120_000);
-    const counts = perNode(list);
-    t.ok(Object.values(counts).every((c) => c <= 1), `round ${round}: at most 1 PD member per node: ${JSON.stringify(counts)}`);
+    results.push(perNode(list));
     await cleanup();
   }
+  return results;
+}
+
+t.test('two tidb-steward processes behind two real schedulers never place two PD members of a 3-member cluster on one node', async (t) => {
+  // Each replica is the extender of its own kube-scheduler; both schedule the same pods. Every bind
+  // waits 300 ms between its fresh read and its Binding, so that without a cluster-wide lock the two
+  // replicas would often judge from the same view.
+  const widened = { STEWARD_BIND_DELAY_MS: '300' };
+  await cluster.restartSteward(widened);
+  await startSecondReplica(widened);
+  t.teardown(async () => {
+    await stopSecondReplica();
+    await cluster.restartSteward();
+  });
+  const bindsOf = (component: string) => (readFileSync(cluster.logPath(component), 'utf8').match(/"msg":"bound"/g) ?? []).length;
+  const before = { first: bindsOf('tidb-steward'), second: bindsOf('tidb-steward-2') };
+  const rounds = 6;
+  const results = await raceRounds('e2e-h-race', rounds);
+  results.forEach((counts, i) => t.ok(Object.values(counts).every((c) => c <= 1), `round ${i + 1}: at most 1 PD member per node: ${JSON.stringify(counts)}`));
   const after = { first: bindsOf('tidb-steward') - before.first, second: bindsOf('tidb-steward-2') - before.second };
   t.ok(after.first > 0 && after.second > 0, `both replicas bound PD pods (${after.first} and ${after.second} of ${rounds * 3})`);
   const leases = await kubectlOk(['get', 'lease', '-n', 'tidb-steward', '-o', 'jsonpath={.items[*].metadata.name}']);
   t.match(leases, /bind\.pd\.basic\.e2e-h-race1/, 'binds went through the per-cluster Lease');
+});
+
+t.test('the same race made exact: two replicas bind two PD members to one node at the same instant', async (t) => {
+  // Here the test is the scheduler: pods of a scheduler nobody runs, bound by direct calls, one to each
+  // replica, both to node-a, each bind pausing 300 ms between its read and its Binding.
+  const base = { STEWARD_SCHEDULER_NAME: 'race-test', STEWARD_BIND_DELAY_MS: '300' };
+  t.teardown(async () => {
+    await stopSecondReplica();
+    await cluster.restartSteward();
+  });
+  const race = async (ns: string, env: Record<string, string>) => {
+    await cluster.restartSteward(env);
+    const { stewardPort: second } = await startSecondReplica(env);
+    const cleanup = await scratch(ns);
+    await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas: 3, parallel: true, scheduler: 'race-test' }));
+    await until('3 PD pods created', async () => (await pods(ns)).length === 3, 60_000);
+    const bind = async (i: number, port: number) =>
+      (await callSteward('/scheduler/bind', { PodName: `basic-pd-${i}`, PodNamespace: ns, PodUID: await uidOf(ns, 'pod', `basic-pd-${i}`), Node: 'node-a' }, { cert: true, port })).body.Error as string;
+    const errors = await Promise.all([bind(0, cluster.stewardPort), bind(1, second)]);
+    const onA = (await pods(ns)).filter((p) => p.node === 'node-a').length;
+    await cleanup();
+    return { errors, onA };
+  };
+  const locked = await race('e2e-h-exact', base);
+  t.equal(locked.onA, 1, 'with the bind Lease: one PD member on node-a');
+  t.equal(locked.errors.filter((e) => e === '').length, 1, 'one bind succeeded');
+  t.match(locked.errors.find((e) => e !== ''), /binding refused: node node-a already holds 1 of 3 PD members of cluster e2e-h-exact\/basic/, 'the other was refused with the reason');
+  const unlocked = await race('e2e-h-exact-nolease', { ...base, STEWARD_BIND_LEASE: 'off' });
+  t.equal(unlocked.onA, 2, `control, Lease off: both binds went through (${JSON.stringify(unlocked.errors)}): two of three PD members on node-a, what the Lease prevents`);
 });
 
 t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (t) => {
