@@ -203,33 +203,38 @@ t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (
   t.ok(pod!.node, `bound to ${pod!.node}`);
 });
 
-t.test('a PD pod pinned by its local volume to a node over the limit returns to that node, and an Event says why', async (t) => {
+t.test('a PD pod pinned by its local volumes (two claims) to a node over the limit returns to that node, and an Event says why', async (t) => {
   const ns = 'e2e-h-pinned';
   const cleanup = await scratch(ns);
   t.teardown(cleanup);
   // After a scale-in and out, members 0 and 1 both have their data on node-a: the domain is over the limit.
   const homes = ['node-a', 'node-a', 'node-b'];
-  const docs = homes.flatMap((node, i) => [
-    {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: `${ns}-pd-${i}` },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteOnce'],
-        storageClassName: '',
-        persistentVolumeReclaimPolicy: 'Retain',
-        hostPath: { path: `/var/lib/pd-${i}` },
-        claimRef: { namespace: ns, name: `pd-basic-pd-${i}` },
-        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
+  // Two claims per member (data and raft log), both on local volumes of the member's node.
+  const claims = ['pd', 'log'];
+  const docs = homes.flatMap((node, i) =>
+    claims.flatMap((claim) => [
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${ns}-${claim}-${i}` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: '',
+          persistentVolumeReclaimPolicy: 'Retain',
+          hostPath: { path: `/var/lib/${claim}-${i}` },
+          claimRef: { namespace: ns, name: `${claim}-basic-pd-${i}` },
+          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
+        },
       },
-    },
-    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `pd-basic-pd-${i}`, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: `${ns}-pd-${i}`, resources: { requests: { storage: '1Gi' } } } },
-  ]);
-  t.teardown(() => kubectl(['delete', 'pv', ...homes.map((_, i) => `${ns}-pd-${i}`), '--wait=false']).then(() => undefined));
+      { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `${claim}-basic-pd-${i}`, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: `${ns}-${claim}-${i}`, resources: { requests: { storage: '1Gi' } } } },
+    ]),
+  );
+  t.teardown(() => kubectl(['delete', 'pv', ...homes.flatMap((_, i) => claims.map((c) => `${ns}-${c}-${i}`)), '--wait=false']).then(() => undefined));
   await kubectlOk(['apply', '-f', '-'], docs.map((d) => JSON.stringify(d)).join('\n---\n'));
-  await until('the claims are bound', async () => (await kubectlOk(['get', 'pvc', '-n', ns, '-o', 'jsonpath={.items[*].status.phase}'])).trim() === 'Bound Bound Bound', 60_000);
-  await kubectlOk(['apply', '-f', '-'], bareStatefulSet(ns, 3, { volumeClaimTemplates: [{ metadata: { name: 'pd' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', resources: { requests: { storage: '1Gi' } } } }] }));
+  await until('the claims are bound', async () => (await kubectlOk(['get', 'pvc', '-n', ns, '-o', 'jsonpath={.items[*].status.phase}'])).trim() === Array(6).fill('Bound').join(' '), 60_000);
+  const template = (name: string) => ({ metadata: { name }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', resources: { requests: { storage: '1Gi' } } } });
+  await kubectlOk(['apply', '-f', '-'], bareStatefulSet(ns, 3, { volumeClaimTemplates: claims.map(template) }));
   const placed = async () =>
     until('3 PD pods scheduled', async () => {
       const l = await pods(ns);
@@ -241,7 +246,7 @@ t.test('a PD pod pinned by its local volume to a node over the limit returns to 
     const out = await kubectlOk(['get', 'events', '-n', ns, '--field-selector', 'reason=PlacedOverLimit', '-o', 'jsonpath={.items[*].message}']);
     return out.trim() || null;
   }, 30_000);
-  t.match(event, /node node-a already holds 1 of 3 PD members of cluster e2e-h-pinned\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume e2e-h-pinned-pd-[01] of claim pd-basic-pd-[01] can only be used on node-a\)/);
+  t.match(event, /node node-a already holds 1 of 3 PD members of cluster e2e-h-pinned\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume e2e-h-pinned-pd-([01]) of claim pd-basic-pd-\1 can only be used on node-a; PersistentVolume e2e-h-pinned-log-\1 of claim log-basic-pd-\1 can only be used on node-a\)/);
 
   // A restart of the pinned member (the escape hatch lets it go without PD here): it comes back to node-a.
   const oldUid = await uidOf(ns, 'pod', 'basic-pd-1');
