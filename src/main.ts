@@ -9,7 +9,7 @@ import { kubeBinder } from './k8s/binder.ts';
 import { advancedStatefulSetSource, allStatefulSetSource, claimSource, makeClients, nodeSource, podSource, volumeSource } from './k8s/client.ts';
 import { Reflector } from './k8s/reflector.ts';
 import { claimView, nodeViewFor, podView, statefulSetView, volumeView } from './k8s/views.ts';
-import { kubeLeaseStore, leaseLock, localOnly } from './k8s/leases.ts';
+import { kubeLeaseStore, leaseLock, localOnly, sweepBindLeases } from './k8s/leases.ts';
 import { PlacementService } from './services/placement.ts';
 import { DrainService } from './services/drain.ts';
 import { PdClient, pdEndpointsFor } from './pd/client.ts';
@@ -130,6 +130,7 @@ const names = reflectors.map((r) => r.name);
 const isSynced = () => reflectors.every((r) => r.hasSynced());
 
 const events = kubeEvents(clients, logger);
+const leaseStore = kubeLeaseStore(clients, config.leaseNamespace);
 const placement = new PlacementService({
   pods,
   nodes,
@@ -144,7 +145,7 @@ const placement = new PlacementService({
   events,
   bindDelayMs: config.bindDelayMs,
   // The scheduler's httpTimeout is a few seconds: wait at most 2 s for another replica's bind.
-  lock: config.bindLease === 'on' ? leaseLock({ store: kubeLeaseStore(clients, config.leaseNamespace), leaseSeconds: config.bindLeaseSeconds, waitMs: 2000 }) : localOnly,
+  lock: config.bindLease === 'on' ? leaseLock({ store: leaseStore, leaseSeconds: config.bindLeaseSeconds, waitMs: 2000 }) : localOnly,
   reservationTtlMs: config.reservationTtlSeconds * 1000,
   isSynced,
   now: Date.now,
@@ -200,6 +201,15 @@ const reconcileTimer = setInterval(() => {
 }, config.reconcileIntervalSeconds * 1000);
 reconcileTimer.unref();
 
+// Bind Leases of TiDB clusters that are gone (no pod left, idle an hour) are deleted now and then.
+const leaseSweep = setInterval(() => {
+  if (config.bindLease !== 'on' || !isSynced()) return;
+  sweepBindLeases(leaseStore, { idleMs: 3_600_000, hasMembers: (ns, cluster, component) => pods.members(ns, cluster, component).size > 0 })
+    .then((n) => n > 0 && logger.info({ deleted: n }, 'bind Leases of deleted TiDB clusters removed'))
+    .catch((err: Error) => logger.warn({ err: err.message }, 'bind Lease cleanup failed; will retry'));
+}, 600_000);
+leaseSweep.unref();
+
 const stoppers: Array<() => void> = [];
 if (config.webhookConfigName) {
   if (!caPem) logger.warn({ webhookConfiguration: config.webhookConfigName }, 'no CA known (set --tls-ca-file): the webhook caBundle is left as it is');
@@ -250,6 +260,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   stopWatchingCerts();
   for (const stop of stoppers) stop();
   clearInterval(reconcileTimer);
+  clearInterval(leaseSweep);
   await app.close();
   await Promise.all(reflectors.map((r) => r.stop()));
 });

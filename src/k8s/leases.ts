@@ -25,7 +25,17 @@ export interface LeaseStore {
   create(lease: V1Lease): Promise<V1Lease>;
   /** Throws with apiStatus 409 when metadata.resourceVersion is stale. */
   replace(lease: V1Lease): Promise<V1Lease>;
+  /** Our bind Leases (by label). */
+  list?(): Promise<V1Lease[]>;
+  /** Deletes only if the Lease still has this resourceVersion. */
+  delete?(name: string, resourceVersion: string): Promise<void>;
 }
+
+const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+const LABEL_CLUSTER = 'app.kubernetes.io/instance';
+const LABEL_COMPONENT = 'app.kubernetes.io/component';
+const LABEL_NAMESPACE = 'tidb-steward.dev/namespace';
+const BIND_LEASES = `${LABEL_MANAGED_BY}=tidb-steward,${LABEL_NAMESPACE}`;
 
 export function kubeLeaseStore(clients: KubeClients, namespace: string): LeaseStore {
   return {
@@ -39,12 +49,49 @@ export function kubeLeaseStore(clients: KubeClients, namespace: string): LeaseSt
     },
     create: (body) => clients.coordination.createNamespacedLease({ namespace, body }),
     replace: (body) => clients.coordination.replaceNamespacedLease({ namespace, name: body.metadata?.name ?? '', body }),
+    list: async () => (await clients.coordination.listNamespacedLease({ namespace, labelSelector: BIND_LEASES })).items,
+    async delete(name, resourceVersion) {
+      await clients.coordination.deleteNamespacedLease({ namespace, name, body: { preconditions: { resourceVersion } } });
+    },
   };
 }
 
 /** Lease name of one cluster's component: a DNS subdomain, readable in `kubectl get lease`. */
 export function bindLeaseName(namespace: string, cluster: string, component: Component): string {
   return `bind.${component}.${cluster}.${namespace}`.slice(0, 253);
+}
+
+function leaseLabels(namespace: string, cluster: string, component: Component): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: 'tidb-steward', [LABEL_NAMESPACE]: namespace, [LABEL_CLUSTER]: cluster, [LABEL_COMPONENT]: component };
+}
+
+/**
+ * Deletes the bind Leases of clusters that are gone: free (or expired), idle for `idleMs`, and with no
+ * pod of their cluster and component left in the cache. Returns how many were deleted.
+ */
+export async function sweepBindLeases(
+  store: LeaseStore,
+  opts: { idleMs: number; now?: () => number; hasMembers(namespace: string, cluster: string, component: Component): boolean },
+): Promise<number> {
+  if (!store.list || !store.delete) return 0;
+  const now = (opts.now ?? Date.now)();
+  let deleted = 0;
+  for (const lease of await store.list()) {
+    const labels = lease.metadata?.labels ?? {};
+    const namespace = labels[LABEL_NAMESPACE];
+    const cluster = labels[LABEL_CLUSTER];
+    const component = labels[LABEL_COMPONENT];
+    if (!namespace || !cluster || (component !== 'pd' && component !== 'tikv')) continue;
+    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+    if (now - renewed < opts.idleMs || opts.hasMembers(namespace, cluster, component)) continue;
+    try {
+      await store.delete(lease.metadata?.name ?? '', lease.metadata?.resourceVersion ?? '');
+      deleted++;
+    } catch (err) {
+      if (apiStatus(err) !== 404 && apiStatus(err) !== 409) throw err; // gone, or just taken again
+    }
+  }
+  return deleted;
 }
 
 export interface LeaseLockOptions {
@@ -73,7 +120,8 @@ export function leaseLock(opts: LeaseLockOptions): BindLock {
     return { holderIdentity: identity, leaseDurationSeconds: opts.leaseSeconds, acquireTime: t, renewTime: t };
   };
 
-  async function acquire(name: string): Promise<V1Lease> {
+  async function acquire(namespace: string, cluster: string, component: Component): Promise<V1Lease> {
+    const name = bindLeaseName(namespace, cluster, component);
     const deadline = now() + opts.waitMs;
     let holder = '';
     for (let attempt = 0; ; attempt++) {
@@ -85,7 +133,7 @@ export function leaseLock(opts: LeaseLockOptions): BindLock {
       }
       try {
         const lease = await opts.store.get(name);
-        if (!lease) return await opts.store.create({ metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'tidb-steward' } }, spec: spec() });
+        if (!lease) return await opts.store.create({ metadata: { name, labels: leaseLabels(namespace, cluster, component) }, spec: spec() });
         if (heldByOther(lease)) {
           holder = lease.spec?.holderIdentity ?? '';
           continue;
@@ -109,7 +157,7 @@ export function leaseLock(opts: LeaseLockOptions): BindLock {
 
   return {
     async run(namespace, cluster, component, fn) {
-      const lease = await acquire(bindLeaseName(namespace, cluster, component));
+      const lease = await acquire(namespace, cluster, component);
       try {
         return await fn();
       } finally {

@@ -4,7 +4,7 @@ import { ApiException, type V1Lease } from '@kubernetes/client-node';
 import { PlacementService } from '../../src/services/placement.ts';
 import { ReservationLedger } from '../../src/state/ledger.ts';
 import { MapStore, PodStore } from '../../src/state/stores.ts';
-import { LockBusy, leaseLock, localOnly, type BindLock, type LeaseStore } from '../../src/k8s/leases.ts';
+import { LockBusy, leaseLock, localOnly, sweepBindLeases, type BindLock, type LeaseStore } from '../../src/k8s/leases.ts';
 import type { ClaimView, NodeView, VolumeView } from '../../src/domain/model.ts';
 import type { LiveNode, LivePod } from '../../src/k8s/binder.ts';
 import { makeNode, makeNodes, makePod, stores } from '../builders.ts';
@@ -31,6 +31,15 @@ class MemoryLeases implements LeaseStore {
     const current = this.leases.get(lease.metadata!.name!);
     if (!current || current.metadata!.resourceVersion !== lease.metadata!.resourceVersion) throw new ApiException(409, 'Conflict', '{}', {});
     return this.store(lease);
+  }
+  async list() {
+    return [...this.leases.values()].map((l) => structuredClone(l));
+  }
+  async delete(name: string, resourceVersion: string) {
+    const current = this.leases.get(name);
+    if (!current) throw new ApiException(404, 'NotFound', '{}', {});
+    if (current.metadata!.resourceVersion !== resourceVersion) throw new ApiException(409, 'Conflict', '{}', {});
+    this.leases.delete(name);
   }
   private store(lease: V1Lease) {
     this.writes++;
@@ -218,4 +227,18 @@ t.test('owners: a missing owner is said to be missing, an uncached one is looked
   t.match(plan('asts-pd', true), { kind: 'error', message: /Advanced StatefulSet \(apps\.pingcap\.com\) db\/asts-pd does not exist \(is tidb-operator's apps\.pingcap\.com StatefulSet CRD installed\?\)/ });
   s.statefulSets.upsert('db/gone-pd', { namespace: 'db', name: 'gone-pd', replicas: 3 });
   t.equal(plan('gone-pd').kind, 'plan', 'once cached, the cache wins');
+});
+
+t.test('Leases of clusters that are gone are swept; live, busy or recent ones stay', async (t) => {
+  const leases = new MemoryLeases();
+  let clock = 1_000_000;
+  const lock = leaseLock({ store: leases, leaseSeconds: 10, waitMs: 100, identity: 'a', now: () => clock });
+  for (const cluster of ['gone', 'live', 'recent']) await lock.run('db', cluster, 'pd', async () => undefined);
+  t.match(leases.leases.get('bind.pd.gone.db')!.metadata!.labels, { 'tidb-steward.dev/namespace': 'db', 'app.kubernetes.io/instance': 'gone', 'app.kubernetes.io/component': 'pd' });
+  clock += 2 * 3_600_000;
+  await lock.run('db', 'recent', 'pd', async () => undefined);
+  const hasMembers = (_ns: string, cluster: string) => cluster === 'live';
+  t.equal(await sweepBindLeases(leases, { idleMs: 3_600_000, now: () => clock, hasMembers }), 1);
+  t.same([...leases.leases.keys()].sort(), ['bind.pd.live.db', 'bind.pd.recent.db']);
+  t.equal(await sweepBindLeases(leases, { idleMs: 3_600_000, now: () => clock, hasMembers }), 0, 'nothing more to sweep');
 });
