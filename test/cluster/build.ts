@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONTROL_PLANE, loadRecipes } from './binaries.ts';
+import { CONTROL_PLANE, RECIPES } from './binaries.ts';
 import { CACHE, GO_MODULES, binaryPath } from './paths.ts';
 import type { BinaryRecipe } from './recipe.ts';
 
@@ -151,7 +151,7 @@ function copyKwokStages(recipe: BinaryRecipe, toolchain: GoToolchain): void {
 
 /** Builds whatever of `names` is missing; Go is needed only then. Prints a summary unless all were cached and quiet. */
 export async function buildAll(names: readonly string[], opts: { quiet?: boolean } = {}): Promise<BuildResult[]> {
-  const recipes = await loadRecipes();
+  const recipes = RECIPES;
   const unknown = names.filter((n) => !recipes[n]);
   if (unknown.length) throw new Error(`unknown binary ${unknown.join(', ')}; known: ${Object.keys(recipes).join(', ')}`);
   const wanted = names.map((n) => recipes[n]!);
@@ -177,7 +177,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });
   const names = values.only
     ? values.only.split(',').map((s) => s.trim()).filter(Boolean)
-    : [...new Set([...CONTROL_PLANE, ...Object.keys(await loadRecipes())])];
+    : [...new Set([...CONTROL_PLANE, ...Object.keys(RECIPES)])];
   buildAll(names).catch((err: Error) => {
     process.stderr.write(`[build] ${err.message}\n`);
     process.exit(1);

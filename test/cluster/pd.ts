@@ -1,4 +1,4 @@
-// Real PD for tests: a pd-server cluster on 127.0.0.1 whose member names are the PD pod names, a
+// Real PD for tests, from binaries the user brings (PD_BIN_DIR, see pdBinaries()): a pd-server cluster on 127.0.0.1 whose member names are the PD pod names, a
 // pd-simulator standing in for the TiKV stores, and followPods(), which keeps both in step with the
 // pods of a TidbCluster in the local control plane (a deleted PD pod stops its member, the pod
 // Running again starts it with its data, as a pod with a PersistentVolume would).
@@ -12,11 +12,78 @@
 // POST /pd/api/v1/store/{id}/label; the product finds a TiKV pod's store by address host
 // `<pod>.` first and by that label second.
 import { CoreV1Api, KubeConfig, makeInformer, type V1Pod } from '@kubernetes/client-node';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requirePdBinary } from './binaries-pd.ts';
 import { portFree, portOwner } from './procs.ts';
+
+/** The PD release line the harness and the recorded fixtures are made for. */
+export const PD_RELEASE = 'v8.5';
+
+const WHERE_TO_GET_PD =
+  'PD_BIN_DIR must name a folder holding pd-server and pd-simulator of PD v8.5.x. pd-server: tiup\'s `pd` ' +
+  'component (`tiup install pd:v8.5.4`, then copy pd-server from ~/.tiup/components/pd/v8.5.4/) or the ' +
+  '`pingcap/pd:v8.5.4` image (its /pd-server). pd-simulator ships with neither: `make simulator` in a ' +
+  'checkout of PD\'s v8.5.4 tag puts it in bin/. Without PD_BIN_DIR the tests and the demo use the PD stand-in.';
+
+export interface PdBinaries {
+  dir: string;
+  pdServer: string;
+  pdSimulator: string;
+  /** e.g. "v8.5.4", from `pd-server -V`. */
+  version: string;
+  /** The Git hash `pd-server -V` prints. */
+  gitHash: string;
+}
+
+let checked: PdBinaries | null = null;
+
+/** PD_BIN_DIR when set (and not empty), else null. */
+export function pdBinDir(): string | null {
+  const dir = process.env.PD_BIN_DIR?.trim();
+  return dir ? dir : null;
+}
+
+function executable(path: string): string | null {
+  if (!existsSync(path)) return 'is missing';
+  if (!statSync(path).isFile()) return 'is not a file';
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    return 'is not executable (chmod +x it)';
+  }
+  return null;
+}
+
+/**
+ * The two PD binaries from PD_BIN_DIR, checked once per process: both present and executable, and
+ * `pd-server -V` naming a v8.5 release. Throws with what was found, what is expected and where to get
+ * PD when anything is off.
+ */
+export function pdBinaries(): PdBinaries {
+  if (checked) return checked;
+  const dir = pdBinDir();
+  if (!dir) throw new Error(`PD_BIN_DIR is not set. ${WHERE_TO_GET_PD}`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`PD_BIN_DIR=${dir} is not a folder. ${WHERE_TO_GET_PD}`);
+  const pdServer = join(dir, 'pd-server');
+  const pdSimulator = join(dir, 'pd-simulator');
+  const problems = [
+    [pdServer, executable(pdServer)],
+    [pdSimulator, executable(pdSimulator)],
+  ].filter(([, p]) => p !== null);
+  if (problems.length) throw new Error(`${problems.map(([f, p]) => `${f} ${p}`).join('; ')}. ${WHERE_TO_GET_PD}`);
+  const r = spawnSync(pdServer, ['-V'], { encoding: 'utf8', timeout: 10_000 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  if (r.status !== 0 || !/Release Version:/.test(out)) {
+    throw new Error(`${pdServer} -V did not print a PD version (exit ${r.status ?? r.signal ?? r.error?.message}): ${out.slice(0, 300) || '(no output)'}. Is it pd-server? ${WHERE_TO_GET_PD}`);
+  }
+  const version = /Release Version:\s*(\S+)/.exec(out)?.[1] ?? '';
+  if (!version.startsWith(`${PD_RELEASE}.`)) {
+    throw new Error(`${pdServer} is PD ${version || '(no release version)'}; expected ${PD_RELEASE}.x (the release the stand-in and the fixtures in test/fixtures/pd/ are held to). ${WHERE_TO_GET_PD}`);
+  }
+  checked = { dir, pdServer, pdSimulator, version, gitHash: /Git Commit Hash:\s*(\S+)/.exec(out)?.[1] ?? '' };
+  return checked;
+}
 
 export const PD_BASE_PORT = 12379 + Number(process.env.TIDB_STEWARD_PORT_OFFSET ?? 0);
 
@@ -180,7 +247,7 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
   if (new Set(names).size !== names.length) throw new Error(`startPdCluster: duplicate member names in ${names.join(', ')}`);
   const basePort = opts.basePort ?? PD_BASE_PORT;
   const tuning: PdTuning = { ...TEST_TUNING, ...opts.tuning };
-  const binary = requirePdBinary('pd-server');
+  const binary = pdBinaries().pdServer;
   await killStrays(dataRoot);
   if (opts.fresh ?? true) rmSync(dataRoot, { recursive: true, force: true });
   mkdirSync(dataRoot, { recursive: true });
@@ -409,7 +476,7 @@ export async function labelStore(endpoints: readonly string[], storeId: number, 
 }
 
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
-  const binary = requirePdBinary('pd-simulator');
+  const binary = pdBinaries().pdSimulator;
   await killStrays(opts.dir);
   rmSync(opts.dir, { recursive: true, force: true });
   const tmp = join(opts.dir, 'tmp');
