@@ -46,65 +46,30 @@ export function fakeBinder(
 }
 
 // ---- drain -------------------------------------------------------------------------------------
-import type { PdApi } from '../src/services/drain.ts';
+import { PdClient } from '../src/pd/client.ts';
+import { PdStandin } from './pd-standin.ts';
 import type { EvictionRecordPort, ClusterEvictions } from '../src/k8s/evictions.ts';
 import type { EventSink, ObjectRef } from '../src/k8s/events.ts';
 import type { EvictionRecord } from '../src/domain/drain.ts';
-import type { StoreInfo } from '../src/pd/client.ts';
 
-/** PD as the drain sees it: members with health and a leader, stores with leader counts. */
-export class FakePd implements PdApi {
-  memberNames: string[];
-  unhealthy = new Set<string>();
-  leader: string | null;
-  storeList: StoreInfo[] = [];
-  evicting = new Set<string>();
-  down = false;
-  transfers: string[] = [];
-  /** Leader counts drop by this much per stores() call while a store is evicted. */
-  evictStep = 100;
+/**
+ * The PD stand-in for unit tests: members with a leader, stores with leader counts. Tests read and
+ * change its state (leader, unhealthy, stores, evicting, down) and assert its exact calls
+ * (`pd.writes()`); the drain talks to it through the real PdClient, in process.
+ */
+export function standinPd(members: string[], leader: string | null = members[0] ?? null): PdStandin {
+  // Leaders drop by 100 per read of the stores while a store is evicted, unless a test sets another step.
+  return new PdStandin({ members, ...(leader ? { leader } : {}), evictPerRead: 100 });
+}
 
-  constructor(members: string[], leader: string | null = members[0] ?? null) {
-    this.memberNames = members;
-    this.leader = leader;
-  }
-  private check() {
-    if (this.down) throw new Error('PD is unreachable (http://pd: connect ECONNREFUSED)');
-  }
-  addStore(id: string, podName: string, leaders: number, state = 'Up') {
-    this.storeList.push({ store: { id, address: `${podName}.basic-tikv-peer.db.svc:20160`, state_name: state, labels: [] }, status: { leader_count: leaders, region_count: leaders * 3 } });
-  }
-  async members() {
-    this.check();
-    const ms = this.memberNames.map((name) => ({ name, member_id: '18446744073709551557' }));
-    return { members: ms, leader: this.leader ? { name: this.leader } : null };
-  }
-  async health() {
-    this.check();
-    return this.memberNames.map((name) => ({ name, health: !this.unhealthy.has(name) }));
-  }
-  async transferLeader(to: string) {
-    this.check();
-    this.transfers.push(to);
-    this.leader = to;
-  }
-  async stores() {
-    this.check();
-    for (const s of this.storeList) if (this.evicting.has(s.store.id)) s.status.leader_count = Math.max(0, s.status.leader_count - this.evictStep);
-    return this.storeList.map((s) => ({ store: { ...s.store }, status: { ...s.status } }));
-  }
-  async evictingStores() {
-    this.check();
-    return [...this.evicting];
-  }
-  async addEvictLeader(id: string) {
-    this.check();
-    this.evicting.add(id);
-  }
-  async removeEvictLeader(id: string) {
-    this.check();
-    this.evicting.delete(id);
-  }
+/** A TiKV store addressed as in production: <pod>.basic-tikv-peer.db.svc:20160, no labels. */
+export function addStore(pd: PdStandin, id: number, podName: string, leaders: number, state: 'Up' | 'Offline' | 'Tombstone' = 'Up'): void {
+  pd.stores.push({ id, pod: podName, leaders, regions: leaders * 3, state, address: `${podName}.basic-tikv-peer.db.svc:20160`, labels: [] });
+}
+
+/** The real PD client over the stand-in, in process. */
+export function pdClientFor(pd: PdStandin): PdClient {
+  return new PdClient({ endpoints: ['http://basic-pd.db.svc:2379'], timeoutMs: 1000, fetchImpl: pd.fetch });
 }
 
 export class FakeRecords implements EvictionRecordPort {

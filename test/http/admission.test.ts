@@ -19,7 +19,7 @@ t.test('eviction of the PD leader: 429 TooManyRequests with retryAfterSeconds, u
       status: { code: 429, reason: 'TooManyRequests', message: 'db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1', details: { retryAfterSeconds: 1 } },
     },
   });
-  t.same(pd.transfers, ['basic-pd-1']);
+  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1']);
   const again = await app.inject(post('/admission/pods', admissionFixture('pod-eviction.json')));
   t.same(again.json().response, { uid: '0b6e2f5e-4d2c-4b1e-9c1a-000000000002', allowed: true });
 });
@@ -35,7 +35,7 @@ t.test('node cordon is never refused and starts the hand-over in the background'
   const res = await app.inject(post('/admission/nodes', admissionFixture('node-cordon.json')));
   t.same(res.json().response, { uid: '0b6e2f5e-4d2c-4b1e-9c1a-000000000003', allowed: true });
   await new Promise((r) => setTimeout(r, 20));
-  t.same(pd.transfers, ['basic-pd-1']);
+  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1']);
 });
 
 t.test('bad input: always a well-formed AdmissionReview on HTTP 200', async (t) => {
@@ -110,7 +110,7 @@ t.test('kubectl drain --dry-run=server: the dry run sits in the Eviction deleteO
   const review = admissionFixture('pod-eviction.json');
   review.request.object.deleteOptions = { dryRun: ['All'] };
   t.match((await app.inject(post('/admission/pods', review))).json().response, { allowed: true });
-  t.same(pd.transfers, [], 'no side effects');
+  t.same(pd.writes(), [], 'no side effects');
 });
 
 t.test('payloads recorded from the real kube-apiserver v1.36 (eviction, delete, cordon)', async (t) => {

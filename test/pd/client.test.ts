@@ -1,8 +1,9 @@
-// Unit tests of the PD client against an in-process HTTP server; the real pd-server is exercised in
-// test/e2e.
+// Unit tests of the PD client against the PD stand-in and small servers that misbehave; the recorded
+// PD traffic is replayed in fixtures.test.ts, and real pd-server runs in test/e2e when PD_BIN_DIR is set.
 import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { PdClient, PdError, parseJsonExact, pdEndpointsFor } from '../../src/pd/client.ts';
+import { PdStandin } from '../pd-standin.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -29,35 +30,60 @@ t.test('uint64 ids survive parsing exactly', async (t) => {
   t.equal(v.f, 1.5);
 });
 
-t.test('members, health, stores and evict-leader calls with real shapes', async (t) => {
-  const calls: string[] = [];
-  const url = await server(t, (req, res, body) => {
-    calls.push(`${req.method} ${req.url} ${body}`);
-    if (req.url === '/pd/api/v1/members') return json(res, 200, '{"header":{"cluster_id":7441234567890123456},"members":[{"name":"basic-pd-0","member_id":13147295245245421712,"peer_urls":["http://127.0.0.1:12380"],"client_urls":["http://127.0.0.1:12379"]}],"leader":{"name":"basic-pd-0","member_id":13147295245245421712}}');
-    if (req.url === '/pd/api/v1/health') return json(res, 200, '[{"name":"basic-pd-0","member_id":13147295245245421712,"client_urls":["http://127.0.0.1:12379"],"health":true}]');
-    if (req.url?.startsWith('/pd/api/v1/stores')) return json(res, 200, '{"count":1,"stores":[{"store":{"id":4,"address":"mock:://tikv-4","labels":[{"key":"pod","value":"basic-tikv-0"}],"state_name":"Up","last_heartbeat":1795364995705123456},"status":{"leader_count":17,"region_count":50}}]}');
-    if (req.url === '/pd/api/v1/scheduler-config/evict-leader-scheduler/list') return json(res, 200, '{"store-id-ranges":{"4":[{"start-key":"","end-key":""}]},"batch":3}');
-    if (req.url === '/pd/api/v1/schedulers' && req.method === 'POST') return json(res, 200, '"The scheduler is created."');
-    if (req.url === '/pd/api/v1/schedulers/evict-leader-scheduler-9') return json(res, 500, '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"');
-    if (req.url?.startsWith('/pd/api/v1/schedulers/evict-leader-scheduler-')) return json(res, 200, '"The scheduler is removed."');
-    if (req.url === '/pd/api/v1/leader/transfer/basic-pd-1') return json(res, 200, '"The transfer command is submitted."');
-    if (req.url === '/pd/api/v1/leader/transfer/nobody') return json(res, 500, '"[PD:server:ErrServerNotFound]..."');
-    json(res, 404, '"not found"');
-  });
+t.test('every client call against the PD stand-in over HTTP: exact method, path and body', async (t) => {
+  const sd = new PdStandin({ members: ['basic-pd-0', 'basic-pd-1'], stores: [{ id: 4, pod: 'basic-tikv-0', leaders: 17, regions: 50 }, { id: 5, pod: 'basic-tikv-1', leaders: 0, state: 'Tombstone' }] });
+  const url = await sd.listen();
+  t.teardown(() => sd.close());
   const pd = new PdClient({ endpoints: [url], timeoutMs: 1000 });
   const m = await pd.members();
-  t.equal(m.members[0]?.member_id, '13147295245245421712');
+  t.equal(m.members[0]?.member_id, '13147295245245421710', 'uint64 member_id kept exact');
   t.equal(m.leader?.name, 'basic-pd-0');
-  t.same(await pd.health(), [{ name: 'basic-pd-0', member_id: 13147295245245421712, client_urls: ['http://127.0.0.1:12379'], health: true }].map((h) => ({ ...h, member_id: '13147295245245421712' })));
-  const [store] = await pd.stores();
-  t.match(store, { store: { id: '4', state_name: 'Up', labels: [{ key: 'pod', value: 'basic-tikv-0' }] }, status: { leader_count: 17 } });
-  t.same(await pd.evictingStores(), ['4']);
+  t.same((await pd.health()).map((h) => [h.name, h.health]), [['basic-pd-0', true], ['basic-pd-1', true]]);
+  const stores = await pd.stores();
+  t.match(stores, [{ store: { id: '4', state_name: 'Up', labels: [{ key: 'pod', value: 'basic-tikv-0' }] }, status: { leader_count: 17 } }, { store: { id: '5', state_name: 'Tombstone' } }]);
+  t.same(await pd.evictingStores(), [], 'no scheduler: nothing evicted (PD answers 404)');
   await pd.addEvictLeader('4');
-  t.match(calls.find((c) => c.startsWith('POST /pd/api/v1/schedulers')), /"name":"evict-leader-scheduler","store_id":4/);
+  t.same(await pd.evictingStores(), ['4']);
   await pd.removeEvictLeader('4');
   await pd.removeEvictLeader('9');
   await pd.transferLeader('basic-pd-1');
   await t.rejects(pd.transferLeader('nobody'), { message: /PD refused to transfer leadership to nobody: HTTP 500/ });
+  t.same(sd.callLines(), [
+    'GET /pd/api/v1/members',
+    'GET /pd/api/v1/health',
+    'GET /pd/api/v1/stores?state=0&state=1&state=2',
+    'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
+    'POST /pd/api/v1/schedulers',
+    'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
+    'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-4',
+    'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-9',
+    'POST /pd/api/v1/leader/transfer/basic-pd-1',
+    'POST /pd/api/v1/leader/transfer/nobody',
+  ]);
+  t.same(sd.calls.map((c) => c.status), [200, 200, 200, 404, 200, 200, 200, 404, 200, 500]);
+  t.same(JSON.parse(sd.calls[4]!.body), { name: 'evict-leader-scheduler', store_id: 4 }, 'the scheduler body PD expects: store_id a number');
+  t.equal(sd.leader, 'basic-pd-1', 'the transfer happened');
+});
+
+t.test('the stand-in answers only what PD serves: 405 for another method, 404 for another path', async (t) => {
+  const sd = new PdStandin({ members: ['basic-pd-0'] });
+  const table: Array<[string, string, number]> = [
+    ['GET', '/pd/api/v1/leader/transfer/basic-pd-0', 405],
+    ['PUT', '/pd/api/v1/leader/transfer/basic-pd-0', 405],
+    ['GET', '/pd/api/v1/schedulers/evict-leader-scheduler-1', 405],
+    ['POST', '/pd/api/v1/members', 405],
+    ['DELETE', '/pd/api/v1/stores', 405],
+    ['GET', '/pd/api/v1/no-such-thing', 404],
+    ['GET', '/pd/api/v2/members', 404],
+    ['GET', '/pd/api/v1/members', 200],
+  ];
+  for (const [method, path, status] of table) t.equal(sd.handle(method, path).status, status, `${method} ${path}`);
+  t.equal(sd.handle('GET', '/nope').body, '404 page not found\n');
+  t.equal(sd.handle('GET', '/pd/api/v1/leader/transfer/x').body, '', '405 has an empty body');
+  // A client that used the wrong method would get 405 and fail: these are the mistakes to catch.
+  const wrong = new PdClient({ endpoints: ['http://pd'], timeoutMs: 500, fetchImpl: ((u: string, init?: RequestInit) => sd.fetch(u, { ...init, method: init?.method === 'DELETE' ? 'GET' : init?.method === 'POST' ? 'PUT' : init?.method })) as typeof fetch });
+  await t.rejects(wrong.removeEvictLeader('1'), { message: /HTTP 405/ });
+  await t.rejects(wrong.transferLeader('basic-pd-0'), { message: /HTTP 405/ });
 });
 
 t.test('a member that does not answer is skipped within the deadline; the next one answers', async (t) => {

@@ -1,0 +1,382 @@
+// The PD stand-in: PD v8.5's HTTP API for the parts tidb-steward uses, held to recorded PD traffic
+// (test/fixtures/pd/, replayed by test/pd/fixtures.test.ts). One class serves both uses:
+// - unit tests call it in process through `standin.fetch` (PdClient's fetchImpl; no socket);
+// - e2e tests and the demo `listen()` on 127.0.0.1 so that the tidb-steward process can reach it.
+// It answers only the methods and paths PD serves (405 with an empty body for another method on a
+// known path, 404 "404 page not found" for any other path, as PD's router does), with PD's bodies and
+// error shapes, and logs every call so that tests assert the exact calls made.
+// It is a model, not PD: leaders leave an evicted store at a rate set here, and an election takes
+// transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer.
+import { createServer, type Server } from 'node:http';
+
+export type StoreState = 'Up' | 'Offline' | 'Tombstone';
+
+export interface StandinStore {
+  id: number;
+  /** The TiKV pod: stores are labelled pod=<pod> and addressed mock:://tikv-<id>, as pd-simulator's. */
+  pod: string;
+  leaders: number;
+  regions?: number;
+  state?: StoreState;
+  /** Address override, e.g. a production-style "<pod>.<cluster>-tikv-peer.<ns>.svc:20160". */
+  address?: string;
+  /** Labels override; default [{key:'pod', value: pod}]. */
+  labels?: Array<{ key: string; value: string }>;
+}
+
+export interface StandinCall {
+  method: string;
+  /** Path without the query. */
+  path: string;
+  query: string;
+  body: string;
+  status: number;
+  at: number;
+}
+
+export interface StandinOptions {
+  /** Member names (the PD pod names). */
+  members: string[];
+  leader?: string;
+  stores?: StandinStore[];
+  /** A leader transfer completes after this long (an election); 0 = at once. Default 0. */
+  transferDelayMs?: number;
+  /** Leaders an evicted store loses per GET of the stores (for unit tests that step by reading). */
+  evictPerRead?: number;
+  clusterId?: string;
+  maxReplicas?: number;
+}
+
+export interface StandinResponse {
+  status: number;
+  contentType: string | null;
+  body: string;
+}
+
+const API = '/pd/api/v1';
+const JSON_TYPE = 'application/json; charset=UTF-8';
+
+/** 64-bit ids as PD writes them: bare numbers that JSON.parse would round. */
+function memberId(i: number): string {
+  return `1314729524524542171${i}`;
+}
+
+type Handler = (m: RegExpMatchArray, query: URLSearchParams, body: string) => StandinResponse;
+
+export class PdStandin {
+  members: string[];
+  leader: string;
+  unhealthy = new Set<string>();
+  stores: StandinStore[];
+  /** Store ids in the evict-leader scheduler, in the order they were added. */
+  evicting = new Set<number>();
+  /** While true, every call fails as a refused connection does. */
+  down = false;
+  maxReplicas: number;
+  transferDelayMs: number;
+  evictPerRead: number;
+  readonly clusterId: string;
+  /** Every call answered, in order. */
+  readonly calls: StandinCall[] = [];
+  /** Completed leader transfers, and when each evicted store reached 0 leaders (ms since epoch). */
+  readonly transfers: Array<{ from: string; to: string; at: number }> = [];
+  readonly drainedAt = new Map<number, number>();
+  /** Region ids per check kind (down-peer, offline-peer, miss-peer, ...): what the region checks report. */
+  readonly regionChecks = new Map<string, number[]>();
+  private server: Server | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly routes: Array<{ pattern: RegExp; methods: Record<string, Handler> }>;
+
+  constructor(opts: StandinOptions) {
+    if (opts.members.length === 0) throw new Error('PdStandin needs at least one member');
+    this.members = [...opts.members];
+    this.leader = opts.leader ?? opts.members[0]!;
+    this.stores = (opts.stores ?? []).map((s) => ({ ...s }));
+    this.transferDelayMs = opts.transferDelayMs ?? 0;
+    this.evictPerRead = opts.evictPerRead ?? 0;
+    this.clusterId = opts.clusterId ?? '7441234567890123456';
+    this.maxReplicas = opts.maxReplicas ?? 3;
+    this.routes = this.buildRoutes();
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------
+
+  /** "METHOD /path?query" of every call, or of those matching `filter`. */
+  callLines(filter?: (c: StandinCall) => boolean): string[] {
+    return this.calls.filter(filter ?? (() => true)).map((c) => `${c.method} ${c.path}${c.query ? `?${c.query}` : ''}`);
+  }
+
+  /** The calls that change PD (every method but GET), e.g. ["POST /pd/api/v1/leader/transfer/basic-pd-1"]. */
+  writes(): string[] {
+    return this.callLines((c) => c.method !== 'GET');
+  }
+
+  clearCalls(): void {
+    this.calls.length = 0;
+  }
+
+  // ---- model ---------------------------------------------------------------------------------
+
+  store(id: number): StandinStore | undefined {
+    return this.stores.find((s) => s.id === id);
+  }
+
+  /** Moves `step` leaders off every evicted store onto the Up store with the fewest. */
+  stepEviction(step: number, now = Date.now()): void {
+    for (const s of this.stores) {
+      if (!this.evicting.has(s.id) || s.leaders === 0) continue;
+      const moved = Math.min(step, s.leaders);
+      s.leaders -= moved;
+      const to = this.stores.filter((x) => x.id !== s.id && (x.state ?? 'Up') === 'Up' && !this.evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders)[0];
+      if (to) to.leaders += moved;
+      if (s.leaders === 0) this.drainedAt.set(s.id, now);
+    }
+  }
+
+  /** Evicts `step` leaders every `everyMs` (as PD's evict-leader scheduler does over time). */
+  startEvicting(everyMs = 300, step = 5): void {
+    this.stopEvicting();
+    this.timer = setInterval(() => this.stepEviction(step), everyMs);
+  }
+
+  stopEvicting(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // ---- transport -----------------------------------------------------------------------------
+
+  /** A fetch for PdClient's fetchImpl: answers in process, or fails like a refused connection while down. */
+  readonly fetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    if (this.down) throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED ${url.host}`) });
+    const body = typeof init?.body === 'string' ? init.body : '';
+    const r = this.handle(init?.method ?? 'GET', `${url.pathname}${url.search}`, body);
+    return new Response(r.status === 405 || r.body === '' ? null : r.body, { status: r.status, headers: r.contentType ? { 'content-type': r.contentType } : {} });
+  }) as typeof fetch;
+
+  /** Serves on 127.0.0.1 (port 0 = any); resolves to the base URL. */
+  async listen(port = 0): Promise<string> {
+    this.server = createServer((req, res) => {
+      if (this.down) {
+        req.socket.destroy();
+        return;
+      }
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        const r = this.handle(req.method ?? 'GET', req.url ?? '/', body);
+        res.writeHead(r.status, r.contentType ? { 'content-type': r.contentType } : {});
+        res.end(r.body);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', resolve);
+    });
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.stopEvicting();
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  /** One request: routes it, logs it, answers as PD would. */
+  handle(method: string, pathAndQuery: string, body = ''): StandinResponse {
+    const q = pathAndQuery.indexOf('?');
+    const path = q >= 0 ? pathAndQuery.slice(0, q) : pathAndQuery;
+    const query = q >= 0 ? pathAndQuery.slice(q + 1) : '';
+    let r: StandinResponse = { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' };
+    for (const route of this.routes) {
+      const m = path.match(route.pattern);
+      if (!m) continue;
+      const h = route.methods[method.toUpperCase()];
+      r = h ? h(m, new URLSearchParams(query), body) : { status: 405, contentType: null, body: '' };
+      break;
+    }
+    this.calls.push({ method: method.toUpperCase(), path, query, body, status: r.status, at: Date.now() });
+    return r;
+  }
+
+  // ---- PD's answers --------------------------------------------------------------------------
+
+  private json(status: number, payload: unknown): StandinResponse {
+    return this.raw(status, JSON.stringify(payload));
+  }
+
+  /** JSON text written by hand (for 64-bit numbers JSON.stringify cannot write). */
+  private raw(status: number, text: string): StandinResponse {
+    return { status, contentType: JSON_TYPE, body: `${text}\n` };
+  }
+
+  /** A member as PD writes it; member_id a bare 64-bit number. */
+  private memberJson(name: string): string {
+    const i = this.members.indexOf(name);
+    const m = {
+      name,
+      member_id: '@ID@',
+      peer_urls: [`http://${name}.peer:2380`],
+      client_urls: [`http://${name}.peer:2379`],
+      deploy_path: '/',
+      binary_version: 'v8.5.4',
+      git_hash: 'stand-in',
+    };
+    return JSON.stringify(m).replace('"@ID@"', memberId(i < 0 ? 9 : i));
+  }
+
+  private storeJson(s: StandinStore): unknown {
+    const state = s.state ?? 'Up';
+    return {
+      store: {
+        id: s.id,
+        address: s.address ?? `mock:://tikv-${s.id}`,
+        labels: s.labels ?? [{ key: 'pod', value: s.pod }],
+        ...(state === 'Up' ? {} : { state: state === 'Offline' ? 1 : 2 }),
+        version: '8.5.4',
+        last_heartbeat: 0,
+        ...(state === 'Up' ? {} : { node_state: state === 'Offline' ? 2 : 3 }),
+        state_name: state,
+      },
+      status: {
+        capacity: '1TiB',
+        available: '1TiB',
+        used_size: '1MiB',
+        leader_count: s.leaders,
+        leader_weight: 1,
+        leader_score: s.leaders,
+        leader_size: s.leaders,
+        region_count: s.regions ?? s.leaders * 3,
+        region_weight: 1,
+        region_score: s.regions ?? s.leaders * 3,
+        region_size: s.regions ?? s.leaders * 3,
+        start_ts: '2025-01-01T00:00:00Z',
+        last_heartbeat_ts: new Date().toISOString(),
+        uptime: '1h0m0s',
+      },
+    };
+  }
+
+  private buildRoutes(): Array<{ pattern: RegExp; methods: Record<string, Handler> }> {
+    const r = (path: string, methods: Record<string, Handler>) => ({ pattern: new RegExp(`^${API}${path}$`), methods });
+    const storeStates = (query: URLSearchParams): StoreState[] | null => {
+      const all = query.getAll('state');
+      if (all.length === 0) return ['Up', 'Offline'];
+      const names: StoreState[] = [];
+      for (const v of all) {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 2) return null;
+        names.push((['Up', 'Offline', 'Tombstone'] as const)[n]!);
+      }
+      return names;
+    };
+    const regionCheck = (kind: string): Handler => () => {
+      const ids = this.regionChecks.get(kind) ?? [];
+      return this.json(200, { count: ids.length, regions: ids.map((id) => ({ id, start_key: '', end_key: '', epoch: { conf_ver: 5, version: 1 }, peers: [], leader: {}, approximate_size: 1, approximate_keys: 0 })) });
+    };
+    return [
+      r('/members', {
+        GET: () => this.raw(200, `{"header":{"cluster_id":${this.clusterId}},"members":[${this.members.map((m) => this.memberJson(m)).join(',')}],"leader":${this.memberJson(this.leader)},"etcd_leader":${this.memberJson(this.leader)}}`),
+      }),
+      r('/health', {
+        GET: () => this.raw(200, `[${this.members.map((m) => this.memberJson(m).replace(/,"deploy_path".*\}$/, `,"health":${!this.unhealthy.has(m)}}`)).join(',')}]`),
+      }),
+      r('/leader', { GET: () => this.raw(200, this.memberJson(this.leader)) }),
+      r('/leader/resign', { POST: () => this.json(200, 'The resign command is submitted.') }),
+      r('/leader/transfer/([^/]+)', {
+        POST: (m) => {
+          const to = decodeURIComponent(m[1]!);
+          if (!this.members.includes(to)) return this.json(500, `[PD:member:ErrEtcdLeaderNotFound]etcd leader not found`);
+          if (this.unhealthy.has(to)) return this.json(500, `[PD:etcd:ErrEtcdMoveLeader]etcdserver: request timed out`);
+          const from = this.leader;
+          const done = () => {
+            this.leader = to;
+            this.transfers.push({ from, to, at: Date.now() });
+          };
+          if (this.transferDelayMs > 0) setTimeout(done, this.transferDelayMs);
+          else done();
+          return this.json(200, 'The transfer command is submitted.');
+        },
+      }),
+      r('/stores', {
+        GET: (_m, query) => {
+          const states = storeStates(query);
+          if (!states) return this.json(500, `[PD:apiutil:ErrInvalidStoreState]invalid store state ${query.getAll('state').join(',')}`);
+          if (this.evictPerRead > 0) this.stepEviction(this.evictPerRead);
+          const list = this.stores.filter((s) => states.includes(s.state ?? 'Up'));
+          return this.json(200, { count: list.length, stores: list.map((s) => this.storeJson(s)) });
+        },
+      }),
+      r('/store/(\\d+)', {
+        GET: (m) => {
+          const s = this.store(Number(m[1]));
+          return s ? this.json(200, this.storeJson(s)) : this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+        },
+        DELETE: (m) => {
+          const s = this.store(Number(m[1]));
+          if (!s) return this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+          if (s.state === 'Tombstone') return this.json(410, `[PD:core:ErrStoreRemoved]store ${s.id} has been removed`);
+          s.state = 'Offline';
+          return this.json(200, 'The store is set as Offline.');
+        },
+      }),
+      r('/store/(\\d+)/label', {
+        POST: (m, _q, body) => {
+          const s = this.store(Number(m[1]));
+          if (!s) return this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+          const labels = JSON.parse(body || '{}') as Record<string, string>;
+          const merged = new Map((s.labels ?? [{ key: 'pod', value: s.pod }]).map((l) => [l.key, l.value]));
+          for (const [k, v] of Object.entries(labels)) merged.set(k, v);
+          s.labels = [...merged].map(([key, value]) => ({ key, value }));
+          return this.json(200, "The store's label is updated.");
+        },
+      }),
+      r('/schedulers', {
+        GET: () => this.json(200, ['balance-hot-region-scheduler', 'balance-leader-scheduler', 'balance-region-scheduler', 'evict-slow-store-scheduler', ...(this.evicting.size ? ['evict-leader-scheduler'] : [])].sort()),
+        POST: (_m, _q, body) => {
+          let input: Record<string, unknown>;
+          try {
+            input = JSON.parse(body) as Record<string, unknown>;
+          } catch {
+            return this.json(400, 'invalid character in the request body');
+          }
+          if (typeof input.name !== 'string') return this.json(400, 'missing scheduler name');
+          if (input.name !== 'evict-leader-scheduler') return this.json(400, 'unknown scheduler');
+          if (typeof input.store_id !== 'number') return this.json(400, 'missing store id');
+          const s = this.store(input.store_id);
+          if (!s) return this.json(500, `[PD:core:ErrStoreNotFound]store id ${input.store_id} not found`);
+          const existed = this.evicting.size > 0;
+          this.evicting.add(s.id);
+          return this.json(200, existed ? 'The scheduler has been applied to the store.' : 'The scheduler is created.');
+        },
+      }),
+      r('/schedulers/([^/]+)', {
+        DELETE: (m) => {
+          const name = decodeURIComponent(m[1]!);
+          const id = /^evict-leader-scheduler-(\d+)$/.exec(name)?.[1];
+          // The whole scheduler, or one store of it (PD drops the scheduler with its last store).
+          const removed = id === undefined ? name === 'evict-leader-scheduler' && this.evicting.size > 0 : this.evicting.delete(Number(id));
+          if (id === undefined && removed) this.evicting.clear();
+          return removed ? this.json(200, 'The scheduler is removed.') : this.json(404, '[PD:scheduler:ErrSchedulerNotFound]scheduler not found');
+        },
+        POST: () => this.json(200, 'Pause or resume the scheduler successfully.'),
+      }),
+      r('/scheduler-config/evict-leader-scheduler/list', {
+        GET: () => {
+          if (this.evicting.size === 0) return this.json(404, `[PD:scheduler:ErrSchedulerNotFound]scheduler not found`);
+          return this.json(200, { 'store-id-ranges': Object.fromEntries([...this.evicting].map((id) => [String(id), [{ 'start-key': '', 'end-key': '' }]])), batch: 3 });
+        },
+      }),
+      r('/regions/check/(miss-peer|extra-peer|pending-peer|down-peer|learner-peer|empty-region|offline-peer|oversized-region|undersized-region)', {
+        GET: (m) => regionCheck(m[1]!)(m, new URLSearchParams(), ''),
+      }),
+      r('/config/replicate', {
+        GET: () => this.json(200, { 'max-replicas': this.maxReplicas, 'location-labels': '', 'strictly-match-label': 'false', 'enable-placement-rules': 'true', 'enable-placement-rules-cache': 'false', 'isolation-level': '' }),
+      }),
+    ];
+  }
+}
