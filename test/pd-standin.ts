@@ -131,6 +131,14 @@ export class PdStandin {
       if (to) to.leaders += moved;
       if (s.leaders === 0) this.drainedAt.set(s.id, now);
     }
+    // balance-leader: a store that is not evicted (any more) gets leaders back from the one with the most.
+    const eligible = this.stores.filter((x) => (x.state ?? 'Up') === 'Up' && !this.evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders);
+    const low = eligible[0];
+    const high = eligible[eligible.length - 1];
+    if (low && high && high.leaders - low.leaders > step) {
+      high.leaders -= step;
+      low.leaders += step;
+    }
   }
 
   /** Evicts `step` leaders every `everyMs` (as PD's evict-leader scheduler does over time). */
@@ -214,51 +222,60 @@ export class PdStandin {
     return { status, contentType: JSON_TYPE, body: `${text}\n` };
   }
 
-  /** A member as PD writes it; member_id a bare 64-bit number. */
-  private memberJson(name: string): string {
+  /** A member as PD writes it, member_id a bare 64-bit number; `full` adds what /members adds. */
+  private memberJson(name: string, part: 'members' | 'leader' | 'health'): string {
     const i = this.members.indexOf(name);
-    const m = {
-      name,
-      member_id: '@ID@',
-      peer_urls: [`http://${name}.peer:2380`],
-      client_urls: [`http://${name}.peer:2379`],
-      deploy_path: '/',
-      binary_version: 'v8.5.4',
-      git_hash: 'stand-in',
-    };
+    const urls = { peer_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2380`], client_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2379`] };
+    const m =
+      part === 'health'
+        ? { name, member_id: '@ID@', client_urls: urls.client_urls, health: !this.unhealthy.has(name) }
+        : { name, member_id: '@ID@', ...urls, ...(part === 'members' ? { deploy_path: '/', binary_version: 'v8.5.4', git_hash: 'ab1848b1274bfef46e949b9056c98c57aaf3da34' } : {}) };
     return JSON.stringify(m).replace('"@ID@"', memberId(i < 0 ? 9 : i));
   }
 
-  private storeJson(s: StandinStore): unknown {
+  /** A store as PD writes it: `state` and `node_state` only when not Up (0 is left out), learner_count only when not 0. */
+  private storeJson(s: StandinStore): string {
     const state = s.state ?? 'Up';
-    return {
-      store: {
-        id: s.id,
-        address: s.address ?? `mock:://tikv-${s.id}`,
-        labels: s.labels ?? [{ key: 'pod', value: s.pod }],
-        ...(state === 'Up' ? {} : { state: state === 'Offline' ? 1 : 2 }),
-        version: '8.5.4',
-        last_heartbeat: 0,
-        ...(state === 'Up' ? {} : { node_state: state === 'Offline' ? 2 : 3 }),
-        state_name: state,
-      },
-      status: {
-        capacity: '1TiB',
-        available: '1TiB',
-        used_size: '1MiB',
-        leader_count: s.leaders,
-        leader_weight: 1,
-        leader_score: s.leaders,
-        leader_size: s.leaders,
-        region_count: s.regions ?? s.leaders * 3,
-        region_weight: 1,
-        region_score: s.regions ?? s.leaders * 3,
-        region_size: s.regions ?? s.leaders * 3,
-        start_ts: '2025-01-01T00:00:00Z',
-        last_heartbeat_ts: new Date().toISOString(),
-        uptime: '1h0m0s',
-      },
+    const code = { Up: 0, Offline: 1, Tombstone: 2 }[state];
+    const nodeState = { Up: 1, Offline: 2, Tombstone: 3 }[state];
+    const regions = s.regions ?? s.leaders * 3;
+    const labels = s.labels ?? [{ key: 'pod', value: s.pod }];
+    const store = {
+      id: s.id,
+      address: s.address ?? `mock:://tikv-${s.id}`,
+      ...(code ? { state: code } : {}),
+      ...(labels.length ? { labels } : {}),
+      version: 'v8.5.4',
+      last_heartbeat: '@HB@',
+      ...(code ? { node_state: nodeState } : {}),
+      state_name: state,
     };
+    const now = new Date().toISOString();
+    const status = {
+      capacity: '1TiB',
+      available: '1021GiB',
+      used_size: '2.812GiB',
+      leader_count: s.leaders,
+      leader_weight: 1,
+      leader_score: s.leaders,
+      leader_size: s.leaders * 96,
+      region_count: regions,
+      region_weight: 1,
+      region_score: regions * 122.8,
+      region_size: regions * 96,
+      ...(state === 'Offline' ? { learner_count: 1 } : {}),
+      start_ts: '1970-01-01T00:00:00Z',
+      last_heartbeat_ts: now,
+      uptime: '1h0m0s',
+    };
+    // last_heartbeat is Unix nanoseconds, beyond 2^53.
+    return JSON.stringify({ store, status }).replace('"@HB@"', `${BigInt(Date.now()) * 1_000_000n}`);
+  }
+
+  /** A region as the region checks list it. */
+  private regionJson(id: number): unknown {
+    const peers = this.stores.slice(0, 3).map((s, i) => ({ role_name: 'Voter', id: id * 10 + i, store_id: s.id }));
+    return { id, start_key: '', end_key: '', epoch: { conf_ver: 1, version: 1 }, peers, leader: peers[0] ?? {}, cpu_usage: 0, written_bytes: 0, read_bytes: 0, written_keys: 0, read_keys: 0, approximate_size: 96, approximate_keys: 960000 };
   }
 
   private buildRoutes(): Array<{ pattern: RegExp; methods: Record<string, Handler> }> {
@@ -274,24 +291,27 @@ export class PdStandin {
       }
       return names;
     };
-    const regionCheck = (kind: string): Handler => () => {
+    const regionCheck = (kind: string): StandinResponse => {
       const ids = this.regionChecks.get(kind) ?? [];
-      return this.json(200, { count: ids.length, regions: ids.map((id) => ({ id, start_key: '', end_key: '', epoch: { conf_ver: 5, version: 1 }, peers: [], leader: {}, approximate_size: 1, approximate_keys: 0 })) });
+      // PD writes these without a JSON content type.
+      return { status: 200, contentType: 'application/octet-stream', body: JSON.stringify({ count: ids.length, regions: ids.map((id) => this.regionJson(id)) }) };
     };
+    const NOT_FOUND: StandinResponse = { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' };
+    const storeNotFound = (id: string) => this.json(404, `[PD:core:ErrStoreNotFound]store ${id} not found`);
     return [
       r('/members', {
-        GET: () => this.raw(200, `{"header":{"cluster_id":${this.clusterId}},"members":[${this.members.map((m) => this.memberJson(m)).join(',')}],"leader":${this.memberJson(this.leader)},"etcd_leader":${this.memberJson(this.leader)}}`),
+        GET: () => this.raw(200, `{"header":{"cluster_id":${this.clusterId}},"members":[${this.members.map((m) => this.memberJson(m, 'members')).join(',')}],"leader":${this.memberJson(this.leader, 'members')},"etcd_leader":${this.memberJson(this.leader, 'members')}}`),
       }),
       r('/health', {
-        GET: () => this.raw(200, `[${this.members.map((m) => this.memberJson(m).replace(/,"deploy_path".*\}$/, `,"health":${!this.unhealthy.has(m)}}`)).join(',')}]`),
+        GET: () => this.raw(200, `[${this.members.map((m) => this.memberJson(m, 'health')).join(',')}]`),
       }),
-      r('/leader', { GET: () => this.raw(200, this.memberJson(this.leader)) }),
+      r('/leader', { GET: () => this.raw(200, this.memberJson(this.leader, 'leader')) }),
       r('/leader/resign', { POST: () => this.json(200, 'The resign command is submitted.') }),
       r('/leader/transfer/([^/]+)', {
         POST: (m) => {
           const to = decodeURIComponent(m[1]!);
-          if (!this.members.includes(to)) return this.json(500, `[PD:member:ErrEtcdLeaderNotFound]etcd leader not found`);
-          if (this.unhealthy.has(to)) return this.json(500, `[PD:etcd:ErrEtcdMoveLeader]etcdserver: request timed out`);
+          if (!this.members.includes(to)) return this.json(500, 'no valid pd to transfer etcd leader');
+          if (this.unhealthy.has(to)) return this.json(500, '[PD:etcd:ErrEtcdMoveLeader]etcdserver: request timed out, leader transfer took too long: etcdserver: request timed out, leader transfer took too long');
           const from = this.leader;
           const done = () => {
             this.leader = to;
@@ -308,17 +328,17 @@ export class PdStandin {
           if (!states) return this.json(500, `[PD:apiutil:ErrInvalidStoreState]invalid store state ${query.getAll('state').join(',')}`);
           if (this.evictPerRead > 0) this.stepEviction(this.evictPerRead);
           const list = this.stores.filter((s) => states.includes(s.state ?? 'Up'));
-          return this.json(200, { count: list.length, stores: list.map((s) => this.storeJson(s)) });
+          return this.raw(200, `{"count":${list.length},"stores":[${list.map((s) => this.storeJson(s)).join(',')}]}`);
         },
       }),
       r('/store/(\\d+)', {
         GET: (m) => {
           const s = this.store(Number(m[1]));
-          return s ? this.json(200, this.storeJson(s)) : this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+          return s ? this.raw(200, this.storeJson(s)) : storeNotFound(m[1]!);
         },
         DELETE: (m) => {
           const s = this.store(Number(m[1]));
-          if (!s) return this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+          if (!s) return storeNotFound(m[1]!);
           if (s.state === 'Tombstone') return this.json(410, `[PD:core:ErrStoreRemoved]store ${s.id} has been removed`);
           s.state = 'Offline';
           return this.json(200, 'The store is set as Offline.');
@@ -327,7 +347,7 @@ export class PdStandin {
       r('/store/(\\d+)/label', {
         POST: (m, _q, body) => {
           const s = this.store(Number(m[1]));
-          if (!s) return this.json(404, `[PD:core:ErrStoreNotFound]store id ${m[1]} not found`);
+          if (!s) return storeNotFound(m[1]!);
           const labels = JSON.parse(body || '{}') as Record<string, string>;
           const merged = new Map((s.labels ?? [{ key: 'pod', value: s.pod }]).map((l) => [l.key, l.value]));
           for (const [k, v] of Object.entries(labels)) merged.set(k, v);
@@ -336,7 +356,7 @@ export class PdStandin {
         },
       }),
       r('/schedulers', {
-        GET: () => this.json(200, ['balance-hot-region-scheduler', 'balance-leader-scheduler', 'balance-region-scheduler', 'evict-slow-store-scheduler', ...(this.evicting.size ? ['evict-leader-scheduler'] : [])].sort()),
+        GET: () => this.json(200, [...(this.evicting.size ? ['evict-leader-scheduler'] : []), 'balance-region-scheduler', 'balance-leader-scheduler', 'balance-hot-region-scheduler', 'evict-slow-store-scheduler']),
         POST: (_m, _q, body) => {
           let input: Record<string, unknown>;
           try {
@@ -348,7 +368,7 @@ export class PdStandin {
           if (input.name !== 'evict-leader-scheduler') return this.json(400, 'unknown scheduler');
           if (typeof input.store_id !== 'number') return this.json(400, 'missing store id');
           const s = this.store(input.store_id);
-          if (!s) return this.json(500, `[PD:core:ErrStoreNotFound]store id ${input.store_id} not found`);
+          if (!s) return this.json(500, `[PD:core:ErrStoreNotFound]store ${input.store_id} not found`);
           const existed = this.evicting.size > 0;
           this.evicting.add(s.id);
           return this.json(200, existed ? 'The scheduler has been applied to the store.' : 'The scheduler is created.');
@@ -361,18 +381,20 @@ export class PdStandin {
           // The whole scheduler, or one store of it (PD drops the scheduler with its last store).
           const removed = id === undefined ? name === 'evict-leader-scheduler' && this.evicting.size > 0 : this.evicting.delete(Number(id));
           if (id === undefined && removed) this.evicting.clear();
-          return removed ? this.json(200, 'The scheduler is removed.') : this.json(404, '[PD:scheduler:ErrSchedulerNotFound]scheduler not found');
+          // PD v8.5 answers a JSON null either way.
+          return this.raw(removed ? 200 : 404, 'null');
         },
         POST: () => this.json(200, 'Pause or resume the scheduler successfully.'),
       }),
       r('/scheduler-config/evict-leader-scheduler/list', {
         GET: () => {
-          if (this.evicting.size === 0) return this.json(404, `[PD:scheduler:ErrSchedulerNotFound]scheduler not found`);
+          // Without the scheduler, its config path is unknown to PD's router.
+          if (this.evicting.size === 0) return NOT_FOUND;
           return this.json(200, { 'store-id-ranges': Object.fromEntries([...this.evicting].map((id) => [String(id), [{ 'start-key': '', 'end-key': '' }]])), batch: 3 });
         },
       }),
       r('/regions/check/(miss-peer|extra-peer|pending-peer|down-peer|learner-peer|empty-region|offline-peer|oversized-region|undersized-region)', {
-        GET: (m) => regionCheck(m[1]!)(m, new URLSearchParams(), ''),
+        GET: (m) => regionCheck(m[1]!),
       }),
       r('/config/replicate', {
         GET: () => this.json(200, { 'max-replicas': this.maxReplicas, 'location-labels': '', 'strictly-match-label': 'false', 'enable-placement-rules': 'true', 'enable-placement-rules-cache': 'false', 'isolation-level': '' }),

@@ -599,6 +599,8 @@ export interface FollowOptions {
   tikv?: 'keep' | 'replace';
   /** Called for every action taken, e.g. to log it. */
   onEvent?: (e: FollowEvent) => void;
+  /** PD members left alone whatever their pods do (a test holds a member down, or all of PD). */
+  hold?: ReadonlySet<string>;
   /** How often the pod cache is compared with the processes (ms). */
   intervalMs?: number;
 }
@@ -664,6 +666,7 @@ export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise
       return seen.has(name) ? 'down' : null;
     };
     for (const name of opts.pd.names) {
+      if (opts.hold?.has(name)) continue;
       const w = wanted(name);
       if (w === 'down' && opts.pd.isRunning(name)) {
         serially(name, async () => {

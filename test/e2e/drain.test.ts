@@ -1,28 +1,34 @@
-// kubectl drain against the real API server, with tidb-steward's admission webhooks in the path.
-// Real PD cannot be built here (the Go module proxy refuses github.com/tikv/pd), so these scenarios
-// prove the Kubernetes side: evictions of PD/TiKV pods are answered 429 "not yet" while PD cannot
+// kubectl drain against the real API server, with tidb-steward's admission webhooks in the path, and
+// PD down: real pd-server with every member stopped (PD_BIN_DIR) or the stand-in refusing connections
+// (test/cluster/pd-backend.ts). Evictions of PD/TiKV pods are answered 429 "not yet" while PD cannot
 // confirm they are safe, kubectl drain keeps retrying instead of failing, dry runs and other pods pass,
-// the escape hatch works, and cordon/uncordon are never refused.
+// the escape hatch works, cordon/uncordon are never refused, and once PD is back the drain completes.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { defaultNodes, ensureUp, restartSteward, setNodes } from './cluster.ts';
 import { kubectl, kubectlOk, namespace, pods, statefulSet, until } from './helpers.ts';
 import { logPath } from '../cluster/procs.ts';
+import { pdBackendLine, startPdBackend, type PdBackend } from '../cluster/pd-backend.ts';
 
 t.setTimeout(600_000);
 const NS = 'e2e-drain';
+t.comment(pdBackendLine());
+let pd: PdBackend;
 
 t.before(async () => {
   await ensureUp();
   await setNodes(defaultNodes(3));
-  // PD of this cluster is unreachable (nothing listens on port 1): every PD/TiKV removal must wait.
-  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/drain`]: ['http://127.0.0.1:1'] }), STEWARD_PD_TIMEOUT_MS: '300' });
+  const cleanup = await namespace(NS);
+  t.teardown(cleanup);
+  pd = await startPdBackend({ namespace: NS, cluster: 'drain', pdMembers: 3, tikvStores: 3, regions: 30 });
+  t.teardown(() => pd.stop());
+  // PD of this cluster is down: every PD/TiKV removal must wait.
+  await pd.allDown();
+  await restartSteward({ ...pd.stewardEnv(), STEWARD_PD_TIMEOUT_MS: '300' });
   t.teardown(async () => {
     await kubectl(['uncordon', 'node-a', 'node-b', 'node-c']);
     await restartSteward();
   });
-  const cleanup = await namespace(NS);
-  t.teardown(cleanup);
   await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: NS, cluster: 'drain', component: 'pd', replicas: 3, parallel: true }));
   await kubectlOk(['create', 'deployment', 'web', '-n', NS, '--image=nginx', '--replicas=2']);
   await until('3 PD pods and 2 web pods Running', async () => {
@@ -98,5 +104,18 @@ t.test('the escape hatch lets a PD pod go, with a warning Event', async (t) => {
     return e.includes('drain-pd-0') ? e : null;
   }, 20_000);
   t.match(events, /removed without drain checks/);
+  await kubectlOk(['uncordon', node]);
+});
+
+t.test('PD back: draining the node of the PD leader hands leadership over, then completes', async (t) => {
+  await pd.allUp();
+  await until('3 PD pods Running', async () => (await pods(NS, 'app.kubernetes.io/component=pd')).filter((p) => p.phase === 'Running').length === 3, 90_000);
+  const leader = await pd.leader();
+  const node = (await nodeOf(leader))!;
+  const started = Date.now();
+  const r = await drain(node, ['--timeout=90s', '--pod-selector=app.kubernetes.io/component=pd']);
+  t.equal(r.code, 0, `drain completed in ${((Date.now() - started) / 1000).toFixed(1)}s: ${r.stderr.split('\n').slice(-2).join(' ')}`);
+  const now = await until('a PD leader', () => pd.leader(), 30_000);
+  t.not(now, leader, `leadership moved from ${leader} to ${now} (${pd.kind} PD)`);
   await kubectlOk(['uncordon', node]);
 });
