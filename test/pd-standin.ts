@@ -233,7 +233,7 @@ export class PdStandin {
     return JSON.stringify(m).replace('"@ID@"', memberId(i < 0 ? 9 : i));
   }
 
-  /** A store as PD writes it: `state` and `node_state` only when not Up (0 is left out), learner_count only when not 0. */
+  /** A store as PD writes it: `state` and `node_state` only when not Up (0 is left out); transient counters (learner_count, ...) left out as PD does while they are 0. */
   private storeJson(s: StandinStore): string {
     const state = s.state ?? 'Up';
     const code = { Up: 0, Offline: 1, Tombstone: 2 }[state];
@@ -263,7 +263,6 @@ export class PdStandin {
       region_weight: 1,
       region_score: regions * 122.8,
       region_size: regions * 96,
-      ...(state === 'Offline' ? { learner_count: 1 } : {}),
       start_ts: '1970-01-01T00:00:00Z',
       last_heartbeat_ts: now,
       uptime: '1h0m0s',

@@ -195,6 +195,7 @@ export async function startPdBackend(opts: PdBackendOptions): Promise<PdBackend>
         standin.unhealthy.delete(name);
         return;
       }
+      if (!hold.has(name) && pd!.isRunning(name)) return;
       await pd!.start(name);
       hold.delete(name);
       await pd!.waitHealthy(60_000);

@@ -277,6 +277,7 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
 
   const spawnMember = (m: Member) => {
     if (m.child && m.child.exitCode === null && m.child.signalCode === null) return;
+    stopped.delete(m.name);
     mkdirSync(m.dataDir, { recursive: true });
     const fd = openSync(m.log, 'a');
     writeFileSync(fd, `\n# ${new Date().toISOString()} starting ${binary} --config=${m.config}\n`);
@@ -328,7 +329,8 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const up = members.filter(running);
-      const exited = members.filter((m) => m.child && !running(m) && !stopping.has(m.name));
+      // Members stopped on purpose (stop()) are not failures; only a crash is.
+      const exited = members.filter((m) => m.child && !running(m) && !stopping.has(m.name) && !stopped.has(m.name));
       if (exited.length) throw explain(`${exited.map((m) => m.name).join(', ')} exited`, timeoutMs - (deadline - Date.now()));
       const h = await health();
       if (up.every((m) => h.get(m.name) === true)) {
@@ -345,11 +347,13 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
   };
 
   const stopping = new Set<string>();
+  const stopped = new Set<string>();
   const stop = async (name: string, o: { kill?: boolean; graceMs?: number } = {}) => {
     const m = byName(name);
     const child = m.child;
     if (!child || !running(m)) return;
     stopping.add(name);
+    stopped.add(name);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), o.graceMs ?? 10_000);
