@@ -61,8 +61,8 @@ function executable(path: string): string | null {
  * PD when anything is off.
  */
 export function pdBinaries(): PdBinaries {
-  if (checked) return checked;
   const dir = pdBinDir();
+  if (checked && checked.dir === dir) return checked;
   if (!dir) throw new Error(`PD_BIN_DIR is not set. ${WHERE_TO_GET_PD}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`PD_BIN_DIR=${dir} is not a folder. ${WHERE_TO_GET_PD}`);
   const pdServer = join(dir, 'pd-server');
