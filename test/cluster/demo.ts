@@ -3,7 +3,8 @@
 // leader moves and the store's region leaders leave before the pods go. PD is real pd-server and
 // pd-simulator from PD_BIN_DIR, or the stand-in (and the demo says the PD side is simulated).
 import { KUBECONFIG, kubectl, kubectlOk, restartSteward, up } from './controlplane.ts';
-import { sleep } from './procs.ts';
+import { readFileSync } from 'node:fs';
+import { logPath, sleep } from './procs.ts';
 import { PdWatch, pdBackendLine, startPdBackend, type PdBackend } from './pd-backend.ts';
 
 const step = (msg: string) => process.stdout.write(`\n\x1b[1m== ${msg}\x1b[0m\n`);
@@ -113,14 +114,19 @@ try {
   const [pdGone, tikvGone] = await Promise.all([gone.pd, gone.tikv]);
   clearInterval(ticker);
   await watch.stop();
-  const waits = (drained.stderr + drained.stdout).split('\n').filter((l) => /cannot go yet/.test(l)).slice(0, 3);
-  for (const l of waits) note(`| ${l.trim().slice(0, 200)}`);
+  // What tidb-steward answered each eviction, from its log.
+  for (const line of readFileSync(logPath('tidb-steward'), 'utf8').split('\n')) {
+    if (!line.includes(`"pod":"${NS}/`) || !/removal (must wait|allowed)/.test(line)) continue;
+    const e = JSON.parse(line) as { time: number; pod: string; via: string; reason: string; msg: string };
+    if (e.time < started || e.via !== 'eviction') continue;
+    note(`| t+${((e.time - started) / 1000).toFixed(1)}s ${e.pod} ${e.msg === 'removal allowed' ? 'allowed' : '429 not yet'}: ${e.reason}`);
+  }
   if (drained.code !== 0) throw new Error(`the drain did not complete: ${drained.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   note(`drain of ${node} COMPLETED in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   const moved = watch.leaderLeft('basic-pd-0');
   if (moved) note(`PD leader moved basic-pd-0 -> ${moved.to} at t+${((moved.at - started) / 1000).toFixed(1)}s, ${((pdGone - moved.at) / 1000).toFixed(1)}s before basic-pd-0 was deleted`);
   const fell = store ? watch.storeDrained(store.id) : null;
-  if (store && fell) note(`store ${store.id}'s leader count fell ${fell.from} -> 0 in ${((fell.zeroAt - fell.fromAt) / 1000).toFixed(1)}s, ${((tikvGone - fell.zeroAt) / 1000).toFixed(1)}s before ${tikv} was deleted`);
+  if (store && fell) note(`store ${store.id}'s leader count: ${fell.from} -> 0 by t+${((fell.zeroAt - started) / 1000).toFixed(1)}s (the fall itself took ${((fell.zeroAt - fell.fromAt) / 1000).toFixed(1)}s), ${((tikvGone - fell.zeroAt) / 1000).toFixed(1)}s before ${tikv} was deleted`);
   for (const l of follow) note(`pd-follow: ${l}`);
   if (simulated) note('(PD side simulated by the stand-in; set PD_BIN_DIR to see real pd-server do it)');
   const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=Pod', '-o', 'custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message', '--no-headers']);

@@ -78,8 +78,9 @@ t.test('drain of the node with the PD leader and a TiKV store completes after ha
   t.not(await pd.leader(), 'flow-pd-0');
   t.comment(
     `figures (${pd.kind} PD): drain ${drainSeconds.toFixed(1)}s; leader flow-pd-0 -> ${moved?.to} ${moved ? moved.at - started : NaN} ms after the drain began, ` +
-      `${moved ? pdAt - moved.at : NaN} ms before the pod was deleted; store ${store.id} leader count ${fell?.from} -> 0 in ` +
-      `${fell ? ((fell.zeroAt - fell.fromAt) / 1000).toFixed(1) : NaN}s, ${fell ? tikvAt - fell.zeroAt : NaN} ms before ${tikv} was deleted`,
+      `${moved ? pdAt - moved.at : NaN} ms before the pod was deleted; store ${store.id} leader count ${fell?.from} -> 0 by ` +
+      `${fell ? ((fell.zeroAt - started) / 1000).toFixed(1) : NaN}s into the drain (the fall took ${fell ? ((fell.zeroAt - fell.fromAt) / 1000).toFixed(1) : NaN}s), ` +
+      `${fell ? tikvAt - fell.zeroAt : NaN} ms before ${tikv} was deleted`,
   );
 });
 
