@@ -6,7 +6,9 @@
 // known path, 404 "404 page not found" for any other path, as PD's router does), with PD's bodies and
 // error shapes, and logs every call so that tests assert the exact calls made.
 // It is a model, not PD: leaders leave an evicted store at a rate set here, and an election takes
-// transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer.
+// transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer. Answers no recording covers
+// yet (a Tombstone store, /store/{id}/label, /leader/resign, pausing a scheduler, an invalid state
+// filter) follow PD v8.5's handlers as read in its source.
 import { createServer, type Server } from 'node:http';
 
 export type StoreState = 'Up' | 'Offline' | 'Tombstone';
@@ -222,7 +224,7 @@ export class PdStandin {
     return { status, contentType: JSON_TYPE, body: `${text}\n` };
   }
 
-  /** A member as PD writes it, member_id a bare 64-bit number; `full` adds what /members adds. */
+  /** A member as PD writes it (member_id a bare 64-bit number): /members adds deploy_path and versions, /health has health. */
   private memberJson(name: string, part: 'members' | 'leader' | 'health'): string {
     const i = this.members.indexOf(name);
     const urls = { peer_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2380`], client_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2379`] };

@@ -95,10 +95,14 @@ t.test('pods that are not PD/TiKV drain at once', async (t) => {
 t.test('the escape hatch lets a PD pod go, with a warning Event', async (t) => {
   const node = (await nodeOf('drain-pd-0'))!;
   await kubectlOk(['annotate', 'pod', '-n', NS, 'drain-pd-0', 'tidb-steward.dev/skip-drain-check=true']);
+  let said = '';
   await until('the annotation in tidb-steward\'s cache', async () => {
-    const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=20s', '--pod-selector=app.kubernetes.io/component=pd']);
+    const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=20s', '--pod-selector=app.kubernetes.io/instance=drain,app.kubernetes.io/component=pd']);
+    said = `exit ${r.code}: ${(r.stderr + r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
     return r.code === 0 ? r : null;
-  }, 60_000, 1000);
+  }, 60_000, 1000).catch((err: Error) => {
+    throw new Error(`${err.message}; the last drain said ${said}`);
+  });
   const events = await until('the DrainCheckSkipped event', async () => {
     const e = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'reason=DrainCheckSkipped', '-o', 'jsonpath={.items[*].message}']);
     return e.includes('drain-pd-0') ? e : null;
@@ -113,7 +117,7 @@ t.test('PD back: draining the node of the PD leader hands leadership over, then 
   const leader = await pd.leader();
   const node = (await nodeOf(leader))!;
   const started = Date.now();
-  const r = await drain(node, ['--timeout=90s', '--pod-selector=app.kubernetes.io/component=pd']);
+  const r = await drain(node, ['--timeout=90s', '--pod-selector=app.kubernetes.io/instance=drain,app.kubernetes.io/component=pd']);
   t.equal(r.code, 0, `drain completed in ${((Date.now() - started) / 1000).toFixed(1)}s: ${r.stderr.split('\n').slice(-2).join(' ')}`);
   const now = await until('a PD leader', () => pd.leader(), 30_000);
   t.not(now, leader, `leadership moved from ${leader} to ${now} (${pd.kind} PD)`);
