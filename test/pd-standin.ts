@@ -7,8 +7,8 @@
 // error shapes, and logs every call so that tests assert the exact calls made.
 // It is a model, not PD: leaders leave an evicted store at a rate set here, and an election takes
 // transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer. Answers no recording covers
-// yet (a Tombstone store, /store/{id}/label, /leader/resign, pausing a scheduler, an invalid state
-// filter) follow PD v8.5's handlers as read in its source.
+// yet (/store/{id}/label, /leader/resign, pausing a scheduler, an invalid state filter) follow PD
+// v8.5's handlers as read in its source.
 import { createServer, type Server } from 'node:http';
 
 export type StoreState = 'Up' | 'Offline' | 'Tombstone';
@@ -235,7 +235,7 @@ export class PdStandin {
     return JSON.stringify(m).replace('"@ID@"', memberId(i < 0 ? 9 : i));
   }
 
-  /** A store as PD writes it: `state` and `node_state` only when not Up (0 is left out); transient counters (learner_count, ...) left out as PD does while they are 0. */
+  /** A store as PD writes it: `state` only when not Up (0 is left out), node_state 1 (Serving) for an Up store that is ready; transient counters (learner_count, ...) left out as PD does while they are 0. */
   private storeJson(s: StandinStore): string {
     const state = s.state ?? 'Up';
     const code = { Up: 0, Offline: 1, Tombstone: 2 }[state];
@@ -249,7 +249,7 @@ export class PdStandin {
       ...(labels.length ? { labels } : {}),
       version: 'v8.5.4',
       last_heartbeat: '@HB@',
-      ...(code ? { node_state: nodeState } : {}),
+      node_state: nodeState,
       state_name: state,
     };
     const now = new Date().toISOString();
