@@ -12,7 +12,7 @@ const schedConfig = load('tidb-scheduler-config.yaml')[0];
 const rbac = load('rbac.yaml');
 
 t.test('kustomization lists every manifest file', async (t) => {
-  t.same(kustomization.resources.sort(), ['namespace.yaml', 'networkpolicy.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
+  t.same(kustomization.resources.sort(), ['crd-tidbcluster.yaml', 'namespace.yaml', 'networkpolicy.yaml', 'rbac-controller.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
   t.equal(kustomization.namespace, undefined, 'no namespace override: a RoleBinding lives in kube-system');
   for (const file of ['rbac.yaml', 'steward.yaml', 'scheduler.yaml']) {
     for (const o of load(file)) {
