@@ -1,0 +1,191 @@
+// Desired Services, ConfigMaps, StatefulSets and PodDisruptionBudgets of one component of a
+// TidbCluster: pure functions of the (validated) cluster and the few decisions the controller made
+// (how many replicas now, whether PD has been bootstrapped). Applied with server-side apply.
+import { createHash } from 'node:crypto';
+import type { ComponentName, TidbCluster } from '../cluster/schema.ts';
+import { parseQuantity } from '../cluster/quantity.ts';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_TOPOLOGY_KEYS, meta, names, PORTS, selectorLabels, labels as allLabels } from './names.ts';
+import { initialCluster, PATHS, pdStartScript, tidbArgs, tikvArgs } from './scripts.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; [k: string]: any }; [k: string]: any };
+
+export interface ComponentPlan {
+  /** StatefulSet replicas to apply now (the scale decision's step, not necessarily spec.replicas). */
+  replicas: number;
+  /** PD only: PD has a leader and members; new members join instead of bootstrapping. */
+  pdBootstrapped?: boolean;
+  /** PD only: how many members bootstrap the cluster (the replicas when it was first created). */
+  pdInitialMembers?: number;
+}
+
+function service(tc: TidbCluster, c: ComponentName, name: string, ports: Array<{ name: string; port: number }>, headless: boolean, type = 'ClusterIP'): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(tc, c, name),
+    spec: {
+      ...(headless ? { clusterIP: 'None', publishNotReadyAddresses: true } : { type }),
+      selector: selectorLabels(tc.metadata.name, c),
+      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: 'TCP' })),
+    },
+  };
+}
+
+export function services(tc: TidbCluster, c: ComponentName): KubeObject[] {
+  const n = tc.metadata.name;
+  if (c === 'pd') {
+    return [
+      service(tc, c, names.clientService(n, 'pd'), [{ name: 'client', port: PORTS.pdClient }], false, tc.spec.pd.service.type),
+      // Peers must resolve each other before they are ready: PD needs its peers to become ready.
+      service(tc, c, names.peerService(n, 'pd'), [{ name: 'peer', port: PORTS.pdPeer }, { name: 'client', port: PORTS.pdClient }], true),
+    ];
+  }
+  if (c === 'tikv') return [service(tc, c, names.peerService(n, 'tikv'), [{ name: 'peer', port: PORTS.tikv }, { name: 'status', port: PORTS.tikvStatus }], true)];
+  return [
+    service(tc, c, names.clientService(n, 'tidb'), [{ name: 'mysql-client', port: PORTS.tidb }, { name: 'status', port: PORTS.tidbStatus }], false, tc.spec.tidb.service.type),
+    service(tc, c, names.peerService(n, 'tidb'), [{ name: 'status', port: PORTS.tidbStatus }], true),
+  ];
+}
+
+/** The config-file (TOML, as the user wrote it) and, for PD, the start script and bootstrap mode. */
+export function configMapData(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): Record<string, string> {
+  const data: Record<string, string> = { 'config-file': tc.spec[c].config };
+  if (c === 'pd') {
+    data['start-script'] = pdStartScript(tc.metadata.name, tc.metadata.namespace);
+    data.mode = plan.pdBootstrapped ? 'join' : 'initial';
+    data['initial-cluster'] = initialCluster(tc.metadata.name, tc.metadata.namespace, plan.pdInitialMembers ?? tc.spec.pd.replicas);
+  }
+  return data;
+}
+
+/** What rolls the pods when it changes: the config file and the start script, not the bootstrap mode. */
+export function configHash(data: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const key of ['config-file', 'start-script']) if (data[key] !== undefined) h.update(`${key}\0${data[key]}\0`);
+  return h.digest('hex').slice(0, 16);
+}
+
+export function configMap(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(tc, c, names.configMap(tc.metadata.name, c)), data: configMapData(tc, c, plan) };
+}
+
+/** TiKV's --capacity: its GB/MB are binary units. */
+export function tikvCapacity(size: string): string {
+  const bytes = parseQuantity(size);
+  if (bytes >= 2 ** 30) return `${Math.floor(bytes / 2 ** 30)}GB`;
+  return `${Math.max(1, Math.floor(bytes / 2 ** 20))}MB`;
+}
+
+function resources(spec: { requests?: Record<string, string | undefined> | undefined; limits?: Record<string, string | undefined> | undefined }) {
+  const r: Record<string, Record<string, string>> = {};
+  if (spec.requests && Object.keys(spec.requests).length) r.requests = { ...spec.requests } as Record<string, string>;
+  if (spec.limits && Object.keys(spec.limits).length) r.limits = { ...spec.limits } as Record<string, string>;
+  return r;
+}
+
+export function image(tc: TidbCluster, c: ComponentName): string {
+  return tc.spec[c].image ?? `pingcap/${c}:${tc.spec.version}`;
+}
+
+export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): KubeObject {
+  const n = tc.metadata.name;
+  const ns = tc.metadata.namespace;
+  const spec = tc.spec[c];
+  const hash = configHash(configMapData(tc, c, plan));
+  const env = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ];
+  const configVolume = { name: 'config', configMap: { name: names.configMap(n, c), items: [{ key: 'config-file', path: 'config-file' }] } };
+  const mounts: any[] = [{ name: 'config', mountPath: PATHS.config(c), readOnly: true }];
+  const volumes: any[] = [configVolume];
+  let container: any;
+  if (c === 'pd') {
+    volumes.push(
+      { name: 'start-script', configMap: { name: names.configMap(n, c), items: [{ key: 'start-script', path: 'start.sh' }] } },
+      { name: 'bootstrap', configMap: { name: names.configMap(n, c), items: [{ key: 'mode', path: 'mode' }, { key: 'initial-cluster', path: 'initial-cluster' }] } },
+    );
+    mounts.push({ name: 'start-script', mountPath: '/usr/local/bin', readOnly: true }, { name: 'bootstrap', mountPath: PATHS.bootstrap, readOnly: true }, { name: 'pd', mountPath: PATHS.pdData });
+    container = {
+      name: 'pd',
+      command: ['/bin/sh', PATHS.script],
+      ports: [{ name: 'client', containerPort: PORTS.pdClient }, { name: 'peer', containerPort: PORTS.pdPeer }],
+      readinessProbe: { tcpSocket: { port: PORTS.pdClient }, periodSeconds: 5 },
+    };
+  } else if (c === 'tikv') {
+    mounts.push({ name: 'tikv', mountPath: PATHS.tikvData });
+    container = {
+      name: 'tikv',
+      command: ['/tikv-server'],
+      args: tikvArgs(n, ns, tikvCapacity(tc.spec.tikv.storageSize)),
+      ports: [{ name: 'server', containerPort: PORTS.tikv }, { name: 'status', containerPort: PORTS.tikvStatus }],
+      readinessProbe: { tcpSocket: { port: PORTS.tikv }, periodSeconds: 5 },
+    };
+  } else {
+    container = {
+      name: 'tidb',
+      command: ['/tidb-server'],
+      args: tidbArgs(n, ns),
+      ports: [{ name: 'mysql-client', containerPort: PORTS.tidb }, { name: 'status', containerPort: PORTS.tidbStatus }],
+      readinessProbe: { httpGet: { path: '/status', port: PORTS.tidbStatus }, periodSeconds: 5 },
+    };
+  }
+  container = { ...container, image: image(tc, c), imagePullPolicy: 'IfNotPresent', env, resources: resources(spec), volumeMounts: mounts };
+  const annotations: Record<string, string> = { [ANNOTATION_CONFIG_HASH]: hash };
+  if (c === 'pd' && tc.spec.pd.topologyKeys?.length) annotations[ANNOTATION_TOPOLOGY_KEYS] = tc.spec.pd.topologyKeys.join(',');
+  const claim = (v: 'pd' | 'tikv') => ({
+    metadata: { name: names.volume(v), labels: allLabels(n, c) },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      ...(tc.spec[v].storageClassName ? { storageClassName: tc.spec[v].storageClassName } : {}),
+      resources: { requests: { storage: tc.spec[v].storageSize } },
+    },
+  });
+  // Volumes of removed members follow spec.pvReclaimPolicy through the StatefulSet's own retention
+  // policy; a suspended cluster scales to zero and must keep them, whatever the policy.
+  const reclaim = tc.spec.pvReclaimPolicy === 'Delete' && !tc.spec.suspend ? 'Delete' : 'Retain';
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(tc, c, names.statefulSet(n, c)),
+    spec: {
+      replicas: plan.replicas,
+      serviceName: names.peerService(n, c),
+      // PD members must start together to bootstrap; members are added and removed by the controller
+      // one at a time anyway.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      selector: { matchLabels: selectorLabels(n, c) },
+      ...(c === 'tidb' ? {} : { persistentVolumeClaimRetentionPolicy: { whenDeleted: tc.spec.pvReclaimPolicy === 'Delete' ? 'Delete' : 'Retain', whenScaled: reclaim } }),
+      template: {
+        metadata: { labels: allLabels(n, c), annotations },
+        spec: {
+          ...(c === 'tidb' ? {} : { schedulerName: tc.spec.schedulerName }),
+          terminationGracePeriodSeconds: c === 'tikv' ? 120 : 30,
+          containers: [container],
+          volumes,
+          ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+          ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
+          ...(spec.affinity ? { affinity: spec.affinity } : {}),
+        },
+      },
+      ...(c === 'tidb' ? {} : { volumeClaimTemplates: [claim(c)] }),
+    },
+  };
+}
+
+/** PD and TiKV: one member down at a time, whoever asks (kubectl drain, cluster autoscaler, ...). */
+export function podDisruptionBudget(tc: TidbCluster, c: ComponentName): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(tc, c, names.pdb(tc.metadata.name, c)),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(tc.metadata.name, c) } },
+  };
+}
+
+/** Everything one component needs, in the order to apply it. */
+export function componentObjects(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): KubeObject[] {
+  return [...services(tc, c), configMap(tc, c, plan), statefulSet(tc, c, plan), podDisruptionBudget(tc, c)];
+}
