@@ -79,6 +79,13 @@ export const ConfigSchema = z.object({
   webhookConfigName: z.string().min(1).optional(),
   /** CA of the serving certificate (ca.crt of a mounted Secret), for the caBundle. */
   tlsCaFile: z.string().min(1).optional(),
+  /** TidbCluster controller: campaigns for the Lease and, when holding it, reconciles TidbClusters. */
+  controller: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Lease holder identity; the pod name in a cluster. */
+  identity: z.string().min(1).optional(),
+  controllerWorkers: positiveInt(4),
+  /** A member pod Pending this long gets a diagnosis in status and an Event. */
+  pendingGraceSeconds: positiveInt(15),
   pdEndpoints: z
     .string()
     .optional()
@@ -126,6 +133,10 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'bindLease', flag: '--bind-lease', env: 'STEWARD_BIND_LEASE' },
   { field: 'bindDelayMs', flag: '--bind-delay-ms', env: 'STEWARD_BIND_DELAY_MS' },
   { field: 'advancedStatefulSets', flag: '--advanced-statefulsets', env: 'STEWARD_ADVANCED_STATEFULSETS' },
+  { field: 'controller', flag: '--controller', env: 'STEWARD_CONTROLLER' },
+  { field: 'identity', flag: '--identity', env: 'POD_NAME' },
+  { field: 'controllerWorkers', flag: '--controller-workers', env: 'STEWARD_CONTROLLER_WORKERS' },
+  { field: 'pendingGraceSeconds', flag: '--pending-grace-seconds', env: 'STEWARD_PENDING_GRACE_SECONDS' },
 ];
 
 export class ConfigError extends Error {}

@@ -16,6 +16,7 @@ import { PdClient, pdEndpointsFor } from './pd/client.ts';
 import { kubeEvictionRecords } from './k8s/evictions.ts';
 import { kubeEvents } from './k8s/events.ts';
 import { followCaBundle } from './k8s/webhooks.ts';
+import { runController } from './controller/run.ts';
 import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
 import { MapStore, NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
@@ -153,18 +154,19 @@ const placement = new PlacementService({
 });
 
 const pdClients = new Map<string, PdClient>();
+function pdFor(namespace: string, cluster: string): PdClient {
+  const key = `${namespace}/${cluster}`;
+  let client = pdClients.get(key);
+  if (!client) {
+    client = new PdClient({ endpoints: pdEndpointsFor(namespace, cluster, config.pdEndpoints), timeoutMs: config.pdTimeoutMs });
+    pdClients.set(key, client);
+  }
+  return client;
+}
 const drain = new DrainService({
   pods,
   nodes,
-  pdFor(namespace, cluster) {
-    const key = `${namespace}/${cluster}`;
-    let client = pdClients.get(key);
-    if (!client) {
-      client = new PdClient({ endpoints: pdEndpointsFor(namespace, cluster, config.pdEndpoints), timeoutMs: config.pdTimeoutMs });
-      pdClients.set(key, client);
-    }
-    return client;
-  },
+  pdFor,
   records: kubeEvictionRecords(clients),
   events,
   metrics: {
@@ -223,6 +225,24 @@ if (config.webhookConfigName) {
 for (const r of reflectors) r.start();
 
 let servingPair = tls;
+// TidbCluster controller: every replica campaigns for the Lease; the holder reconciles.
+const controller = config.controller
+  ? runController({
+      clients,
+      logger,
+      events,
+      pdFor,
+      leaseNamespace: config.leaseNamespace,
+      leaseName: 'tidb-steward-controller',
+      ...(config.identity ? { identity: config.identity } : {}),
+      workers: config.controllerWorkers,
+      evictTimeoutMs: config.evictLeaderTimeoutSeconds * 1000,
+      pendingGraceMs: config.pendingGraceSeconds * 1000,
+      relistIntervalMs: config.relistIntervalSeconds * 1000,
+      staleAfterMs: config.staleAfterSeconds * 1000,
+    })
+  : null;
+
 let stopWatchingCerts = () => {};
 if (config.tlsCertFile && config.tlsKeyFile) {
   stopWatchingCerts = reloadOnChange(app.server as unknown as TlsServer, { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }, tls, {
@@ -262,6 +282,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   clearInterval(reconcileTimer);
   clearInterval(leaseSweep);
   await app.close();
+  await controller?.stop();
   await Promise.all(reflectors.map((r) => r.stop()));
 });
 

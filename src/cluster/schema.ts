@@ -112,7 +112,14 @@ export const TidbClusterStatus = z.object({
   observedGeneration: z.number().int().optional(),
   phase: Phase.optional(),
   pd: z.object({ ...componentStatus, leader: z.string().optional(), members: z.array(PdMemberStatus).optional(), bootstrapped: z.boolean().optional() }).optional(),
-  tikv: z.object({ ...componentStatus, stores: z.array(StoreStatus).optional(), evictLeader: z.array(z.string()).optional() }).optional(),
+  tikv: z
+    .object({
+      ...componentStatus,
+      stores: z.array(StoreStatus).optional(),
+      /** Stores whose leaders the controller is evicting (suspend), and since when: removed on resume. */
+      evictLeader: z.array(z.object({ storeId: z.string(), since: z.string() })).optional(),
+    })
+    .optional(),
   tidb: z.object({ ...componentStatus, members: z.array(TidbMemberStatus).optional() }).optional(),
   conditions: z.array(Condition).optional(),
 });

@@ -41,6 +41,8 @@ export type StoreInfo = z.infer<typeof StoreInfo>;
 
 export const Stores = z.looseObject({ stores: z.array(StoreInfo).nullish().transform((s) => s ?? []) });
 
+export const Replication = z.looseObject({ 'max-replicas': z.number().int().positive() });
+
 export const EvictLeaderList = z.looseObject({ 'store-id-ranges': z.record(z.string(), z.unknown()).default({}) });
 
 export class PdError extends Error {
@@ -157,6 +159,34 @@ export class PdClient {
     const { status, text } = await this.call('DELETE', `/pd/api/v1/schedulers/${EVICT_LEADER}-${encodeURIComponent(storeId)}`);
     if (status === 200 || status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return;
     throw new PdError(`PD refused to stop evicting leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  // --- used by the TidbCluster controller (scale-in, suspend) ---
+
+  /** Removes a PD member by name; a member that is already gone is not an error. */
+  async deleteMember(name: string): Promise<void> {
+    const { status, text } = await this.call('DELETE', `/pd/api/v1/members/name/${encodeURIComponent(name)}`);
+    if (status === 200 || status === 404) return;
+    throw new PdError(`PD refused to remove member ${name}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  /** Asks PD to take a store offline (its regions move away; it becomes Tombstone when empty). */
+  async deleteStore(storeId: string): Promise<void> {
+    const { status, text } = await this.call('DELETE', `/pd/api/v1/store/${encodeURIComponent(storeId)}`);
+    if (status === 200) return;
+    throw new PdError(`PD refused to delete store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  /** Cancels the removal of an Offline store (back to Up). */
+  async cancelStoreRemoval(storeId: string): Promise<void> {
+    const { status, text } = await this.call('POST', `/pd/api/v1/store/${encodeURIComponent(storeId)}/state?state=Up`);
+    if (status === 200) return;
+    throw new PdError(`PD refused to bring store ${storeId} back Up: HTTP ${status} ${text.slice(0, 300)}`, status);
+  }
+
+  /** PD's replication max-replicas: how many copies of each region it keeps. */
+  async maxReplicas(): Promise<number> {
+    return (await this.json(Replication, 'GET', '/pd/api/v1/config/replicate'))['max-replicas'];
   }
 }
 

@@ -1,0 +1,423 @@
+// The TidbCluster controller: caches fed by supervised list+watch, a keyed work queue, and one linear
+// reconcile per cluster (CloudNativePG's shape):
+//   finalizer → validate (every error, with paths) → observe (caches + PD) → per component PD → TiKV
+//   → TiDB: decide (pure) → unless paused: server-side apply + PD calls → stop where a component must
+//   wait → derive status, write it only when it changed → requeue when something is in motion.
+import type { Logger } from 'pino';
+import { validateTidbCluster, describeErrors } from '../cluster/validate.ts';
+import type { ComponentName, TidbCluster, TidbClusterStatus } from '../cluster/schema.ts';
+import { diagnosePending, type Diagnosis, type NodeCapacity, type PendingPod, type StorageFacts } from '../domain/pending.ts';
+import { deriveStatus } from '../domain/status.ts';
+import { setCondition } from '../domain/conditions.ts';
+import { decidePd, decideSuspend, decideTidb, decideTikv, pdBootstrapped, type Observed, type PdAction, type Step, type StoreObserved } from '../domain/steps.ts';
+import type { EventSink, ObjectRef } from '../k8s/events.ts';
+import { Reflector, type ListWatchSource } from '../k8s/reflector.ts';
+import type { ControllerPod, ControllerSts, RawTidbCluster } from '../k8s/tidbclusters.ts';
+import type { Keyed } from '../k8s/views.ts';
+import type { StoreInfo } from '../pd/client.ts';
+import { MapStore, type Store } from '../state/stores.ts';
+import { FINALIZER, names } from '../specs/names.ts';
+import { componentObjects, type KubeObject } from '../specs/objects.ts';
+import { WorkQueue, type ReconcileResult } from './workqueue.ts';
+import { createHash } from 'node:crypto';
+
+/** What the controller needs from PD (PdClient satisfies it). */
+export interface PdPort {
+  members(): Promise<{ members: Array<{ name: string }>; leader?: { name: string } | null | undefined }>;
+  health(): Promise<Array<{ name: string; health: boolean }>>;
+  stores(): Promise<StoreInfo[]>;
+  maxReplicas(): Promise<number>;
+  evictingStores(): Promise<string[]>;
+  transferLeader(to: string): Promise<void>;
+  deleteMember(name: string): Promise<void>;
+  deleteStore(storeId: string): Promise<void>;
+  cancelStoreRemoval(storeId: string): Promise<void>;
+  addEvictLeader(storeId: string): Promise<void>;
+  removeEvictLeader(storeId: string): Promise<void>;
+}
+
+/** What the controller needs from Kubernetes. */
+export interface ControllerIO {
+  apply(obj: KubeObject): Promise<void>;
+  writeStatus(namespace: string, name: string, status: TidbClusterStatus): Promise<void>;
+  setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string): Promise<void>;
+  diagnosisFacts(namespace: string, claims: string[]): Promise<{ nodes: NodeCapacity[]; storage: StorageFacts; claims: Map<string, PendingPod['claims'][number]> }>;
+  /** Lets the drain webhook pass pods the controller stops on purpose (suspend, deletion). */
+  markStopping(namespace: string, pods: string[]): Promise<void>;
+  /** Records of leader evictions the drain service started for this cluster (cleaned up on deletion). */
+  evictionRecords(namespace: string, cluster: string): Promise<string[]>;
+  dropEvictionRecords(namespace: string, cluster: string): Promise<void>;
+}
+
+export interface ControllerOptions {
+  logger: Logger;
+  io: ControllerIO;
+  pdFor(namespace: string, cluster: string): PdPort;
+  events: EventSink;
+  sources: { clusters: ListWatchSource; pods: ListWatchSource; statefulSets: ListWatchSource };
+  views: { cluster: (o: unknown) => Keyed<RawTidbCluster>; pod: (o: unknown) => Keyed<ControllerPod>; sts: (o: unknown) => Keyed<ControllerSts> };
+  workers?: number;
+  evictTimeoutMs: number;
+  pendingGraceMs: number;
+  relistIntervalMs: number;
+  staleAfterMs: number;
+  /** How often a Ready cluster is looked at again (PD health, store states). */
+  resyncMs?: number;
+  now?: () => number;
+}
+
+/** A store that tells the controller which cluster a change concerns. */
+class NotifyingStore<T> extends MapStore<T> {
+  private readonly notify: (key: string, item: T | undefined) => void;
+  constructor(notify: (key: string, item: T | undefined) => void) {
+    super();
+    this.notify = notify;
+  }
+  override replace(items: Iterable<[string, T]>): void {
+    const before = this.items;
+    super.replace(items);
+    for (const [k, v] of before) if (!this.items.has(k)) this.notify(k, v);
+    for (const [k, v] of this.items) this.notify(k, v);
+  }
+  override upsert(key: string, item: T): void {
+    super.upsert(key, item);
+    this.notify(key, item);
+  }
+  override remove(key: string): void {
+    const old = this.items.get(key);
+    super.remove(key);
+    if (old) this.notify(key, old);
+  }
+}
+
+const APPLY_MEMO_TTL_MS = 5 * 60_000;
+
+export class TidbClusterController {
+  private readonly opts: ControllerOptions;
+  private readonly now: () => number;
+  readonly queue: WorkQueue;
+  readonly clusters: NotifyingStore<RawTidbCluster>;
+  readonly pods: NotifyingStore<ControllerPod>;
+  readonly statefulSets: NotifyingStore<ControllerSts>;
+  private reflectors: Array<Reflector<unknown>> = [];
+  /** Hash of what was last applied per object, so an unchanged object is not re-sent every pass. */
+  private readonly applied = new Map<string, { hash: string; at: number }>();
+  private readonly lastTransfer = new Map<string, number>();
+  private readonly diagnosed = new Map<string, { at: number; result: Array<Diagnosis & { pod: string }> }>();
+  private running = false;
+  /** Reconcile durations and counts, for the benchmark and /metrics. */
+  readonly stats = { reconciles: 0, errors: 0, statusWrites: 0, applies: 0 };
+
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.queue = new WorkQueue({
+      concurrency: opts.workers ?? 4,
+      onError: (key, err, retryInMs) => {
+        this.stats.errors++;
+        opts.logger.warn({ tidbcluster: key, err: (err as Error).message, retryInMs }, 'reconcile failed; will retry');
+      },
+    });
+    this.clusters = new NotifyingStore((key) => this.queue.add(key));
+    const owner = (item: { namespace: string; cluster: string } | undefined) => item && this.queue.add(`${item.namespace}/${item.cluster}`);
+    this.pods = new NotifyingStore((_k, item) => owner(item));
+    this.statefulSets = new NotifyingStore((_k, item) => owner(item));
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  hasSynced(): boolean {
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.hasSynced());
+  }
+
+  /** Starts the caches and the workers (when this replica becomes the leader). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const { logger, sources, views, relistIntervalMs, staleAfterMs } = this.opts;
+    const common = { logger, relistIntervalMs, staleAfterMs };
+    this.applied.clear();
+    this.reflectors = [
+      new Reflector({ ...common, name: 'tidbclusters', source: sources.clusters, transform: views.cluster, store: this.clusters as Store<RawTidbCluster> }) as Reflector<unknown>,
+      new Reflector({ ...common, name: 'controller-pods', source: sources.pods, transform: views.pod, store: this.pods as Store<ControllerPod> }) as Reflector<unknown>,
+      new Reflector({ ...common, name: 'controller-statefulsets', source: sources.statefulSets, transform: views.sts, store: this.statefulSets as Store<ControllerSts> }) as Reflector<unknown>,
+    ];
+    for (const r of this.reflectors) r.start();
+    this.queue.start((key) => this.reconcileWhenSynced(key));
+    logger.info('TidbCluster controller started');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.queue.shutdown();
+    await Promise.all(this.reflectors.map((r) => r.stop()));
+    this.reflectors = [];
+    this.opts.logger.info('TidbCluster controller stopped');
+  }
+
+  private async reconcileWhenSynced(key: string): Promise<ReconcileResult> {
+    if (!this.hasSynced()) return { requeueAfterMs: 500 };
+    this.stats.reconciles++;
+    return this.reconcile(key);
+  }
+
+  private ref(raw: RawTidbCluster): ObjectRef {
+    return { kind: 'TidbCluster', apiVersion: 'tidb-steward.dev/v1alpha1', namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid };
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const raw = this.clusters.get(key);
+    if (!raw) return;
+    const { namespace, name } = raw.metadata;
+    const log = this.opts.logger.child({ tidbcluster: key });
+    const finalizers = raw.metadata.finalizers ?? [];
+    if (raw.metadata.deletionTimestamp) {
+      if (finalizers.includes(FINALIZER)) await this.finalize(raw, log);
+      return;
+    }
+    if (!finalizers.includes(FINALIZER)) {
+      await this.opts.io.setFinalizers(namespace, name, [...finalizers, FINALIZER], raw.metadata.resourceVersion);
+      return;
+    }
+    const validation = validateTidbCluster(name, raw.spec);
+    if (!validation.ok) {
+      const message = `the spec is invalid, nothing is changed until it is fixed: ${describeErrors(validation.errors)}`;
+      this.opts.events.emit(this.ref(raw), 'Warning', 'InvalidSpec', message);
+      const gen = raw.metadata.generation;
+      let conditions = raw.status.conditions ?? [];
+      for (const type of ['Ready', 'Progressing']) conditions = setCondition(conditions, { type, status: 'False', reason: 'InvalidSpec', message }, gen, this.now());
+      await this.writeIfChanged(raw, { ...raw.status, observedGeneration: gen, phase: 'Failed', conditions });
+      return;
+    }
+    const tc: TidbCluster = { metadata: raw.metadata, spec: validation.spec, status: raw.status };
+    const o = await this.observe(tc);
+    const policy = { evictTimeoutMs: this.opts.evictTimeoutMs };
+    const paused = tc.spec.paused;
+    const held: string[] = [];
+    const steps: Step[] = [];
+    const plan = tc.spec.suspend ? decideSuspend(tc, o, policy) : null;
+    const pd = this.opts.pdFor(namespace, name);
+    for (const component of ['pd', 'tikv', 'tidb'] as const) {
+      const s = plan ? plan.find((x) => x.component === component)! : component === 'pd' ? decidePd(tc, o) : component === 'tikv' ? decideTikv(tc, o, policy) : decideTidb(tc, o);
+      steps.push(s);
+      if (paused) {
+        const current = o.sts[component]?.replicas ?? null;
+        if (s.replicas !== null && s.replicas !== current) held.push(`${component} replicas ${current ?? 'none'} → ${s.replicas}`);
+        for (const a of s.actions) held.push(describeAction(a));
+      } else {
+        if (plan && component === 'pd' && s.replicas === 0 && o.pods.pd.length > 0) {
+          // A suspend stops PD as a whole, knowingly below quorum: its members keep their data.
+          await this.opts.io.markStopping(namespace, o.pods.pd.map((p) => p.name));
+        }
+        if (plan && component === 'tikv' && s.replicas !== null && s.replicas < (o.sts.tikv?.replicas ?? 0) && s.replicas === 0) {
+          // The last store's leaders have nowhere to go.
+          await this.opts.io.markStopping(namespace, o.pods.tikv.map((p) => p.name));
+        }
+        await this.act(tc, s, o, pd, log);
+        for (const e of s.events) this.opts.events.emit(this.ref(raw), e.type, e.reason, e.message);
+      }
+      // Suspension runs the other way round: a component waiting stops the ones before it too.
+      if (s.block && !plan) break;
+    }
+    const pending = await this.diagnose(tc, o, log);
+    for (const p of pending) this.opts.events.emit(this.ref(raw), 'Warning', 'PodPending', p.message);
+    const status = deriveStatus(tc, o, { steps, paused, invalid: null, pending, held });
+    const changed = await this.writeIfChanged(raw, status);
+    if (changed) this.noteTransitions(raw, status, log);
+    const waits = steps.map((s) => s.requeueAfterMs).filter((x): x is number => x !== null);
+    if (waits.length) return { requeueAfterMs: Math.min(...waits) };
+    const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    if (pending.length || (!ready && !tc.spec.suspend)) return { requeueAfterMs: 3000 };
+    return { requeueAfterMs: this.opts.resyncMs ?? 30_000 };
+  }
+
+  private noteTransitions(raw: RawTidbCluster, status: TidbClusterStatus, log: Logger): void {
+    const before = new Map((raw.status.conditions ?? []).map((c) => [c.type, c.status]));
+    for (const c of status.conditions ?? []) {
+      if (before.get(c.type) === c.status) continue;
+      if (c.type === 'Ready' && c.status === 'True') this.opts.events.emit(this.ref(raw), 'Normal', 'ClusterReady', c.message);
+      if (c.type === 'Suspended' && c.status === 'True') this.opts.events.emit(this.ref(raw), 'Normal', 'Suspended', c.message);
+      if (c.type === 'Paused') this.opts.events.emit(this.ref(raw), 'Normal', c.status === 'True' ? 'Paused' : 'Resumed', c.message);
+      log.info({ condition: c.type, status: c.status, reason: c.reason }, c.message);
+    }
+  }
+
+  private async writeIfChanged(raw: RawTidbCluster, status: TidbClusterStatus): Promise<boolean> {
+    if (stableJson(status) === stableJson(raw.status)) return false;
+    await this.opts.io.writeStatus(raw.metadata.namespace, raw.metadata.name, status);
+    this.stats.statusWrites++;
+    return true;
+  }
+
+  private emptyObserved(): Observed {
+    return { now: this.now(), sts: { pd: null, tikv: null, tidb: null }, pods: { pd: [], tikv: [], tidb: [] }, pd: { reachable: false, members: [], leader: null }, stores: null, maxReplicas: 3, evicting: [] };
+  }
+
+  /** One snapshot: StatefulSets and pods from the caches, members and stores from PD. */
+  async observe(tc: TidbCluster): Promise<Observed> {
+    const { namespace, name } = tc.metadata;
+    const o = this.emptyObserved();
+    for (const c of ['pd', 'tikv', 'tidb'] as const) {
+      o.sts[c] = this.statefulSets.get(`${namespace}/${names.statefulSet(name, c)}`) ?? null;
+    }
+    for (const p of this.pods.values()) {
+      if (p.namespace === namespace && p.cluster === name) o.pods[p.component].push(p);
+    }
+    for (const c of ['pd', 'tikv', 'tidb'] as const) o.pods[c].sort((a, b) => a.ordinal - b.ordinal);
+    if (!o.sts.pd && !tc.status.pd?.bootstrapped) {
+      o.pd.error = 'PD is not created yet';
+      return o;
+    }
+    const pd = this.opts.pdFor(namespace, name);
+    try {
+      const [members, health] = await Promise.all([pd.members(), pd.health()]);
+      const healthy = new Map(health.map((h) => [h.name, h.health]));
+      o.pd = { reachable: true, members: members.members.map((m) => ({ name: m.name, healthy: healthy.get(m.name) ?? false })), leader: members.leader?.name ?? null };
+    } catch (err) {
+      o.pd = { reachable: false, error: (err as Error).message, members: [], leader: null };
+      return o;
+    }
+    try {
+      const [stores, maxReplicas, evicting] = await Promise.all([pd.stores(), pd.maxReplicas().catch(() => 3), pd.evictingStores().catch(() => [] as string[])]);
+      o.stores = stores.map((s) => storeView(s));
+      o.maxReplicas = maxReplicas;
+      o.evicting = evicting;
+    } catch (err) {
+      o.pd.error = `cannot list stores: ${(err as Error).message}`;
+    }
+    return o;
+  }
+
+  private async act(tc: TidbCluster, s: Step, o: Observed, pd: PdPort, log: Logger): Promise<void> {
+    const { namespace, name } = tc.metadata;
+    if (s.replicas !== null) {
+      const objects = componentObjects(tc, s.component, { replicas: s.replicas, pdBootstrapped: pdBootstrapped(tc, o), pdInitialMembers: tc.spec.pd.replicas });
+      for (const obj of objects) await this.applyIfChanged(obj, o);
+    }
+    for (const a of s.actions) {
+      const key = `${namespace}/${name}`;
+      if (a.type === 'transfer-pd-leader') {
+        if (this.now() - (this.lastTransfer.get(key) ?? 0) < 3000) continue;
+        this.lastTransfer.set(key, this.now());
+      }
+      log.info({ action: a.type, ...a }, describeAction(a));
+      await runAction(pd, a);
+    }
+  }
+
+  private async applyIfChanged(obj: KubeObject, o: Observed): Promise<void> {
+    const key = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+    const hash = createHash('sha256').update(JSON.stringify(obj)).digest('base64');
+    const memo = this.applied.get(key);
+    // A StatefulSet missing from the cache was deleted behind our back: apply it again.
+    const present = obj.kind !== 'StatefulSet' || Object.values(o.sts).some((s) => s && (s as ControllerSts).name === obj.metadata.name);
+    if (memo && memo.hash === hash && present && this.now() - memo.at < APPLY_MEMO_TTL_MS) return;
+    await this.opts.io.apply(obj);
+    this.stats.applies++;
+    this.applied.set(key, { hash, at: this.now() });
+  }
+
+  /** Pods Pending past the grace period, each with the reason it cannot be placed. */
+  private async diagnose(tc: TidbCluster, o: Observed, log: Logger): Promise<Array<Diagnosis & { pod: string }>> {
+    const now = this.now();
+    const stuck = [...o.pods.pd, ...o.pods.tikv, ...o.pods.tidb].filter(
+      (p) => p.phase === 'Pending' && !p.nodeName && !p.deleting && now - (p as ControllerPod).createdAt >= this.opts.pendingGraceMs,
+    ) as ControllerPod[];
+    const key = `${tc.metadata.namespace}/${tc.metadata.name}`;
+    if (stuck.length === 0) {
+      this.diagnosed.delete(key);
+      return [];
+    }
+    const cached = this.diagnosed.get(key);
+    if (cached && now - cached.at < 10_000 && cached.result.length === stuck.length) return cached.result;
+    try {
+      const facts = await this.opts.io.diagnosisFacts(tc.metadata.namespace, stuck.flatMap((p) => p.claims));
+      const result = stuck.map((p) => ({
+        pod: p.name,
+        ...diagnosePending(
+          { name: p.name, component: p.component, requests: p.requests, nodeSelector: p.nodeSelector, tolerations: p.tolerations, schedulerMessage: p.schedulerMessage, claims: p.claims.map((c) => facts.claims.get(c)).filter((c): c is PendingPod['claims'][number] => !!c) },
+          facts.nodes,
+          facts.storage,
+        ),
+      }));
+      this.diagnosed.set(key, { at: now, result });
+      return result;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'pending-pod diagnosis failed');
+      return stuck.map((p) => ({ pod: p.name, code: 'Unschedulable' as const, message: `${p.name} is Pending: ${p.schedulerMessage ?? 'not scheduled yet'}` }));
+    }
+  }
+
+  /** Deletion: nothing left in PD's evict-leader scheduler nor in the eviction records; pods may go. */
+  private async finalize(raw: RawTidbCluster, log: Logger): Promise<void> {
+    const { namespace, name } = raw.metadata;
+    const pd = this.opts.pdFor(namespace, name);
+    const storeIds = new Set((raw.status.tikv?.evictLeader ?? []).map((e) => e.storeId));
+    for (const id of await this.opts.io.evictionRecords(namespace, name)) storeIds.add(id);
+    for (const id of storeIds) {
+      try {
+        await pd.removeEvictLeader(id);
+      } catch (err) {
+        // PD goes with the cluster: an entry in a PD that no longer answers is gone with it.
+        log.info({ storeId: id, err: (err as Error).message }, 'could not end a leader eviction in PD while deleting the cluster');
+      }
+    }
+    await this.opts.io.dropEvictionRecords(namespace, name);
+    const pods = [...this.pods.values()].filter((p) => p.namespace === namespace && p.cluster === name && p.component !== 'tidb').map((p) => p.name);
+    if (pods.length) await this.opts.io.markStopping(namespace, pods);
+    await this.opts.io.setFinalizers(namespace, name, (raw.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), raw.metadata.resourceVersion);
+    this.opts.events.emit(this.ref(raw), 'Normal', 'Deleting', `cluster ${namespace}/${name} deleted: its objects go with it; volume claims follow spec.pvReclaimPolicy`);
+    log.info('finalized; Kubernetes deletes the owned objects');
+  }
+}
+
+function storeView(s: StoreInfo): StoreObserved {
+  const byLabel = s.store.labels.find((l) => l.key === 'pod')?.value;
+  const host = s.store.address.split(':')[0] ?? '';
+  const pod = byLabel ?? (host.includes('.') ? host.split('.')[0]! : null);
+  return { id: s.store.id, pod, state: s.store.state_name, leaderCount: s.status.leader_count, regionCount: s.status.region_count };
+}
+
+export function describeAction(a: PdAction): string {
+  switch (a.type) {
+    case 'transfer-pd-leader':
+      return `transfer PD leadership to ${a.to}`;
+    case 'delete-pd-member':
+      return `remove PD member ${a.name}`;
+    case 'delete-store':
+      return `delete TiKV store ${a.storeId} in PD`;
+    case 'cancel-store-removal':
+      return `bring TiKV store ${a.storeId} back Up`;
+    case 'evict-leaders':
+      return `evict region leaders from store ${a.storeId}`;
+    case 'end-evict-leaders':
+      return `stop evicting leaders from store ${a.storeId}`;
+  }
+}
+
+async function runAction(pd: PdPort, a: PdAction): Promise<void> {
+  switch (a.type) {
+    case 'transfer-pd-leader':
+      return pd.transferLeader(a.to);
+    case 'delete-pd-member':
+      return pd.deleteMember(a.name);
+    case 'delete-store':
+      return pd.deleteStore(a.storeId);
+    case 'cancel-store-removal':
+      return pd.cancelStoreRemoval(a.storeId);
+    case 'evict-leaders':
+      return pd.addEvictLeader(a.storeId);
+    case 'end-evict-leaders':
+      return pd.removeEvictLeader(a.storeId);
+  }
+}
+
+/** JSON with sorted keys, to compare statuses regardless of key order. */
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, value) => (value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value));
+}
+
+export type { ComponentName };

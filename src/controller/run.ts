@@ -1,0 +1,116 @@
+// Wiring of the controller into the process: every replica campaigns for the Lease; the holder starts
+// the controller's caches and workers, and stops them when it loses the Lease.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ANNOTATION_SKIP_DRAIN_CHECK } from '../domain/model.ts';
+import { apiStatus, podSource, statefulSetSource, type KubeClients } from '../k8s/client.ts';
+import type { EventSink } from '../k8s/events.ts';
+import { evictionsConfigMapName, kubeEvictionRecords } from '../k8s/evictions.ts';
+import {
+  apply,
+  CONTROLLER_SELECTOR,
+  controllerClients,
+  controllerPodView,
+  controllerStsView,
+  diagnosisFacts,
+  kubeLeaseLock,
+  setFinalizers,
+  tidbClusterSource,
+  tidbClusterView,
+  writeStatus,
+} from '../k8s/tidbclusters.ts';
+import { TidbClusterController, type PdPort } from './controller.ts';
+import { LeaderElector } from './leader.ts';
+
+export interface RunControllerOptions {
+  clients: KubeClients;
+  logger: Logger;
+  events: EventSink;
+  pdFor(namespace: string, cluster: string): PdPort;
+  leaseNamespace: string;
+  leaseName: string;
+  identity?: string;
+  workers: number;
+  evictTimeoutMs: number;
+  pendingGraceMs: number;
+  relistIntervalMs: number;
+  staleAfterMs: number;
+}
+
+export function runController(opts: RunControllerOptions): { elector: LeaderElector; controller: TidbClusterController; stop(): Promise<void> } {
+  const { clients, logger } = opts;
+  const cc = controllerClients(clients);
+  const records = kubeEvictionRecords(clients);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const log = logger.child({ part: 'controller' });
+  const controller = new TidbClusterController({
+    logger: log,
+    events: opts.events,
+    pdFor: opts.pdFor,
+    workers: opts.workers,
+    evictTimeoutMs: opts.evictTimeoutMs,
+    pendingGraceMs: opts.pendingGraceMs,
+    relistIntervalMs: opts.relistIntervalMs,
+    staleAfterMs: opts.staleAfterMs,
+    sources: {
+      clusters: tidbClusterSource(clients, cc),
+      pods: podSource(clients, CONTROLLER_SELECTOR),
+      statefulSets: statefulSetSource(clients, CONTROLLER_SELECTOR),
+    },
+    views: { cluster: tidbClusterView, pod: controllerPodView, sts: controllerStsView },
+    io: {
+      apply: (obj) => apply(cc, obj),
+      writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
+      setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
+      diagnosisFacts: (ns, claims) => diagnosisFacts(clients, cc, ns, claims),
+      async markStopping(namespace, pods) {
+        for (const name of pods) {
+          try {
+            await clients.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: { [ANNOTATION_SKIP_DRAIN_CHECK]: 'true' } } } }, merge);
+          } catch (err) {
+            if (apiStatus(err) !== 404) throw err;
+          }
+        }
+      },
+      async evictionRecords(namespace, cluster) {
+        return (await records.forCluster(namespace, cluster)).map((r) => r.storeId);
+      },
+      async dropEvictionRecords(namespace, cluster) {
+        try {
+          await clients.core.deleteNamespacedConfigMap({ namespace, name: evictionsConfigMapName(cluster) });
+        } catch (err) {
+          if (apiStatus(err) !== 404) throw err;
+        }
+      },
+    },
+  });
+  const identity = opts.identity ?? `${hostname()}_${process.pid}`;
+  const elector = new LeaderElector({
+    identity,
+    lock: kubeLeaseLock(cc, opts.leaseNamespace, opts.leaseName),
+    onStartedLeading() {
+      log.info({ identity, lease: `${opts.leaseNamespace}/${opts.leaseName}` }, 'became the leader: running the TidbCluster controller');
+      controller.start();
+    },
+    onStoppedLeading() {
+      log.warn({ identity }, 'lost the lease: stopping the TidbCluster controller');
+      void controller.stop();
+    },
+    onNewLeader(holder) {
+      if (holder !== identity) log.info({ leader: holder }, 'another replica runs the TidbCluster controller');
+    },
+    onError(err) {
+      log.warn({ err: (err as Error).message, lease: `${opts.leaseNamespace}/${opts.leaseName}` }, 'leader election: could not read or write the lease; retrying');
+    },
+  });
+  elector.start();
+  return {
+    elector,
+    controller,
+    async stop() {
+      await elector.stop();
+      await controller.stop();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// The status a TidbCluster should show, derived from one observed snapshot and the steps decided for
+// it: per component members as PD reports them, and the conditions Ready, Progressing, Paused,
+// Suspended and Degraded with the reason of whatever holds the cluster back.
+import type { ComponentName, Phase, TidbCluster, TidbClusterStatus } from '../cluster/schema.ts';
+import { setCondition, type ConditionInput } from './conditions.ts';
+import type { Diagnosis } from './pending.ts';
+import { pdBootstrapped, storeOf, type Observed, type Step } from './steps.ts';
+
+export interface Outcome {
+  steps: Step[];
+  paused: boolean;
+  /** The spec failed validation: nothing was changed. */
+  invalid: string | null;
+  pending: Array<Diagnosis & { pod: string }>;
+  /** What a paused cluster would do if resumed. */
+  held: string[];
+}
+
+const isUp = (state: string) => state === 'Up' || state === 'Serving';
+
+export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbClusterStatus {
+  const spec = tc.spec;
+  const gen = tc.metadata.generation;
+  const now = o.now;
+  const ready = (c: ComponentName) => o.pods[c].filter((p) => p.phase === 'Running' && p.ready && !p.deleting).length;
+  const desired = (c: ComponentName) => (spec.suspend ? 0 : spec[c].replicas);
+  const tikvStores = (o.stores ?? [])
+    .filter((s) => s.pod && s.pod.startsWith(`${tc.metadata.name}-tikv-`))
+    .map((s) => ({ id: s.id, pod: s.pod!, state: s.state, leaderCount: s.leaderCount, regionCount: s.regionCount }))
+    .sort((a, b) => Number(a.id) - Number(b.id));
+  const upStores = Array.from({ length: desired('tikv') }, (_, i) => storeOf(o, `${tc.metadata.name}-tikv-${i}`)).filter((s) => s && isUp(s.state)).length;
+  const healthyMembers = o.pd.members.filter((m) => m.healthy).length;
+
+  let evictLeader = tc.status.tikv?.evictLeader ?? [];
+  for (const s of out.steps) {
+    for (const id of s.evictLeaderStarted ?? []) if (!evictLeader.some((e) => e.storeId === id)) evictLeader = [...evictLeader, { storeId: id, since: new Date(now).toISOString() }];
+    if (s.evictLeaderEnded?.length) evictLeader = evictLeader.filter((e) => !s.evictLeaderEnded!.includes(e.storeId));
+  }
+
+  const blocked = out.steps.find((s) => s.block);
+  const moving = out.steps.find((s) => s.progress);
+  const refused = out.steps.find((s) => s.refused);
+  const allPods = o.pods.pd.length + o.pods.tikv.length + o.pods.tidb.length;
+  const suspended = spec.suspend && allPods === 0;
+  const stsSettled = (['pd', 'tikv', 'tidb'] as const).every((c) => {
+    const s = o.sts[c];
+    return s !== null && s.replicas === desired(c) && s.readyReplicas === desired(c) && s.updatedReplicas === desired(c) && s.currentRevision === s.updateRevision;
+  });
+  const componentsReady =
+    !spec.suspend &&
+    ready('pd') === desired('pd') &&
+    healthyMembers === desired('pd') &&
+    o.pd.leader !== null &&
+    upStores === desired('tikv') &&
+    ready('tikv') === desired('tikv') &&
+    ready('tidb') === desired('tidb');
+
+  const unhealthyPd = o.pd.members.filter((m) => !m.healthy).map((m) => m.name);
+  const downStores = tikvStores.filter((s) => ['Down', 'Disconnected'].includes(s.state) && o.pods.tikv.some((p) => p.name === s.pod));
+
+  let conditions = tc.status.conditions ?? [];
+  const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, gen, now));
+
+  let readyCond: ConditionInput;
+  if (out.invalid) readyCond = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: out.invalid };
+  else if (spec.suspend) readyCond = { type: 'Ready', status: 'False', reason: 'Suspended', message: suspended ? 'the cluster is suspended (spec.suspend)' : 'the cluster is being suspended' };
+  else if (componentsReady && stsSettled && !blocked) readyCond = { type: 'Ready', status: 'True', reason: 'ClusterReady', message: `PD ${ready('pd')}/${desired('pd')} (leader ${o.pd.leader}), TiKV ${upStores}/${desired('tikv')} stores Up, TiDB ${ready('tidb')}/${desired('tidb')} ready` };
+  else if (out.pending.length) readyCond = { type: 'Ready', status: 'False', reason: 'PodsPending', message: out.pending.map((p) => p.message).join('; ') };
+  else if (blocked) readyCond = { type: 'Ready', status: 'False', reason: blocked.block!.code, message: blocked.block!.message };
+  else if (moving) readyCond = { type: 'Ready', status: 'False', reason: moving.progress!.code, message: moving.progress!.message };
+  else if (unhealthyPd.length) readyCond = { type: 'Ready', status: 'False', reason: 'PDUnhealthy', message: `PD members not healthy: ${unhealthyPd.join(', ')}` };
+  else if (upStores < desired('tikv')) readyCond = { type: 'Ready', status: 'False', reason: 'TiKVStoreNotUp', message: `${upStores} of ${desired('tikv')} TiKV stores Up` };
+  else readyCond = { type: 'Ready', status: 'False', reason: 'StatefulSetNotReady', message: `pods ready: PD ${ready('pd')}/${desired('pd')}, TiKV ${ready('tikv')}/${desired('tikv')}, TiDB ${ready('tidb')}/${desired('tidb')}` };
+  set(readyCond);
+
+  if (out.invalid) set({ type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: out.invalid });
+  else if (refused) set({ type: 'Progressing', status: 'False', reason: refused.refused!.code, message: refused.refused!.message });
+  else if (out.paused && out.held.length) set({ type: 'Progressing', status: 'False', reason: 'Paused', message: `held while paused: ${out.held.join('; ')}` });
+  else if (moving) set({ type: 'Progressing', status: 'True', reason: moving.progress!.code, message: moving.progress!.message });
+  else if (blocked) set({ type: 'Progressing', status: 'True', reason: blocked.block!.code, message: blocked.block!.message });
+  else if (!stsSettled && !suspended) set({ type: 'Progressing', status: 'True', reason: 'RollingOut', message: 'StatefulSets are being brought to their desired state' });
+  else set({ type: 'Progressing', status: 'False', reason: 'Settled', message: 'nothing to change' });
+
+  set(out.paused
+    ? { type: 'Paused', status: 'True', reason: 'Paused', message: out.held.length ? `spec.paused: changes held: ${out.held.join('; ')}` : 'spec.paused: no change is made to the cluster objects' }
+    : { type: 'Paused', status: 'False', reason: 'NotPaused', message: 'changes are applied' });
+
+  set(suspended
+    ? { type: 'Suspended', status: 'True', reason: 'Suspended', message: 'all pods are stopped; volumes are kept' }
+    : spec.suspend
+      ? { type: 'Suspended', status: 'False', reason: 'Suspending', message: blocked?.block?.message ?? 'stopping TiDB, then TiKV, then PD' }
+      : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: 'the cluster runs' });
+
+  if (out.pending.length) set({ type: 'Degraded', status: 'True', reason: out.pending[0]!.code, message: out.pending.map((p) => p.message).join('; ') });
+  else if (!spec.suspend && unhealthyPd.length) set({ type: 'Degraded', status: 'True', reason: 'PDMemberUnhealthy', message: `PD members not healthy: ${unhealthyPd.join(', ')}` });
+  else if (!spec.suspend && downStores.length) set({ type: 'Degraded', status: 'True', reason: 'StoreDown', message: `TiKV stores ${downStores.map((s) => `${s.id} (${s.pod}, ${s.state})`).join(', ')}` });
+  else if (refused) set({ type: 'Degraded', status: 'True', reason: refused.refused!.code, message: refused.refused!.message });
+  else set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'every member is healthy' });
+
+  let phase: Phase;
+  if (out.invalid) phase = 'Failed';
+  else if (suspended) phase = 'Suspended';
+  else if (spec.suspend) phase = 'Suspending';
+  else if (out.paused) phase = 'Paused';
+  else if (readyCond.status === 'True') phase = 'Normal';
+  else if (moving && /Scal/.test(moving.progress!.code)) phase = 'Scaling';
+  else if (!o.sts.pd || !pdBootstrapped(tc, o)) phase = 'Creating';
+  else phase = 'Waiting';
+
+  const component = (c: ComponentName, readyCount: number) => ({
+    phase: spec.suspend ? (o.pods[c].length ? ('Suspending' as const) : ('Suspended' as const)) : readyCount === desired(c) ? ('Normal' as const) : ('Waiting' as const),
+    replicas: desired(c),
+    readyReplicas: readyCount,
+    ready: `${readyCount}/${desired(c)}`,
+  });
+  return {
+    observedGeneration: gen,
+    phase,
+    pd: {
+      ...component('pd', ready('pd')),
+      ...(o.pd.leader ? { leader: o.pd.leader } : {}),
+      members: o.pd.members.map((m) => ({ name: m.name, health: m.healthy, leader: m.name === o.pd.leader })).sort((a, b) => a.name.localeCompare(b.name)),
+      bootstrapped: pdBootstrapped(tc, o),
+    },
+    tikv: { ...component('tikv', upStores), stores: tikvStores, ...(evictLeader.length ? { evictLeader } : {}) },
+    tidb: { ...component('tidb', ready('tidb')), members: o.pods.tidb.map((p) => ({ name: p.name, ready: p.phase === 'Running' && p.ready })) },
+    conditions,
+  };
+}
