@@ -227,6 +227,11 @@ export async function diagnosisFacts(clients: KubeClients, cc: ControllerClients
   return { nodes, storage: { classes, defaultClass, freeVolumes }, claims };
 }
 
+/** RFC 3339 with microseconds, as metav1.MicroTime is parsed. */
+export function microTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
 export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: string): LeaseLock {
   const toRecord = (l: V1Lease): LeaseRecord => ({
     holder: l.spec?.holderIdentity ?? null,
@@ -243,9 +248,9 @@ export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: st
     spec: {
       ...(r.holder ? { holderIdentity: r.holder } : {}),
       leaseDurationSeconds: r.leaseDurationSeconds,
-      // MicroTime fields: client-node serialises Date objects.
-      ...(r.acquireTime ? { acquireTime: new Date(r.acquireTime) as never } : {}),
-      ...(r.renewTime ? { renewTime: new Date(r.renewTime) as never } : {}),
+      // MicroTime: the API server wants exactly six fractional digits.
+      ...(r.acquireTime ? { acquireTime: microTime(r.acquireTime) as never } : {}),
+      ...(r.renewTime ? { renewTime: microTime(r.renewTime) as never } : {}),
       leaseTransitions: r.transitions,
     },
   });

@@ -182,6 +182,8 @@ export function kubectl(args: readonly string[], opts: { input?: string; timeout
       clearTimeout(timer);
       resolve({ code: code ?? 1, stdout, stderr });
     });
+    // kubectl may exit before reading its input (e.g. `get`): that is not this process's error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
