@@ -39,7 +39,8 @@ export interface PdPort {
 /** What the controller needs from Kubernetes. */
 export interface ControllerIO {
   apply(obj: KubeObject): Promise<void>;
-  writeStatus(namespace: string, name: string, status: TidbClusterStatus): Promise<void>;
+  /** Resolves to the resourceVersion the write produced. */
+  writeStatus(namespace: string, name: string, status: TidbClusterStatus): Promise<string>;
   setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string): Promise<void>;
   diagnosisFacts(namespace: string, claims: string[]): Promise<{ nodes: NodeCapacity[]; storage: StorageFacts; claims: Map<string, PendingPod['claims'][number]> }>;
   /** Lets the drain webhook pass pods the controller stops on purpose (suspend, deletion). */
@@ -103,6 +104,8 @@ export class TidbClusterController {
   /** Hash of what was last applied per object, so an unchanged object is not re-sent every pass. */
   private readonly applied = new Map<string, { hash: string; at: number }>();
   private readonly lastTransfer = new Map<string, number>();
+  /** The status this process wrote last, per cluster: the cache may lag behind its own writes. */
+  private readonly written = new Map<string, { resourceVersion: string; status: TidbClusterStatus }>();
   private readonly diagnosed = new Map<string, { at: number; result: Array<Diagnosis & { pod: string }> }>();
   private running = false;
   /** Reconcile durations and counts, for the benchmark and /metrics. */
@@ -169,8 +172,12 @@ export class TidbClusterController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const raw = this.clusters.get(key);
-    if (!raw) return;
+    const cached = this.clusters.get(key);
+    if (!cached) {
+      this.written.delete(key);
+      return;
+    }
+    const raw = this.fresher(key, cached);
     const { namespace, name } = raw.metadata;
     const log = this.opts.logger.child({ tidbcluster: key });
     const finalizers = raw.metadata.finalizers ?? [];
@@ -247,9 +254,32 @@ export class TidbClusterController {
 
   private async writeIfChanged(raw: RawTidbCluster, status: TidbClusterStatus): Promise<boolean> {
     if (stableJson(status) === stableJson(raw.status)) return false;
-    await this.opts.io.writeStatus(raw.metadata.namespace, raw.metadata.name, status);
+    const resourceVersion = await this.opts.io.writeStatus(raw.metadata.namespace, raw.metadata.name, status);
+    this.written.set(`${raw.metadata.namespace}/${raw.metadata.name}`, { resourceVersion, status });
     this.stats.statusWrites++;
     return true;
+  }
+
+  /**
+   * The cached object, with the status this process wrote last when the cache has not caught up with
+   * that write yet (a reconcile must not build on a status older than its own last write, or
+   * bookkeeping such as the evict-leader entries could be lost). etcd resource versions grow.
+   */
+  private fresher(key: string, cached: RawTidbCluster): RawTidbCluster {
+    const w = this.written.get(key);
+    if (!w) return cached;
+    const older = (() => {
+      try {
+        return BigInt(cached.metadata.resourceVersion) < BigInt(w.resourceVersion);
+      } catch {
+        return false;
+      }
+    })();
+    if (!older) {
+      this.written.delete(key);
+      return cached;
+    }
+    return { ...cached, status: w.status };
   }
 
   private emptyObserved(): Observed {
@@ -357,6 +387,14 @@ export class TidbClusterController {
     const pd = this.opts.pdFor(namespace, name);
     const storeIds = new Set((raw.status.tikv?.evictLeader ?? []).map((e) => e.storeId));
     for (const id of await this.opts.io.evictionRecords(namespace, name)) storeIds.add(id);
+    try {
+      // Whoever started it, an eviction of this cluster's stores is moot once the cluster goes.
+      const [stores, evicting] = await Promise.all([pd.stores(), pd.evictingStores()]);
+      const ours = new Set(stores.map(storeView).filter((s) => s.pod?.startsWith(`${name}-tikv-`)).map((s) => s.id));
+      for (const id of evicting) if (ours.has(id)) storeIds.add(id);
+    } catch (err) {
+      log.info({ err: (err as Error).message }, 'could not list leader evictions in PD while deleting the cluster');
+    }
     for (const id of storeIds) {
       try {
         await pd.removeEvictLeader(id);

@@ -168,11 +168,13 @@ export async function apply(cc: ControllerClients, obj: KubeObject): Promise<voi
   await cc.objects.patch(obj as never, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }
 
-export async function writeStatus(cc: ControllerClients, namespace: string, name: string, status: TidbClusterStatus): Promise<void> {
-  await cc.custom.patchNamespacedCustomObjectStatus(
+/** Writes the status (server-side apply on the status subresource); resolves to the new resourceVersion. */
+export async function writeStatus(cc: ControllerClients, namespace: string, name: string, status: TidbClusterStatus): Promise<string> {
+  const res = await cc.custom.patchNamespacedCustomObjectStatus(
     { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, fieldManager: FIELD_MANAGER, force: true, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TidbCluster', metadata: { name, namespace }, status } },
     setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
   );
+  return String(res?.metadata?.resourceVersion ?? '');
 }
 
 /** Sets the finalizer list (merge patch guarded by resourceVersion: a concurrent change makes it fail and retry). */

@@ -11,6 +11,8 @@ import { createServer, type Server } from 'node:http';
 export interface FleetStore {
   id: number;
   pod: string;
+  /** The pod incarnation that registered it: a tombstoned TiKV process stops and never registers again. */
+  podUid: string;
   state: 'Up' | 'Offline' | 'Tombstone' | 'Disconnected';
   leaders: number;
   regions: number;
@@ -60,10 +62,16 @@ export class PdModel {
       }
       if (component === 'tikv' && live(p)) {
         const s = this.stores.find((x) => x.pod === name && x.state !== 'Tombstone');
-        if (!s) {
-          this.stores.push({ id: this.nextStore++, pod: name, state: 'Up', leaders: 20, regions: 60 });
+        // A restarted TiKV keeps its store (its data is on the volume); one whose store was removed
+        // stays down until a new pod (a scale-out with a fresh volume) registers a new store.
+        const tombstoned = this.stores.some((x) => x.pod === name && x.state === 'Tombstone' && x.podUid === uid);
+        if (!s && !tombstoned) {
+          this.stores.push({ id: this.nextStore++, pod: name, podUid: uid, state: 'Up', leaders: 20, regions: 60 });
           this.note(`store ${this.nextStore - 1} of ${name} Up`);
-        } else if (s.state === 'Disconnected') s.state = 'Up';
+        } else if (s && s.state === 'Disconnected') {
+          s.state = 'Up';
+          s.podUid = uid;
+        }
       }
     }
     for (const [name, m] of this.members) {
