@@ -84,3 +84,16 @@ t.test('the CRD: names, printer columns, status subresource, a structural schema
   t.equal(spec.properties.pd.properties.affinity['x-kubernetes-preserve-unknown-fields'], true);
   t.same(spec.properties.tidb.properties.service.properties.type.enum, ['ClusterIP', 'NodePort', 'LoadBalancer']);
 });
+
+t.test('the samples in manifests/samples are valid TidbClusters', async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const dir = new URL('../../manifests/samples/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 2);
+  for (const f of files) {
+    const doc = load(readFileSync(new URL(f, dir), 'utf8')) as { kind: string; metadata: { name: string }; spec: unknown };
+    t.equal(doc.kind, 'TidbCluster', f);
+    const v = validateTidbCluster(doc.metadata.name, doc.spec);
+    t.ok(v.ok, `${f}: ${v.ok ? 'valid' : describeErrors(v.errors)}`);
+  }
+});
