@@ -244,10 +244,12 @@ export class TidbClusterController {
   private noteTransitions(raw: RawTidbCluster, status: TidbClusterStatus, log: Logger): void {
     const before = new Map((raw.status.conditions ?? []).map((c) => [c.type, c.status]));
     for (const c of status.conditions ?? []) {
-      if (before.get(c.type) === c.status) continue;
+      const previous = before.get(c.type);
+      if (previous === c.status) continue;
       if (c.type === 'Ready' && c.status === 'True') this.opts.events.emit(this.ref(raw), 'Normal', 'ClusterReady', c.message);
       if (c.type === 'Suspended' && c.status === 'True') this.opts.events.emit(this.ref(raw), 'Normal', 'Suspended', c.message);
-      if (c.type === 'Paused') this.opts.events.emit(this.ref(raw), 'Normal', c.status === 'True' ? 'Paused' : 'Resumed', c.message);
+      if (c.type === 'Suspended' && c.status === 'False' && previous === 'True') this.opts.events.emit(this.ref(raw), 'Normal', 'Resuming', 'spec.suspend is false: starting PD, then TiKV, then TiDB');
+      if (c.type === 'Paused' && (c.status === 'True' || previous === 'True')) this.opts.events.emit(this.ref(raw), 'Normal', c.status === 'True' ? 'Paused' : 'Unpaused', c.message);
       log.info({ condition: c.type, status: c.status, reason: c.reason }, c.message);
     }
   }
