@@ -176,7 +176,7 @@ t.test('suspend → zero pods with PVCs kept; resume → Ready with the same sto
 });
 
 t.test('a pod Pending for lack of CPU explains itself', async (t) => {
-  await cluster.apply(tidbCluster(NS, 'hungry', { pd: { replicas: 1, requests: { cpu: '2000' } }, tikv: { replicas: 1 }, tidb: { replicas: 1 } }));
+  await cluster.apply(tidbCluster(NS, 'hungry', { pvReclaimPolicy: 'Delete', pd: { replicas: 1, requests: { cpu: '2000' } }, tikv: { replicas: 1 }, tidb: { replicas: 1 } }));
   const c = await until('the diagnosis in status', async () => {
     const d = condition(await getTc(NS, 'hungry'), 'Degraded');
     return d?.reason === 'InsufficientCPU' ? d : null;
@@ -184,7 +184,10 @@ t.test('a pod Pending for lack of CPU explains itself', async (t) => {
   t.match(c.message, /hungry-pd-0 requests 2000 CPU but the most any node has free is [\d.]+ CPU \(node-\w\); add a node with more CPU or lower spec\.pd\.requests\.cpu/);
   const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=hungry,reason=PodPending', '-o', 'jsonpath={.items[*].message}']);
   t.match(events, /requests 2000 CPU/);
+  const claims = await kubectlOk(['get', 'pvc', '-n', NS, '-l', 'app.kubernetes.io/instance=hungry', '-o', 'name']);
+  t.match(claims, /persistentvolumeclaim\/pd-hungry-pd-0/, 'the Pending member has its volume claim');
   await kubectlOk(['delete', 'tidbcluster', '-n', NS, 'hungry', '--wait=true', '--timeout=60s']);
+  await until('volume claims deleted with the cluster (pvReclaimPolicy Delete)', async () => (await kubectlOk(['get', 'pvc', '-n', NS, '-l', 'app.kubernetes.io/instance=hungry', '-o', 'name'])).trim() === '', 60_000);
 });
 
 t.test('the active controller replica killed: another takes over', async (t) => {
