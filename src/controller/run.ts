@@ -13,7 +13,8 @@ import {
   controllerClients,
   controllerPodView,
   controllerStsView,
-  diagnosisFacts,
+  claimFacts,
+  clusterFactsReader,
   kubeLeaseLock,
   setFinalizers,
   tidbClusterSource,
@@ -44,6 +45,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
   const records = kubeEvictionRecords(clients);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const log = logger.child({ part: 'controller' });
+  const clusterFacts = clusterFactsReader(clients, cc);
   const controller = new TidbClusterController({
     logger: log,
     events: opts.events,
@@ -63,7 +65,10 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
       apply: (obj) => apply(cc, obj),
       writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
       setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
-      diagnosisFacts: (ns, claims) => diagnosisFacts(clients, cc, ns, claims),
+      async diagnosisFacts(ns, claims) {
+        const [facts, byName] = await Promise.all([clusterFacts(), claimFacts(clients, ns, claims)]);
+        return { ...facts, claims: byName };
+      },
       async markStopping(namespace, pods) {
         for (const name of pods) {
           try {

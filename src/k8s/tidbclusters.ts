@@ -185,8 +185,28 @@ export async function setFinalizers(cc: ControllerClients, namespace: string, na
   );
 }
 
-/** Facts for the pending-pod diagnosis; read only when a pod has been Pending past the grace period. */
-export async function diagnosisFacts(clients: KubeClients, cc: ControllerClients, namespace: string, claimNames: string[]): Promise<{ nodes: NodeCapacity[]; storage: StorageFacts; claims: Map<string, PendingPod['claims'][number]> }> {
+export interface ClusterFacts {
+  nodes: NodeCapacity[];
+  storage: StorageFacts;
+}
+
+/**
+ * What nodes offer and what storage exists, for the pending-pod diagnosis. Read only when a pod has
+ * been Pending past the grace period, and shared by every cluster for a few seconds (many clusters
+ * waiting at once must not each list every pod and volume).
+ */
+export function clusterFactsReader(clients: KubeClients, cc: ControllerClients, maxAgeMs = 10_000, now: () => number = Date.now): () => Promise<ClusterFacts> {
+  let cached: { at: number; facts: Promise<ClusterFacts> } | null = null;
+  return () => {
+    if (cached && now() - cached.at < maxAgeMs) return cached.facts;
+    const facts = readClusterFacts(clients, cc);
+    cached = { at: now(), facts };
+    facts.catch(() => (cached = null));
+    return facts;
+  };
+}
+
+async function readClusterFacts(clients: KubeClients, cc: ControllerClients): Promise<ClusterFacts> {
   const [nodeList, podList, classList, pvList] = await Promise.all([
     clients.core.listNode(),
     clients.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
@@ -217,6 +237,11 @@ export async function diagnosisFacts(clients: KubeClients, cc: ControllerClients
   const freeVolumes = pvList.items
     .filter((v) => v.status?.phase === 'Available')
     .map((v) => ({ storageClassName: v.spec?.storageClassName ?? '', capacity: parseQuantity(v.spec?.capacity?.storage as string | undefined) || 0 }));
+  return { nodes, storage: { classes, defaultClass, freeVolumes } };
+}
+
+/** The volume claims of Pending pods, by name. */
+export async function claimFacts(clients: KubeClients, namespace: string, claimNames: string[]): Promise<Map<string, PendingPod['claims'][number]>> {
   const claims = new Map<string, PendingPod['claims'][number]>();
   for (const name of claimNames) {
     try {
@@ -226,7 +251,7 @@ export async function diagnosisFacts(clients: KubeClients, cc: ControllerClients
       if (apiStatus(err) !== 404) throw err;
     }
   }
-  return { nodes, storage: { classes, defaultClass, freeVolumes }, claims };
+  return claims;
 }
 
 /** RFC 3339 with microseconds, as metav1.MicroTime is parsed. */
