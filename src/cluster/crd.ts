@@ -3,6 +3,7 @@
 // unit test fails when the committed file is out of date.
 import { z } from 'zod';
 import { GROUP, KIND, PLURAL, TidbClusterSpec, TidbClusterStatus, VERSION } from './schema.ts';
+import { MAX_NAME_LENGTH } from './validate.ts';
 
 type Json = Record<string, unknown>;
 
@@ -34,6 +35,9 @@ export function openApiSchema(): Json {
   return {
     type: 'object',
     description: 'A TiDB cluster (PD, TiKV, TiDB) run by tidb-steward.',
+    'x-kubernetes-validations': [
+      { rule: `size(self.metadata.name) <= ${MAX_NAME_LENGTH}`, message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters so that pod DNS names fit`, reason: 'FieldValueInvalid' },
+    ],
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },

@@ -39,6 +39,15 @@ const componentFields = {
   affinity: z.record(z.string(), z.unknown()).meta(preserve).optional(),
 };
 
+/** CEL rules of the CRD, so the API server refuses (with field paths) what the reconciler would. */
+function requestsWithinLimits(): Array<{ rule: string; message: string; fieldPath: string }> {
+  return (['cpu', 'memory'] as const).map((r) => ({
+    rule: `!has(self.requests) || !has(self.limits) || !has(self.requests.${r}) || !has(self.limits.${r}) || quantity(self.requests.${r}).compareTo(quantity(self.limits.${r})) <= 0`,
+    message: `requests.${r} must not exceed limits.${r}`,
+    fieldPath: `.requests.${r}`,
+  }));
+}
+
 const storageFields = {
   storageClassName: z.string().min(1).optional().meta({ description: 'StorageClass of the data volume; the cluster default when unset.' }),
   storageSize: Quantity.meta({ description: 'Size of the data volume (PVC request).' }),
@@ -46,7 +55,7 @@ const storageFields = {
 
 export const PdSpec = z.strictObject({
   ...componentFields,
-  replicas: componentFields.replicas.default(3),
+  replicas: z.number().int().min(1, 'must be at least 1: a TiDB cluster needs PD (use spec.suspend to stop the cluster)').max(100).default(3).meta({ description: 'Number of PD members.' }),
   ...storageFields,
   storageSize: storageFields.storageSize.default('10Gi'),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
@@ -54,20 +63,20 @@ export const PdSpec = z.strictObject({
     .array(z.string().min(1))
     .optional()
     .meta({ description: 'Node label keys PD members are spread over (failure domains); written on the PD pods for the scheduler extender.' }),
-});
+}).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
 export const TikvSpec = z.strictObject({
   ...componentFields,
-  replicas: componentFields.replicas.default(3),
+  replicas: z.number().int().min(1, 'must be at least 1: TiDB needs TiKV stores (use spec.suspend to stop the cluster)').max(100).default(3).meta({ description: 'Number of TiKV stores.' }),
   ...storageFields,
   storageSize: storageFields.storageSize.default('100Gi'),
-});
+}).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
 export const TidbSpec = z.strictObject({
   ...componentFields,
   replicas: componentFields.replicas.default(2),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
-});
+}).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
 export const TidbClusterSpec = z.strictObject({
   version: z.string().regex(/^v?\d+\.\d+\.\d+([-+].*)?$/, 'must be a TiDB version such as v8.5.4').default(DEFAULT_VERSION),

@@ -32,8 +32,6 @@ export function validateTidbCluster(name: string, spec: unknown): Validation {
   }
   const s = parsed.data;
   const warnings: string[] = [];
-  if (s.pd.replicas < 1) errors.push({ path: 'spec.pd.replicas', message: 'must be at least 1: a TiDB cluster needs PD (use spec.suspend to stop the cluster)' });
-  if (s.tikv.replicas < 1) errors.push({ path: 'spec.tikv.replicas', message: 'must be at least 1: TiDB needs TiKV stores (use spec.suspend to stop the cluster)' });
   if (s.pd.replicas > 0 && s.pd.replicas % 2 === 0) warnings.push(`spec.pd.replicas is ${s.pd.replicas}: an even number of PD members tolerates no more failures than ${s.pd.replicas - 1}`);
   for (const c of ['pd', 'tikv', 'tidb'] as const) {
     const comp = s[c];

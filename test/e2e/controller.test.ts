@@ -44,6 +44,21 @@ async function podsOf(ns: string, instance: string): Promise<Array<{ name: strin
 
 const ready = () => isReady(NS, 'basic');
 
+t.test('the API server refuses an invalid TidbCluster, naming the errors with their paths', async (t) => {
+  // Field rules of the schema first; the API server evaluates the CEL rules only on an object that
+  // passes them (the reconciler checks both, and reports every error at once).
+  const schemaErrors = JSON.parse(tidbCluster(NS, 'bad', { pd: { replicas: 0 }, tidb: { service: { type: 'External' } } }));
+  const crossField = JSON.parse(tidbCluster(NS, 'a-name-that-is-far-too-long-for-pod-dns-names'));
+  crossField.spec.tikv.requests = { cpu: '4' };
+  crossField.spec.tikv.limits = { cpu: '2' };
+  for (const [obj, paths] of [[schemaErrors, ['spec.pd.replicas', 'spec.tidb.service.type']], [crossField, ['metadata.name', 'spec.tikv.requests.cpu']]] as const) {
+    const r = await kubectl(['create', '-f', '-'], { input: JSON.stringify(obj) });
+    t.not(r.code, 0, 'refused');
+    for (const path of paths) t.match(r.stderr, path, `names ${path}`);
+    t.comment(r.stderr.trim());
+  }
+});
+
 t.test('a TidbCluster becomes Services, ConfigMaps, StatefulSets, PDBs, Running pods, and Ready', async (t) => {
   const started = Date.now();
   await cluster.apply(tidbCluster(NS, 'basic'));
