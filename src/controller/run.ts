@@ -62,7 +62,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     },
     views: { cluster: tidbClusterView, pod: controllerPodView, sts: controllerStsView },
     io: {
-      apply: (obj) => apply(cc, obj),
+      apply: (obj) => apply(clients, cc, obj),
       writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
       setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
       async diagnosisFacts(ns, claims) {

@@ -4,8 +4,8 @@
 import {
   CoordinationV1Api,
   CustomObjectsApi,
-  KubernetesObjectApi,
   PatchStrategy,
+  PolicyV1Api,
   StorageV1Api,
   setHeaderOptions,
   type V1Lease,
@@ -29,7 +29,7 @@ export const CONTROLLER_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_NA
 
 export interface ControllerClients {
   custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
+  policy: PolicyV1Api;
   coordination: CoordinationV1Api;
   storage: StorageV1Api;
 }
@@ -37,7 +37,7 @@ export interface ControllerClients {
 export function controllerClients(clients: KubeClients): ControllerClients {
   return {
     custom: clients.kc.makeApiClient(CustomObjectsApi),
-    objects: KubernetesObjectApi.makeApiClient(clients.kc),
+    policy: clients.kc.makeApiClient(PolicyV1Api),
     coordination: clients.kc.makeApiClient(CoordinationV1Api),
     storage: clients.kc.makeApiClient(StorageV1Api),
   };
@@ -163,9 +163,29 @@ export function controllerStsView(obj: Wire): Keyed<ControllerSts> {
   };
 }
 
-/** Server-side apply of a desired object with the controller's field manager (taking over fields). */
-export async function apply(cc: ControllerClients, obj: KubeObject): Promise<void> {
-  await cc.objects.patch(obj as never, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+/**
+ * Server-side apply of a desired object with the controller's field manager (taking over fields). One
+ * typed call per kind, so the RBAC each needs is plain to see (apply creates: patch and create).
+ */
+export async function apply(clients: KubeClients, cc: ControllerClients, obj: KubeObject): Promise<void> {
+  const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const req = { name: obj.metadata.name, namespace: obj.metadata.namespace, body: obj as never, fieldManager: FIELD_MANAGER, force: true };
+  switch (obj.kind) {
+    case 'Service':
+      await clients.core.patchNamespacedService(req, ssa);
+      return;
+    case 'ConfigMap':
+      await clients.core.patchNamespacedConfigMap(req, ssa);
+      return;
+    case 'StatefulSet':
+      await clients.apps.patchNamespacedStatefulSet(req, ssa);
+      return;
+    case 'PodDisruptionBudget':
+      await cc.policy.patchNamespacedPodDisruptionBudget(req, ssa);
+      return;
+    default:
+      throw new Error(`the controller does not apply ${obj.kind} objects`);
+  }
 }
 
 /** Writes the status (server-side apply on the status subresource); resolves to the new resourceVersion. */

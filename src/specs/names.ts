@@ -47,8 +47,13 @@ export function labels(tc: string, c: ComponentName): Record<string, string> {
   return { ...selectorLabels(tc, c), [LABEL_PART_OF]: 'tidb' };
 }
 
+/**
+ * Without blockOwnerDeletion: setting it needs update on tidbclusters/finalizers where the
+ * OwnerReferencesPermissionEnforcement admission plugin runs, and the controller deletes in the
+ * background anyway (its finalizer does the clean-up PD needs).
+ */
 export function ownerReference(tc: TidbCluster) {
-  return { apiVersion: API_VERSION, kind: KIND, name: tc.metadata.name, uid: tc.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return { apiVersion: API_VERSION, kind: KIND, name: tc.metadata.name, uid: tc.metadata.uid, controller: true };
 }
 
 export function meta(tc: TidbCluster, c: ComponentName, name: string, extra: { annotations?: Record<string, string> } = {}) {

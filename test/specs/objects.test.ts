@@ -16,7 +16,7 @@ t.test('snapshots of every object of a default cluster', async (t) => {
 t.test('every object is owned by the TidbCluster and labelled as ours', async (t) => {
   for (const c of ['pd', 'tikv', 'tidb'] as const) {
     for (const o of componentObjects(tc, c, { replicas: 1 })) {
-      t.same(o.metadata.ownerReferences, [{ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'TidbCluster', name: 'basic', uid: 'uid-basic', controller: true, blockOwnerDeletion: true }], `${o.kind} ${o.metadata.name}`);
+      t.same(o.metadata.ownerReferences, [{ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'TidbCluster', name: 'basic', uid: 'uid-basic', controller: true }], `${o.kind} ${o.metadata.name}`);
       t.match(o.metadata.labels, { 'app.kubernetes.io/managed-by': 'tidb-steward', 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c });
       t.equal(o.metadata.namespace, 'db');
     }

@@ -23,7 +23,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -65,7 +64,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -136,7 +134,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -161,7 +158,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -360,7 +356,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -401,7 +396,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -449,7 +443,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -495,7 +488,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -520,7 +512,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -657,7 +648,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -698,7 +688,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -750,7 +739,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -775,7 +763,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
@@ -945,7 +932,6 @@ Array [
       "ownerReferences": Array [
         Object {
           "apiVersion": "tidb-steward.dev/v1alpha1",
-          "blockOwnerDeletion": true,
           "controller": true,
           "kind": "TidbCluster",
           "name": "basic",
