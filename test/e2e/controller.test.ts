@@ -21,6 +21,9 @@ let env: Record<string, string> = {};
 const figures: Record<string, string> = {};
 
 t.before(async () => {
+  t.comment(
+    `PD: the pod-following stand-in (test/e2e/pd-fleet.ts)${process.env.PD_BIN_DIR ? '; PD_BIN_DIR is set, but this suite needs PD members that join and leave at run time, which the real-PD harness (test/cluster/pd.ts) does not start yet' : ''}`,
+  );
   await fleet.start();
   env = { STEWARD_PD_ENDPOINTS: fleet.stewardEndpoints([[NS, 'basic'], [NS, 'hungry']]), STEWARD_PENDING_GRACE_SECONDS: '5', STEWARD_PD_TIMEOUT_MS: '1000' };
   // 5 nodes: on the way from 3 to 5 PD members, 4 members need 4 failure domains (at most
