@@ -1,5 +1,20 @@
 // Drain policy as pure functions: may this PD or TiKV pod go now, and if not, what must happen first?
 // Each decision carries the sentence a person reads in `kubectl drain` output and in Events.
+//
+// The disruption decision, for every caller that removes a member (webhooks, the controller's
+// scale-in, rolling upgrade and failover):
+//
+//   decideDisruption(input: DisruptionInput, now: number): { allowed: boolean; reason: string }
+//
+// `input.members` are the states of every member of one component of one TiDB cluster (PD members or
+// TiKV stores), each `healthy` as PD reports it and `leaving` when its removal was already allowed (the
+// per-cluster DisruptionLedger), its pod is deleting, not Ready or gone, or its node is being drained.
+// PD: allowed only if the healthy members that are not leaving, without this one, still hold a
+// majority. TiKV: allowed only if no region can lose its majority (at most floor((R-1)/2) stores of
+// max-replicas R away at once, counting the stores already leaving or not Up plus the most
+// down, offline or missing peers PD reports in any one region). TiDB is never gated. A caller that acts on
+// `allowed` must first record the member as leaving in the ledger with a resourceVersion
+// precondition, so that concurrent replicas serialise.
 
 export type DrainAction = { type: 'transfer-pd-leader'; from: string; to: string } | { type: 'evict-tikv-leaders'; storeId: string };
 
@@ -161,4 +176,158 @@ export function decideEvictionCleanup(
     return { remove: true, reason: `the removal of the pod of store ${record.storeId} was not carried out; its leaders may return` };
   }
   return { remove: false, reason: `store ${record.storeId} is still being drained` };
+}
+
+// ---- disruption accounting ---------------------------------------------------------------------
+
+export interface MemberDisruptionState {
+  /** PD member name or TiKV store id. */
+  name: string;
+  /** PD: the member answers its health check. TiKV: the store is Up. */
+  healthy: boolean;
+  /** Why the member is away or about to be (null when it is not): allowed removal, pod deleting, ... */
+  leaving: string | null;
+  /**
+   * The only reason is that its node is being drained (cordon, autoscaler taint): the pod still
+   * serves. Such members yield to each other by name so that two nodes drained together never
+   * deadlock: one goes first, the other waits for it.
+   */
+  leavingSoft?: boolean;
+  /** When it started leaving (ms), for the reason text. */
+  leavingSince?: number | null;
+}
+
+export interface DisruptionInput {
+  component: 'pd' | 'tikv' | 'tidb';
+  /** The member whose removal is asked for (PD member name, TiKV store id). */
+  member: string;
+  members: readonly MemberDisruptionState[];
+  /** TiKV: PD's replication.max-replicas (default 3). */
+  maxReplicas?: number;
+  /**
+   * TiKV: the most peers any one region lacks, from PD's region checks (missing peers, and peers that
+   * are down or on offline stores); 0 when PD reports none.
+   */
+  regionFaults?: number;
+  /** TiKV: how many regions PD reports with such faults, for the reason text. */
+  faultyRegions?: number;
+}
+
+export interface DisruptionDecision {
+  allowed: boolean;
+  reason: string;
+}
+
+/** Members other than `self` that count as away: leaving (hard), or soft-leaving and ahead by name. */
+function away(members: readonly MemberDisruptionState[], self: MemberDisruptionState | undefined, selfName: string): MemberDisruptionState[] {
+  return members.filter((m) => {
+    if (m.name === selfName || m.leaving === null) return false;
+    if (!m.leavingSoft) return true;
+    // Two members leaving only because their nodes drain: the one with the smaller name goes first.
+    return !(self?.leavingSoft && selfName < m.name);
+  });
+}
+
+function describe(m: MemberDisruptionState, now: number): string {
+  const since = m.leavingSince != null ? ` for ${seconds(Math.max(0, now - m.leavingSince))}` : '';
+  return `${m.name} (${m.leaving}${since})`;
+}
+
+/** May this member be removed now, given every member of its component? Pure; see the file header. */
+export function decideDisruption(input: DisruptionInput, now: number): DisruptionDecision {
+  if (input.component === 'tidb') return { allowed: true, reason: 'TiDB servers hold no quorum or data; their removal is not gated' };
+  const self = input.members.find((m) => m.name === input.member);
+  return input.component === 'pd' ? decidePdDisruption(input, self, now) : decideTikvDisruption(input, self, now);
+}
+
+function decidePdDisruption(input: DisruptionInput, self: MemberDisruptionState | undefined, now: number): DisruptionDecision {
+  const n = input.members.length;
+  const majority = Math.floor(n / 2) + 1;
+  const gone = away(input.members, self, input.member);
+  const goneNames = new Set(gone.map((m) => m.name));
+  const staying = input.members.filter((m) => m.name !== input.member && m.healthy && !goneNames.has(m.name));
+  if (!self) return { allowed: true, reason: `${input.member} is not a member of this PD cluster` };
+  if (!self.healthy) {
+    return { allowed: true, reason: `PD member ${input.member} is not healthy, so removing it does not lower the ${staying.length} of ${n} healthy members that stay` };
+  }
+  if (staying.length >= majority) {
+    return { allowed: true, reason: `${staying.length} of ${n} PD members stay healthy without ${input.member} (quorum ${majority})` };
+  }
+  const sick = input.members.filter((m) => m.name !== input.member && !m.healthy && !goneNames.has(m.name)).map((m) => `${m.name} (unhealthy)`);
+  const blockers = [...gone.map((m) => describe(m, now)), ...sick];
+  return {
+    allowed: false,
+    reason: `removing PD member ${input.member} would leave ${staying.length} of ${n} members healthy, below the quorum of ${majority}; waiting for ${blockers.join(', ') || 'the other members'}`,
+  };
+}
+
+function decideTikvDisruption(input: DisruptionInput, self: MemberDisruptionState | undefined, now: number): DisruptionDecision {
+  if (!self) return { allowed: true, reason: `store ${input.member} is not a store of this cluster` };
+  const replicas = Math.max(1, input.maxReplicas ?? 3);
+  const tolerated = Math.floor((replicas - 1) / 2);
+  const gone = away(input.members, self, input.member);
+  const goneNames = new Set(gone.map((m) => m.name));
+  const down = input.members.filter((m) => m.name !== input.member && !m.healthy && !goneNames.has(m.name));
+  const faults = Math.max(0, input.regionFaults ?? 0);
+  if (!self.healthy && self.leaving === null) {
+    // Its replicas are away already; its pod going changes nothing for the other regions.
+    return { allowed: true, reason: `store ${input.member} is not Up: its regions already count it away` };
+  }
+  // Worst case: the stores away and the faults PD reports all hit the same region.
+  const awayCount = gone.length + down.length + faults + 1;
+  if (awayCount <= tolerated) {
+    return { allowed: true, reason: `with store ${input.member} away, at most ${awayCount} peers of any region are away, within the ${tolerated} that ${replicas} replicas tolerate` };
+  }
+  const blockers = [
+    ...gone.map((m) => describe(m, now)),
+    ...down.map((m) => `${m.name} (not Up)`),
+    ...(faults ? [`${input.faultyRegions ?? 'some'} regions PD reports with down, offline or missing peers (up to ${faults} in one region)`] : []),
+  ];
+  return {
+    allowed: false,
+    reason: `removing store ${input.member} would let regions lose their majority (${replicas} replicas tolerate ${tolerated} away); waiting for ${blockers.join(', ')}`,
+  };
+}
+
+/** A removal this service allowed, kept in the cluster's DisruptionLedger until the member is back. */
+export interface LeavingEntry {
+  component: 'pd' | 'tikv';
+  /** PD member name or TiKV store id. */
+  member: string;
+  pod: string;
+  podUid: string;
+  since: number;
+}
+
+export interface LeavingPodNow {
+  uid: string;
+  running: boolean;
+  ready: boolean;
+  deleting: boolean;
+}
+
+/**
+ * May a leaving entry be dropped? Once the member's replacement runs, is Ready and PD counts the member
+ * healthy again; once the member is gone from PD with no pod left (scale-in); or once a removal that
+ * was allowed was never carried out (the same pod still serves well after the allowance).
+ */
+export function decideLeavingCleanup(
+  entry: LeavingEntry,
+  pod: LeavingPodNow | null,
+  member: { healthy: boolean } | null,
+  policy: { now: number; abandonAfterMs: number },
+): { remove: boolean; reason: string } {
+  const what = `${entry.component === 'pd' ? 'PD member' : 'store'} ${entry.member}`;
+  if (!member && !pod) return { remove: true, reason: `${what} and its pod ${entry.pod} are gone` };
+  if (!pod) return { remove: false, reason: `${what} has no pod yet` };
+  const serving = pod.running && pod.ready && !pod.deleting;
+  if (serving && pod.uid !== entry.podUid) {
+    if (!member) return { remove: true, reason: `${entry.pod} is back and ${what} is no longer part of the cluster` };
+    if (member.healthy) return { remove: true, reason: `${entry.pod} is back and ${what} is healthy` };
+    return { remove: false, reason: `${entry.pod} is back but ${what} is not healthy yet` };
+  }
+  if (serving && pod.uid === entry.podUid && policy.now - entry.since >= policy.abandonAfterMs && (member?.healthy ?? false)) {
+    return { remove: true, reason: `the allowed removal of ${entry.pod} was not carried out; it still serves` };
+  }
+  return { remove: false, reason: `${what} is still leaving` };
 }
