@@ -86,6 +86,20 @@ export const ConfigSchema = z.object({
   controllerWorkers: positiveInt(4),
   /** A member pod Pending this long gets a diagnosis in status and an Event. */
   pendingGraceSeconds: positiveInt(15),
+  /** Node taints that mean "being drained", like a cordon (comma-separated keys). */
+  drainTaints: csv('karpenter.sh/disrupted,ToBeDeletedByClusterAutoscaler,node.kubernetes.io/unschedulable'),
+  /** Deadline of one Kubernetes call on the admission path (ledger, namespace, owner, Secret). */
+  kubeTimeoutMs: positiveInt(1000),
+  /** Deadline of one PD member's own health check; all members are asked in parallel. */
+  pdMemberTimeoutMs: positiveInt(800),
+  /** A pod removal is answered within this, "not yet" (429) with the reason when time runs out. */
+  admissionBudgetMs: positiveInt(4000),
+  /**
+   * Secret with PD's client certificate (tls.crt, tls.key, ca.crt) per TiDB cluster; {cluster} is
+   * replaced by the cluster's name. tidb-operator names it <cluster>-cluster-client-secret. When it
+   * exists in the cluster's namespace, PD is reached over https with it.
+   */
+  pdTlsSecret: z.string().min(1).default('{cluster}-cluster-client-secret'),
   pdEndpoints: z
     .string()
     .optional()
@@ -137,6 +151,11 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'identity', flag: '--identity', env: 'POD_NAME' },
   { field: 'controllerWorkers', flag: '--controller-workers', env: 'STEWARD_CONTROLLER_WORKERS' },
   { field: 'pendingGraceSeconds', flag: '--pending-grace-seconds', env: 'STEWARD_PENDING_GRACE_SECONDS' },
+  { field: 'drainTaints', flag: '--drain-taints', env: 'STEWARD_DRAIN_TAINTS' },
+  { field: 'kubeTimeoutMs', flag: '--kube-timeout-ms', env: 'STEWARD_KUBE_TIMEOUT_MS' },
+  { field: 'pdMemberTimeoutMs', flag: '--pd-member-timeout-ms', env: 'STEWARD_PD_MEMBER_TIMEOUT_MS' },
+  { field: 'admissionBudgetMs', flag: '--admission-budget-ms', env: 'STEWARD_ADMISSION_BUDGET_MS' },
+  { field: 'pdTlsSecret', flag: '--pd-tls-secret', env: 'STEWARD_PD_TLS_SECRET' },
 ];
 
 export class ConfigError extends Error {}

@@ -12,8 +12,10 @@ import { claimView, nodeViewFor, podView, statefulSetView, volumeView } from './
 import { kubeLeaseStore, leaseLock, localOnly, sweepBindLeases } from './k8s/leases.ts';
 import { PlacementService } from './services/placement.ts';
 import { DrainService } from './services/drain.ts';
+import { PdRegistry } from './pd/registry.ts';
 import { PdClient, pdEndpointsFor } from './pd/client.ts';
-import { kubeEvictionRecords } from './k8s/evictions.ts';
+import { kubeLedger } from './k8s/disruptions.ts';
+import { kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
 import { kubeEvents } from './k8s/events.ts';
 import { followCaBundle } from './k8s/webhooks.ts';
 import { runController } from './controller/run.ts';
@@ -117,7 +119,7 @@ const reflectorDefaults = {
 const restarts = (reflector: string) => (reason: string) => metrics.reflectorRestarts.inc({ reflector, reason });
 const reflectors = [
   new Reflector({ ...reflectorDefaults, name: 'pods', source: podSource(clients, TIDB_SELECTOR), transform: podView, store: pods, onRestart: restarts('pods') }),
-  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys), store: nodes, onRestart: restarts('nodes') }),
+  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys, config.drainTaints), store: nodes, onRestart: restarts('nodes') }),
   // All StatefulSets, kept only when their pod template carries the TiDB labels: a StatefulSet needs no
   // labels of its own to be found.
   new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: allStatefulSetSource(clients), transform: statefulSetView, store: statefulSets, onRestart: restarts('statefulsets') }),
@@ -153,6 +155,7 @@ const placement = new PlacementService({
   logger,
 });
 
+// The controller's PD clients (plain http; PD over TLS is the drain's, through pdRegistry).
 const pdClients = new Map<string, PdClient>();
 function pdFor(namespace: string, cluster: string): PdClient {
   const key = `${namespace}/${cluster}`;
@@ -163,11 +166,20 @@ function pdFor(namespace: string, cluster: string): PdClient {
   }
   return client;
 }
+const pdRegistry = new PdRegistry({
+  overrides: config.pdEndpoints,
+  timeoutMs: config.pdTimeoutMs,
+  memberTimeoutMs: config.pdMemberTimeoutMs,
+  tlsFor: (namespace, cluster) => readPdTlsSecret(clients, namespace, config.pdTlsSecret.replaceAll('{cluster}', cluster), config.kubeTimeoutMs),
+  now: Date.now,
+});
 const drain = new DrainService({
   pods,
   nodes,
-  pdFor,
-  records: kubeEvictionRecords(clients),
+  pdFor: (namespace, cluster) => pdRegistry.get(namespace, cluster),
+  ledger: kubeLedger(clients, config.kubeTimeoutMs),
+  teardown: kubeTeardown(clients, config.kubeTimeoutMs),
+  budgetMs: config.admissionBudgetMs,
   events,
   metrics: {
     decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }),
@@ -178,6 +190,13 @@ const drain = new DrainService({
   evictTimeoutMs: config.evictLeaderTimeoutSeconds * 1000,
   abandonAfterMs: config.evictLeaderAbandonSeconds * 1000,
 });
+
+// Cordons and autoscaler drain taints seen by the node watch start (or end) the early hand-over; the
+// node webhook reports cordons a moment sooner, and each change is acted on once.
+nodes.onChange = (before, after) => {
+  if (!before || before.unschedulable === after.unschedulable || !isSynced()) return;
+  void drain.nodeDrainChanged(after.name, after.unschedulable).catch((err: Error) => logger.warn({ node: after.name, err: err.message }, 'acting on the drain of a node failed'));
+};
 
 const app = buildApp({
   logger,

@@ -6,7 +6,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ANNOTATION_SKIP_DRAIN_CHECK } from '../domain/model.ts';
 import { apiStatus, podSource, statefulSetSource, type KubeClients } from '../k8s/client.ts';
 import type { EventSink } from '../k8s/events.ts';
-import { evictionsConfigMapName, kubeEvictionRecords } from '../k8s/evictions.ts';
+import { emptyLedger, kubeLedger, updateLedger } from '../k8s/disruptions.ts';
 import {
   apply,
   CONTROLLER_SELECTOR,
@@ -42,7 +42,7 @@ export interface RunControllerOptions {
 export function runController(opts: RunControllerOptions): { elector: LeaderElector; controller: TidbClusterController; stop(): Promise<void> } {
   const { clients, logger } = opts;
   const cc = controllerClients(clients);
-  const records = kubeEvictionRecords(clients);
+  const records = kubeLedger(clients, 5000);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const log = logger.child({ part: 'controller' });
   const clusterFacts = clusterFactsReader(clients, cc);
@@ -82,11 +82,8 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
         return (await records.forCluster(namespace, cluster)).map((r) => r.storeId);
       },
       async dropEvictionRecords(namespace, cluster) {
-        try {
-          await clients.core.deleteNamespacedConfigMap({ namespace, name: evictionsConfigMapName(cluster) });
-        } catch (err) {
-          if (apiStatus(err) !== 404) throw err;
-        }
+        // Emptied, not deleted: the DisruptionLedger goes with its namespace or stays empty.
+        await updateLedger(records, namespace, cluster, (l) => (l.evictions.length + l.leaving.length + l.seenEvictions.length ? emptyLedger() : null));
       },
     },
   });

@@ -89,7 +89,10 @@ export interface TikvState {
   store: TikvStoreState | null;
   /** The store is in PD's evict-leader scheduler. */
   evicting: boolean;
-  /** When this service began evicting leaders for the pod now being removed (ms), if it did. */
+  /**
+   * When the eviction began (ms): when this service started it for the pod now being removed, or
+   * when it first saw an eviction someone else started; null when neither.
+   */
   evictionBeganAt: number | null;
 }
 
@@ -114,7 +117,8 @@ export function decideTikvRemoval(podName: string, tikv: TikvState, policy: Tikv
       reason: `store ${store.id} of ${podName} is going offline and still holds ${store.regionCount} regions; removing its pod now would cut that data move short`,
     };
   }
-  if (s === 'Down' || s === 'Disconnected') {
+  // Disconnected (about 20 s without a heartbeat) may still lead regions: it waits like Up.
+  if (s === 'Down') {
     return { kind: 'allow', reason: `store ${store.id} of ${podName} is ${s}: it serves no leaders, so its pod may go` };
   }
   const action: DrainAction | undefined = tikv.evicting ? undefined : { type: 'evict-tikv-leaders', storeId: store.id };
@@ -279,8 +283,8 @@ function decideTikvDisruption(input: DisruptionInput, self: MemberDisruptionStat
     return { allowed: true, reason: `with store ${input.member} away, at most ${awayCount} peers of any region are away, within the ${tolerated} that ${replicas} replicas tolerate` };
   }
   const blockers = [
-    ...gone.map((m) => describe(m, now)),
-    ...down.map((m) => `${m.name} (not Up)`),
+    ...gone.map((m) => `store ${describe(m, now)}`),
+    ...down.map((m) => `store ${m.name} (not Up)`),
     ...(faults ? [`${input.faultyRegions ?? 'some'} regions PD reports with down, offline or missing peers (up to ${faults} in one region)`] : []),
   ];
   return {

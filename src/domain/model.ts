@@ -35,6 +35,8 @@ export interface PodView {
   ownerAdvanced?: boolean;
   /** Phase Running. */
   running: boolean;
+  /** Condition Ready is True; absent when not known (treated as Ready while Running). */
+  ready?: boolean;
   /** Carries the emergency escape-hatch annotation: removals are allowed without checks. */
   skipDrainCheck: boolean;
   /** The escape hatch was set with the deprecated PingCAP-domain key. */
@@ -87,7 +89,14 @@ export interface NodeView {
   name: string;
   /** Only the labels named by the configured topology keys are kept. */
   labels: Readonly<Record<string, string>>;
+  /** spec.unschedulable (cordoned). */
   unschedulable: boolean;
+  /**
+   * Being drained: cordoned or carrying one of the configured drain taints (Karpenter's
+   * karpenter.sh/disrupted, cluster-autoscaler's ToBeDeletedByClusterAutoscaler, ...). Absent: the
+   * same as unschedulable.
+   */
+  draining?: boolean;
   /** NoSchedule/NoExecute taints, for bind's toleration check. */
   taints?: readonly Taint[];
 }

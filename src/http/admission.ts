@@ -154,7 +154,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
     }
     const { apiVersion, request: req } = parsed.review;
     // Built only when there is something to log: the fast path answers thousands of calls a second.
-    const log = () => request.log.child({ uid: req.uid, pod: `${req.namespace ?? ''}/${req.name ?? ''}` });
+    const log = () => request.log.child({ uid: req.uid, pod: `${req.namespace ?? ''}/${req.name || req.oldObject?.metadata?.name || ''}` });
     const removal = classify(req);
     if (!removal) {
       deps.count('pods', 'allowed');
@@ -180,36 +180,39 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       const now = Boolean(req.object?.spec?.unschedulable);
       const before = Boolean(req.oldObject?.spec?.unschedulable);
       const node = req.name ?? req.object?.metadata?.name ?? '';
-      if (now && !before) {
-        request.log.info({ uid: req.uid, node }, 'node cordoned: moving PD and TiKV leaders away');
-        void deps.drain.nodeCordoned(node).catch((err: Error) => request.log.error({ node, err: err.message }, 'preparing the drain failed'));
-      } else if (before && !now) {
-        request.log.info({ uid: req.uid, node }, 'node uncordoned: ending leader evictions');
-        void deps.drain.reconcileEvictions().catch((err: Error) => request.log.error({ node, err: err.message }, 'ending leader evictions failed'));
+      if (now !== before) {
+        request.log.info({ uid: req.uid, node }, now ? 'node cordoned: moving PD and TiKV leaders away' : 'node uncordoned: ending leader evictions');
+        void deps.drain.nodeDrainChanged(node, now).catch((err: Error) => request.log.error({ node, err: err.message }, now ? 'preparing the drain failed' : 'ending leader evictions failed'));
       }
     }
     return reviewReply(apiVersion, { uid: req.uid, allowed: true });
   });
 }
 
-/** DELETE of a pod or CREATE of its eviction, as a removal request; null for anything else. */
+/**
+ * DELETE of a pod (alone or as one pod of a DeleteCollection) or CREATE of its eviction, as a removal
+ * request; null for anything else. A DeleteCollection sends one review per pod with an empty `name`:
+ * the pod's name is in oldObject.
+ */
 function classify(req: AdmissionRequest) {
-  if (req.resource.resource !== 'pods' || !req.namespace || !req.name) return null;
+  if (req.resource.resource !== 'pods' || !req.namespace) return null;
   const dryRun = Boolean(req.dryRun);
   if (req.operation === 'DELETE' && !req.subResource) {
     const meta = req.oldObject?.metadata;
     const skip = skipDrainCheckOf(meta?.annotations);
+    const name = req.name || meta?.name;
+    if (!name) return null;
     return {
       namespace: req.namespace,
-      name: req.name,
+      name,
       dryRun,
-      via: 'delete' as const,
+      via: req.name ? ('delete' as const) : ('deletecollection' as const),
       fromRequest: meta
         ? { labels: meta.labels ?? null, deleting: Boolean(meta.deletionTimestamp), skipDrainCheck: skip !== null, ...(skip === 'legacy' ? { skipDrainCheckLegacy: true } : {}), uid: meta.uid ?? '' }
         : undefined,
     };
   }
-  if (req.operation === 'CREATE' && req.subResource === 'eviction') {
+  if (req.operation === 'CREATE' && req.subResource === 'eviction' && req.name) {
     // kubectl drain --dry-run=server puts the dry run inside the Eviction's deleteOptions.
     const inEviction = (req.object as { deleteOptions?: { dryRun?: unknown } } | null | undefined)?.deleteOptions?.dryRun;
     const evictionDryRun = Array.isArray(inEviction) && inEviction.includes('All');

@@ -34,6 +34,7 @@ export function podView(obj: Wire): Keyed<PodView> {
       owner: owner?.name ?? null,
       ...(owner?.advanced ? { ownerAdvanced: true } : {}),
       running: phase === 'Running',
+      ready: (obj?.status?.conditions ?? []).some((c: Wire) => c?.type === 'Ready' && c?.status === 'True'),
       skipDrainCheck: skip !== null,
       ...(skip === 'legacy' ? { skipDrainCheckLegacy: true } : {}),
     },
@@ -65,14 +66,19 @@ function taintsOf(spec: Wire): Taint[] {
   return out;
 }
 
-export function nodeViewFor(topologyKeys: readonly string[]) {
+/** Taints that say a node is being drained, as autoscalers and node-pool upgrades set them. */
+export const DEFAULT_DRAIN_TAINTS: readonly string[] = ['karpenter.sh/disrupted', 'ToBeDeletedByClusterAutoscaler', 'node.kubernetes.io/unschedulable'];
+
+export function nodeViewFor(topologyKeys: readonly string[], drainTaints: readonly string[] = DEFAULT_DRAIN_TAINTS) {
+  const drainSet = new Set(drainTaints);
   return (obj: Wire): Keyed<NodeView> => {
     const meta = obj?.metadata ?? {};
     const all = meta.labels ?? {};
     const labels: Record<string, string> = {};
     for (const k of topologyKeys) if (typeof all[k] === 'string') labels[k] = all[k];
     const taints = taintsOf(obj?.spec);
-    return { key: meta.name ?? '', value: { name: meta.name ?? '', labels, unschedulable: Boolean(obj?.spec?.unschedulable), ...(taints.length ? { taints } : {}) } };
+    const draining = Boolean(obj?.spec?.unschedulable) || (Array.isArray(obj?.spec?.taints) ? obj.spec.taints : []).some((t: Wire) => drainSet.has(t?.key));
+    return { key: meta.name ?? '', value: { name: meta.name ?? '', labels, unschedulable: Boolean(obj?.spec?.unschedulable), draining, ...(taints.length ? { taints } : {}) } };
   };
 }
 

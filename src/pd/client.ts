@@ -42,6 +42,24 @@ export type StoreInfo = z.infer<typeof StoreInfo>;
 export const Stores = z.looseObject({ stores: z.array(StoreInfo).nullish().transform((s) => s ?? []) });
 
 export const Replication = z.looseObject({ 'max-replicas': z.number().int().positive() });
+/** One region as PD's region check APIs list it: its peers' stores and the ones that are down. */
+export const CheckedRegion = z.looseObject({
+  id: Id,
+  peers: z.array(z.looseObject({ store_id: Id })).nullish().transform((p) => (p ?? []).map((x) => x.store_id)),
+  down_peers: z
+    .array(z.looseObject({ peer: z.looseObject({ store_id: Id }).nullish() }))
+    .nullish()
+    .transform((p) => (p ?? []).flatMap((x) => (x.peer ? [x.peer.store_id] : []))),
+});
+export type CheckedRegion = z.infer<typeof CheckedRegion>;
+export const CheckedRegions = z.looseObject({
+  count: z.number().default(0),
+  regions: z.array(CheckedRegion).nullish().transform((r) => r ?? []),
+});
+
+/** PD's region checks the drain reads: regions lacking a peer, with a down peer, or with one on an offline store. */
+export const REGION_CHECKS = ['miss-peer', 'down-peer', 'offline-peer'] as const;
+export type RegionCheck = (typeof REGION_CHECKS)[number];
 
 export const EvictLeaderList = z.looseObject({ 'store-id-ranges': z.record(z.string(), z.unknown()).default({}) });
 
@@ -59,6 +77,8 @@ export interface PdClientOptions {
   /** Deadline of one HTTP call, per endpoint. */
   timeoutMs: number;
   fetchImpl?: typeof fetch;
+  /** Deadline of one member's own health check (its /ping), asked of all members in parallel. */
+  memberTimeoutMs?: number;
 }
 
 export const EVICT_LEADER = 'evict-leader-scheduler';
@@ -139,6 +159,42 @@ export class PdClient {
     return (await this.json(Stores, 'GET', '/pd/api/v1/stores?state=0&state=1&state=2')).stores;
   }
 
+  /**
+   * Health of each member, asked of the member itself (GET <client URL>/pd/api/v1/ping) in parallel
+   * with a short deadline. PD's own /health asks members one after another with 3 s each, so one
+   * unreachable member makes it miss any webhook deadline. No answer means unhealthy.
+   */
+  async memberHealth(members: readonly Member[]): Promise<Array<{ name: string; healthy: boolean }>> {
+    const doFetch = this.opts.fetchImpl ?? fetch;
+    const timeoutMs = this.opts.memberTimeoutMs ?? Math.min(this.opts.timeoutMs, 1000);
+    const ping = async (url: string): Promise<boolean> => {
+      try {
+        const res = await doFetch(`${url.replace(/\/+$/, '')}/pd/api/v1/ping`, { signal: AbortSignal.timeout(timeoutMs) });
+        await res.text();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    };
+    return Promise.all(
+      members.map(async (m) => {
+        const urls = m.client_urls ?? [];
+        if (urls.length === 0) return { name: m.name, healthy: false };
+        const answers = await Promise.all(urls.map(ping));
+        return { name: m.name, healthy: answers.some(Boolean) };
+      }),
+    );
+  }
+
+  /** Regions PD lists for one check (miss-peer, down-peer, offline-peer). */
+  async regionCheck(check: RegionCheck): Promise<{ count: number; regions: CheckedRegion[] }> {
+    const { status, text } = await this.call('GET', `/pd/api/v1/regions/check/${check}`);
+    if (status !== 200) throw new PdError(`PD region check ${check} answered HTTP ${status}: ${text.slice(0, 300)}`, status);
+    const parsed = CheckedRegions.safeParse(parseJsonExact(text));
+    if (!parsed.success) throw new PdError(`PD region check ${check} answered an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, status);
+    return { count: parsed.data.regions.length || parsed.data.count, regions: parsed.data.regions };
+  }
+
   /** Store ids currently in the evict-leader scheduler (none when it does not exist). */
   async evictingStores(): Promise<string[]> {
     const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);
@@ -191,6 +247,6 @@ export class PdClient {
 }
 
 /** Where PD is reached: the test/demo override, else the PD Service of the cluster. */
-export function pdEndpointsFor(namespace: string, cluster: string, overrides: Readonly<Record<string, readonly string[]>>): readonly string[] {
-  return overrides[`${namespace}/${cluster}`] ?? [`http://${cluster}-pd.${namespace}.svc:2379`];
+export function pdEndpointsFor(namespace: string, cluster: string, overrides: Readonly<Record<string, readonly string[]>>, tls = false): readonly string[] {
+  return overrides[`${namespace}/${cluster}`] ?? [`${tls ? 'https' : 'http'}://${cluster}-pd.${namespace}.svc:2379`];
 }

@@ -123,6 +123,8 @@ export class NodeStore implements Store<NodeView> {
   private byDomain = new Map<string, Map<string, Set<NodeView>>>();
   private unlabeled = new Map<string, Set<NodeView>>();
   private readonly keys: readonly string[];
+  /** Called after every upsert with the node before (if any), e.g. to start a drain's hand-over. */
+  onChange: ((before: NodeView | undefined, after: NodeView) => void) | null = null;
 
   constructor(topologyKeys: readonly string[]) {
     this.keys = topologyKeys;
@@ -142,6 +144,7 @@ export class NodeStore implements Store<NodeView> {
   }
 
   upsert(name: string, node: NodeView): void {
+    const before = this.byName.get(name);
     this.remove(name);
     this.byName.set(name, node);
     for (const key of this.keys) {
@@ -155,6 +158,7 @@ export class NodeStore implements Store<NodeView> {
       if (!members) domains.set(value, (members = new Set()));
       members.add(node);
     }
+    this.onChange?.(before, node);
   }
 
   remove(name: string): void {

@@ -31,11 +31,11 @@ t.test('PD: table', async (t) => {
 t.test('TiKV: table', async (t) => {
   const table: Array<{ name: string; member: string; members: MemberDisruptionState[]; maxReplicas?: number; regionFaults?: number; allowed: boolean; reason: RegExp }> = [
     { name: '3 stores, 3 replicas, one goes', member: '1', members: [m('1'), m('2'), m('3')], allowed: true, reason: /at most 1 peers .* within the 1 that 3 replicas tolerate/ },
-    { name: 'issue case: a second store waits while one is leaving', member: '2', members: [m('1', true, 'removal allowed'), m('2'), m('3')], allowed: false, reason: /waiting for 1 \(removal allowed/ },
-    { name: 'another store not Up', member: '2', members: [m('1', false), m('2'), m('3')], allowed: false, reason: /1 \(not Up\)/ },
+    { name: 'issue case: a second store waits while one is leaving', member: '2', members: [m('1', true, 'removal allowed'), m('2'), m('3')], allowed: false, reason: /waiting for store 1 \(removal allowed/ },
+    { name: 'another store not Up', member: '2', members: [m('1', false), m('2'), m('3')], allowed: false, reason: /store 1 \(not Up\)/ },
     { name: 'PD reports down peers', member: '2', members: [m('1'), m('2'), m('3')], regionFaults: 1, allowed: false, reason: /regions PD reports with down, offline or missing peers/ },
     { name: '5 replicas tolerate two away', member: '2', members: [m('1', true, 'removal allowed'), m('2'), m('3'), m('4'), m('5')], maxReplicas: 5, allowed: true, reason: /within the 2/ },
-    { name: '5 replicas, two away: a third waits', member: '3', members: [m('1', true, 'removal allowed'), m('2', false), m('3'), m('4'), m('5')], maxReplicas: 5, allowed: false, reason: /waiting for 1 .*, 2 \(not Up\)/ },
+    { name: '5 replicas, two away: a third waits', member: '3', members: [m('1', true, 'removal allowed'), m('2', false), m('3'), m('4'), m('5')], maxReplicas: 5, allowed: false, reason: /waiting for store 1 .*, store 2 \(not Up\)/ },
     { name: 'a store that is not Up may go', member: '1', members: [m('1', false), m('2'), m('3', false)], allowed: true, reason: /not Up/ },
     { name: 'one replica tolerates nothing', member: '1', members: [m('1'), m('2')], maxReplicas: 1, allowed: false, reason: /tolerate 0/ },
   ];

@@ -1,25 +1,27 @@
 import t from 'tap';
-import { DrainService, storeOfPod } from '../../src/services/drain.ts';
+import { DrainService, memberOfPod, regionFaults, storeOfPod } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
-import { FakeEvents, FakeRecords, addStore, pdClientFor, silentLogger, standinPd } from '../fakes.ts';
+import { FakeEvents, silentLogger } from '../fakes.ts';
+import { DrainFakePd, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 
 function setup(opts: { cordoned?: string[] } = {}) {
   const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n, {}, opts.cordoned?.includes(n) ?? false));
   const pdPods = [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of('db', 'basic', 'pd').on(`n${i + 1}`).uid(`pd-uid-${i}`).view());
   const tikvPods = [0, 1, 2, 3].map((i) => makePod(`basic-tikv-${i}`).of('db', 'basic', 'tikv').on(`n${(i % 3) + 1}`).uid(`tikv-uid-${i}`).view());
   const s = stores({ nodes, pods: [...pdPods, ...tikvPods] });
-  const pd = standinPd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
-  tikvPods.forEach((p, i) => addStore(pd, i + 1, p.name, 10 + i));
-  const client = pdClientFor(pd);
-  const records = new FakeRecords();
+  const pd = new DrainFakePd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  tikvPods.forEach((p, i) => pd.addStore(String(i + 1), p.name, 10 + i));
+  const records = new MemoryLedger();
+  const teardown = new FakeTeardown();
   const events = new FakeEvents();
   let now = 1_000_000;
   const decisions: string[] = [];
   const waited: number[] = [];
   const drain = new DrainService({
     ...s,
-    pdFor: () => client,
-    records,
+    pdFor: () => pd,
+    ledger: records,
+    teardown,
     events,
     metrics: { decision: (c, o) => decisions.push(`${c}:${o}`), waited: (_c, sec) => waited.push(sec) },
     logger: silentLogger,
@@ -27,7 +29,9 @@ function setup(opts: { cordoned?: string[] } = {}) {
     evictTimeoutMs: 600_000,
     abandonAfterMs: 300_000,
   });
-  return { drain, pd, records, events, decisions, waited, ...s, advance: (ms: number) => (now += ms) };
+  const replica = () =>
+    new DrainService({ ...s, pdFor: () => pd, ledger: records, teardown, events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+  return { drain, pd, records, teardown, events, decisions, waited, replica, ...s, advance: (ms: number) => (now += ms) };
 }
 
 const evict = (name: string) => ({ namespace: 'db', name, dryRun: false, via: 'eviction' as const });
@@ -36,8 +40,7 @@ t.test('PD leader: hand over first, then allow; metrics and events follow', asyn
   const { drain, pd, events, decisions, waited, advance } = setup();
   const first = await drain.reviewRemoval(evict('basic-pd-0'));
   t.match(first, { allowed: false, code: 429, reason: 'TooManyRequests', message: /transferring PD leader from basic-pd-0 to basic-pd-1/, retryAfterSeconds: 1 });
-  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1'], 'exactly one call changed PD: the transfer, by POST');
-  t.same(pd.callLines().slice(0, 2).sort(), ['GET /pd/api/v1/health', 'GET /pd/api/v1/members']);
+  t.same(pd.transfers, ['basic-pd-1']);
   t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'Pod'), 'event on the pod');
   t.ok(events.events.some((e) => e.reason === 'PDLeaderTransfer' && e.ref.kind === 'StatefulSet'), 'event on the cluster (StatefulSet)');
   advance(2000);
@@ -50,13 +53,13 @@ t.test('PD quorum guard refuses a second member while one is down', async (t) =>
   const { drain, pd } = setup();
   pd.unhealthy.add('basic-pd-2');
   t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /below the quorum of 2; waiting for basic-pd-2/ });
-  t.same(pd.writes(), [], 'nothing asked of PD');
+  t.same(pd.transfers, []);
 });
 
 t.test('PD leader on a cordoned node is handed to a member on a schedulable node', async (t) => {
   const { drain, pd } = setup({ cordoned: ['n1', 'n2'] });
   await drain.reviewRemoval(evict('basic-pd-0'));
-  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-2']);
+  t.same(pd.transfers, ['basic-pd-2']);
 });
 
 t.test('PD down or slow: a clear "not yet", never a throw', async (t) => {
@@ -71,13 +74,10 @@ t.test('PD down or slow: a clear "not yet", never a throw', async (t) => {
 
 t.test('TiKV: evict leaders, wait for zero, then allow; the record drives cleanup', async (t) => {
   const { drain, pd, records, advance } = setup();
-  pd.evictPerRead = 5;
+  pd.evictStep = 5;
   const r1 = await drain.reviewRemoval(evict('basic-tikv-0'));
   t.match(r1, { allowed: false, code: 429, message: /evicting 10 region leaders from TiKV store 1 of basic-tikv-0/ });
-  t.ok(pd.evicting.has(1), 'store 1 is in the evict-leader scheduler');
-  t.same(pd.writes(), ['POST /pd/api/v1/schedulers'], 'one POST adds the scheduler');
-  t.same(JSON.parse(pd.calls.find((c) => c.method === 'POST')!.body), { name: 'evict-leader-scheduler', store_id: 1 }, 'store_id a number, as PD requires');
-  t.ok(pd.callLines().includes('GET /pd/api/v1/stores?state=0&state=1&state=2'), 'stores read with Tombstones included');
+  t.ok(pd.evicting.has('1'), 'store 1 is in the evict-leader scheduler');
   t.match(await records.forCluster('db', 'basic'), [{ storeId: '1', podUid: 'tikv-uid-0', cause: 'removal', beganAt: 1_000_000 }]);
   advance(5000);
   t.match(await drain.reviewRemoval(evict('basic-tikv-0')), { allowed: false, message: /evicting 5 region leaders .* \(for 5s\)/ });
@@ -89,7 +89,7 @@ t.test('TiKV: evict leaders, wait for zero, then allow; the record drives cleanu
 
 t.test('TiKV: timeout lets the pod go with a warning and an Event', async (t) => {
   const { drain, pd, events, advance } = setup();
-  pd.evictPerRead = 0;
+  pd.evictStep = 0;
   await drain.reviewRemoval(evict('basic-tikv-1'));
   advance(601_000);
   const r = await drain.reviewRemoval(evict('basic-tikv-1'));
@@ -99,15 +99,14 @@ t.test('TiKV: timeout lets the pod go with a warning and an Event', async (t) =>
 
 t.test('cleanup: the new pod of a store ends the eviction; nothing is left in PD or the records', async (t) => {
   const { drain, pd, records, pods, advance } = setup();
-  pd.evictPerRead = 100;
+  pd.evictStep = 100;
   await drain.reviewRemoval(evict('basic-tikv-2'));
-  t.ok(pd.evicting.has(3));
+  t.ok(pd.evicting.has('3'));
   // The pod is deleted and comes back with a new uid, Running on a schedulable node.
   pods.upsert('db/basic-tikv-2', { ...pods.get('db/basic-tikv-2')!, uid: 'tikv-uid-2-new' });
   advance(30_000);
   t.equal(await drain.reconcileEvictions(), 1);
-  t.notOk(pd.evicting.has(3));
-  t.same(pd.writes(), ['POST /pd/api/v1/schedulers', 'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-3'], 'removed by DELETE of the per-store scheduler name');
+  t.notOk(pd.evicting.has('3'));
   t.same(await records.forCluster('db', 'basic'), []);
 });
 
@@ -115,14 +114,13 @@ t.test('cordon starts evictions and transfers; uncordon ends them', async (t) =>
   const { drain, pd, records, nodes } = setup();
   nodes.upsert('n1', makeNode('n1', {}, true));
   await drain.nodeCordoned('n1');
-  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1', 'POST /pd/api/v1/schedulers', 'POST /pd/api/v1/schedulers'], 'the leader on n1 handed over, two stores evicted');
-  t.same([...pd.evicting].sort(), [1, 4], 'stores of basic-tikv-0 and basic-tikv-3 on n1');
+  t.same(pd.transfers, ['basic-pd-1'], 'the leader on n1 handed over');
+  t.same([...pd.evicting].sort(), ['1', '4'], 'stores of basic-tikv-0 and basic-tikv-3 on n1');
   t.match(await records.forCluster('db', 'basic'), [{ cause: 'cordon' }, { cause: 'cordon' }]);
   t.equal(await drain.reconcileEvictions(), 0, 'kept while the node is cordoned');
   nodes.upsert('n1', makeNode('n1', {}, false));
   t.equal(await drain.reconcileEvictions(), 2);
   t.same([...pd.evicting], []);
-  t.same(pd.writes().slice(3).sort(), ['DELETE /pd/api/v1/schedulers/evict-leader-scheduler-1', 'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-4']);
 });
 
 t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', async (t) => {
@@ -133,7 +131,7 @@ t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', 
     { allowed: true, reason: /already terminating/ },
   );
   t.match(await drain.reviewRemoval({ ...evict('basic-pd-0'), dryRun: true }), { allowed: true, reason: /dry run/ });
-  t.same(pd.calls, [], 'a dry run asks nothing of PD');
+  t.same(pd.transfers, [], 'dry run has no side effects');
   pods.upsert('db/basic-pd-0', { ...pods.get('db/basic-pd-0')!, skipDrainCheck: true });
   t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, warnings: [/without drain checks/] });
   t.ok(events.events.some((e) => e.reason === 'DrainCheckSkipped' && e.type === 'Warning'));
@@ -156,4 +154,208 @@ t.test('the pod cache indexes pods by node, following moves and removals', async
   t.ok(names('n2').includes('basic-tikv-3'));
   pods.remove('db/basic-pd-0');
   t.same(names('n1'), ['basic-tikv-0']);
+});
+
+// ---- disruption accounting (issue drain-safety) ---------------------------------------------------
+
+function fivePd() {
+  const names = [0, 1, 2, 3, 4].map((i) => `basic-pd-${i}`);
+  const nodes = [1, 2, 3, 4, 5].map((n) => makeNode(`n${n}`));
+  const pdPods = names.map((n, i) => makePod(n).of('db', 'basic', 'pd').on(`n${i + 1}`).uid(`pd-uid-${i}`).view());
+  const s = stores({ nodes, pods: pdPods });
+  const pd = new DrainFakePd(names, 'basic-pd-0');
+  const ledger = new MemoryLedger();
+  const events = new FakeEvents();
+  let now = 5_000_000;
+  const replica = () =>
+    new DrainService({ ...s, pdFor: () => pd, ledger, teardown: new FakeTeardown(), events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+  return { pd, ledger, events, ...s, replica, advance: (ms: number) => (now += ms) };
+}
+
+t.test('issue case: 5 PD members, one down, two nodes drained at once on two replicas: one goes, one waits', async (t) => {
+  const { pd, ledger, pods, replica, advance } = fivePd();
+  pd.silent.add('basic-pd-4'); // process dead, pod Running: it does not answer its own health check
+  const [a, b] = [replica(), replica()];
+  const [ra, rb] = await Promise.all([a.reviewRemoval(evict('basic-pd-1')), b.reviewRemoval(evict('basic-pd-2'))]);
+  const allowed = [ra, rb].filter((r) => r.allowed);
+  t.equal(allowed.length, 1, `exactly one allowed: ${JSON.stringify([ra, rb].map((r) => (r.allowed ? r.reason : r.message)))}`);
+  const waiting = [ra, rb].find((r) => !r.allowed)!;
+  t.match(waiting, { code: 429, message: /would leave 2 of 5 members healthy, below the quorum of 3; waiting for basic-pd-[12] \(removal allowed/ });
+  t.ok(ledger.conflicts >= 0);
+  const leaving = (await ledger.get('db', 'basic')).leaving;
+  t.equal(leaving.length, 1, 'the allowed removal is in the ledger');
+  const gone = leaving[0]!.pod;
+  const other = gone === 'basic-pd-1' ? 'basic-pd-2' : 'basic-pd-1';
+  // The pod goes; its replacement comes up with a new uid but PD does not count it healthy yet.
+  pd.unhealthy.add(gone);
+  pods.upsert(`db/${gone}`, { ...pods.get(`db/${gone}`)!, uid: `${gone}-new` });
+  advance(5000);
+  t.equal(await a.reconcileEvictions(), 0, 'still leaving while PD counts it unhealthy');
+  t.match(await b.reviewRemoval(evict(other)), { allowed: false, message: /waiting for basic-pd-[12] \(removal allowed for 5s\)/ });
+  pd.unhealthy.delete(gone);
+  t.equal(await a.reconcileEvictions(), 1, 'the replacement is healthy: no longer leaving');
+  t.match(await b.reviewRemoval(evict(other)), { allowed: true });
+});
+
+t.test('a conflicting ledger write makes the replica decide again on what the other wrote', async (t) => {
+  const { ledger, replica } = fivePd();
+  const [a, b] = [replica(), replica()];
+  // b's write lands between a's read and a's write.
+  ledger.beforeWrite = async () => {
+    ledger.beforeWrite = null;
+    const r = await b.reviewRemoval(evict('basic-pd-2'));
+    t.ok(r.allowed, 'b goes first');
+  };
+  const { pd } = { pd: null };
+  void pd;
+  const r = await a.reviewRemoval(evict('basic-pd-1'));
+  t.ok(ledger.conflicts >= 1, 'a saw a conflict');
+  t.ok(r.allowed, 'with 5 healthy members, after b (leaving) 3 of 5 still stay without a: a may go too');
+  const leaving = (await ledger.get('db', 'basic')).leaving.map((e) => e.member).sort();
+  t.same(leaving, ['basic-pd-1', 'basic-pd-2']);
+  t.match(await replica().reviewRemoval(evict('basic-pd-3')), { allowed: false, message: /would leave 2 of 5/ }, 'a third waits');
+});
+
+t.test('PD health per member: an unreachable member is unhealthy and its own pod may go; /health is not used', async (t) => {
+  const { pd, replica } = fivePd();
+  pd.silent.add('basic-pd-3');
+  let healthCalls = 0;
+  pd.health = async () => {
+    healthCalls++;
+    throw new Error('PD /health took 3 s per unreachable member');
+  };
+  t.match(await replica().reviewRemoval(evict('basic-pd-3')), { allowed: true, reason: /not healthy/ });
+  t.equal(healthCalls, 0);
+  t.ok(pd.memberHealthCalls > 0);
+  // Every member silent: our probes do not work; nothing is judged healthy or unhealthy on that.
+  for (let i = 0; i < 5; i++) pd.silent.add(`basic-pd-${i}`);
+  t.match(await replica().reviewRemoval(evict('basic-pd-2')), { allowed: false, message: /no PD member answered its health check/ });
+});
+
+t.test('a Terminating pod counts as leaving until its replacement is healthy', async (t) => {
+  const { pods, replica } = setup();
+  pods.upsert('db/basic-pd-2', { ...pods.get('db/basic-pd-2')!, deleting: true });
+  t.match(await replica().reviewRemoval(evict('basic-pd-1')), { allowed: false, message: /waiting for basic-pd-2 \(pod is terminating\)/ });
+  pods.upsert('db/basic-pd-2', { ...pods.get('db/basic-pd-2')!, deleting: false, uid: 'new', ready: false });
+  t.match(await replica().reviewRemoval(evict('basic-pd-1')), { allowed: false, message: /basic-pd-2 \(pod is not Ready\)/ });
+  pods.upsert('db/basic-pd-2', { ...pods.get('db/basic-pd-2')!, ready: true });
+  t.match(await replica().reviewRemoval(evict('basic-pd-1')), { allowed: true });
+});
+
+t.test('a DeleteCollection of all PD pods lets one go; the others wait', async (t) => {
+  const { replica } = setup();
+  const labels = makePod('x').of('db', 'basic', 'pd').labels();
+  const r = replica();
+  const results = [];
+  for (const i of [1, 2, 0]) {
+    results.push(await r.reviewRemoval({ namespace: 'db', name: `basic-pd-${i}`, dryRun: false, via: 'deletecollection', fromRequest: { labels, deleting: false, skipDrainCheck: false, uid: `pd-uid-${i}` } }));
+  }
+  t.same(results.map((x) => x.allowed), [true, false, false]);
+});
+
+t.test('members named with a domain suffix are found by prefix and by URL host', async (t) => {
+  const suffix = (i: number) => `basic-pd-${i}.basic-pd-peer.db.svc.cluster.local`;
+  const { pods, nodes } = setup();
+  const pd = new DrainFakePd([0, 1, 2].map(suffix), suffix(0));
+  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown: new FakeTeardown(), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => 1, evictTimeoutMs: 1, abandonAfterMs: 1 });
+  t.match(await d.reviewRemoval(evict('basic-pd-0')), { allowed: false, message: /transferring PD leader from basic-pd-0\.basic-pd-peer.* to basic-pd-1\./ });
+  pd.unhealthy.add(suffix(2));
+  t.match(await d.reviewRemoval(evict('basic-pd-1')), { allowed: false, message: /below the quorum of 2/ }, 'the quorum guard applies, not "not a member"');
+  const byUrl = [{ name: 'pd-a', client_urls: ['https://basic-pd-7.basic-pd-peer.db.svc:2379'] }];
+  t.equal(memberOfPod(byUrl, 'basic-pd-7')?.name, 'pd-a');
+  t.equal(memberOfPod(byUrl, 'basic-pd-70'), undefined);
+});
+
+t.test('a live store wins over a Tombstone at the same address', async (t) => {
+  const s = (id: string, state: string) => ({ store: { id, address: 'basic-tikv-0.basic-tikv-peer.db.svc:20160', state_name: state, labels: [] }, status: { leader_count: 0, region_count: 0 } });
+  t.equal(storeOfPod([s('1', 'Tombstone'), s('7', 'Up')], 'basic-tikv-0')?.store.id, '7');
+  t.equal(storeOfPod([s('1', 'Tombstone')], 'basic-tikv-0')?.store.id, '1');
+});
+
+t.test('TiKV: two stores of three never away together; region faults and stores not Up block too', async (t) => {
+  const { pd, replica, records, pods, advance } = setup();
+  pd.evictStep = 100;
+  pd.storeList.pop(); // 3 stores: basic-tikv-0..2
+  const [a, b] = [replica(), replica()];
+  // Leaders are evicted on both (first call), then both ask again.
+  await Promise.all([a.reviewRemoval(evict('basic-tikv-0')), b.reviewRemoval(evict('basic-tikv-1'))]);
+  const [ra, rb] = await Promise.all([a.reviewRemoval(evict('basic-tikv-0')), b.reviewRemoval(evict('basic-tikv-1'))]);
+  t.equal([ra, rb].filter((r) => r.allowed).length, 1, `one allowed: ${JSON.stringify([ra, rb].map((r) => (r.allowed ? r.reason : r.message)))}`);
+  t.match([ra, rb].find((r) => !r.allowed), { message: /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store [12] \(removal allowed/ });
+  const entry = (await records.get('db', 'basic')).leaving[0]!;
+  // The store comes back Up with a new pod: no longer leaving.
+  pods.upsert(`db/${entry.pod}`, { ...pods.get(`db/${entry.pod}`)!, uid: 'new' });
+  advance(1000);
+  await a.reconcileEvictions();
+  t.same((await records.get('db', 'basic')).leaving, []);
+  pd.checks.set('down-peer', [{ id: '9', peers: ['1', '2', '3'], down_peers: ['3'] }]);
+  const other = entry.pod === 'basic-tikv-0' ? 'basic-tikv-1' : 'basic-tikv-0';
+  t.match(await b.reviewRemoval(evict(other)), { allowed: false, message: /1 regions PD reports with down, offline or missing peers/ });
+  pd.checks.clear();
+  pd.storeList[2]!.store.state_name = 'Disconnected';
+  t.match(await b.reviewRemoval(evict(other)), { allowed: false, message: /store 3 \(not Up\)/ });
+  pd.storeList[2]!.store.state_name = 'Up';
+  t.match(await b.reviewRemoval(evict(other)), { allowed: true });
+});
+
+t.test('region faults: missing, down and offline peers per region; the worst region counts', async (t) => {
+  const checks = new Map([
+    ['miss-peer', [{ id: '1', peers: ['1', '2'], down_peers: [] }]],
+    ['down-peer', [{ id: '1', peers: ['1', '2'], down_peers: ['2'] }, { id: '2', peers: ['1', '2', '3'], down_peers: ['3'] }]],
+    ['offline-peer', [{ id: '3', peers: ['1', '4', '5'], down_peers: [] }]],
+  ] as const);
+  t.same(regionFaults(new Map(checks.entries()) as never, 3, new Set(['4', '5'])), { worst: 2, regions: 3 });
+});
+
+t.test('teardown: a deleting namespace or owner lets the pod go unchecked, even without PD', async (t) => {
+  const { replica, teardown, pd } = setup();
+  pd.down = true;
+  teardown.namespaces.add('db');
+  t.match(await replica().reviewRemoval(evict('basic-pd-0')), { allowed: true, reason: /namespace db is being deleted/ });
+  teardown.namespaces.clear();
+  teardown.owners.add('db/basic-tikv');
+  t.match(await replica().reviewRemoval(evict('basic-tikv-0')), { allowed: true, reason: /StatefulSet db\/basic-tikv .* is being deleted/ });
+  t.match(await replica().reviewRemoval(evict('basic-pd-0')), { allowed: false, code: 429 });
+});
+
+t.test('a pod that is not Running may go when PD cannot be reached, with a warning and an Event', async (t) => {
+  const { replica, pods, pd, events } = setup();
+  pd.down = true;
+  pods.upsert('db/basic-pd-1', { ...pods.get('db/basic-pd-1')!, running: false });
+  t.match(await replica().reviewRemoval(evict('basic-pd-1')), { allowed: true, warnings: [/not Running and PD .* cannot be asked/] });
+  t.ok(events.events.some((e) => e.reason === 'DrainCheckSkippedPdUnreachable' && e.type === 'Warning'));
+});
+
+t.test('deadlines: a slow lookup becomes a 429 with the reason, within the budget', async (t) => {
+  const { pods, nodes, pd } = setup();
+  const teardown = new FakeTeardown();
+  teardown.slowMs = 2000;
+  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown, events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: Date.now, evictTimeoutMs: 1, abandonAfterMs: 1, budgetMs: 100 });
+  const started = Date.now();
+  const r = await d.reviewRemoval(evict('basic-pd-1'));
+  t.match(r, { allowed: false, code: 429, message: /ran out of its 100 ms budget while checking whether the cluster is being torn down/ });
+  t.ok(Date.now() - started < 1000);
+});
+
+t.test('an eviction someone else started times out from when tidb-steward first saw it; Disconnected waits for leaders', async (t) => {
+  const { replica, pd, records, advance } = setup();
+  pd.evictStep = 0;
+  pd.evicting.add('2'); // someone else's
+  t.match(await replica().reviewRemoval(evict('basic-tikv-1')), { allowed: false, message: /evicting 11 region leaders/ });
+  t.match((await records.get('db', 'basic')).seenEvictions, [{ storeId: '2', since: 1_000_000 }]);
+  advance(601_000);
+  t.match(await replica().reviewRemoval(evict('basic-tikv-1')), { allowed: true, warnings: [/goes with 11 region leaders/] });
+  pd.storeList[0]!.store.state_name = 'Disconnected';
+  t.match(await replica().reviewRemoval(evict('basic-tikv-0')), { allowed: false });
+});
+
+t.test('autoscaler drain taints start the hand-over; removing them ends it', async (t) => {
+  const { drain, pd, nodes } = setup();
+  await drain.nodeDrainChanged('n2', true);
+  t.same([...pd.evicting].sort(), ['2'], 'store of basic-tikv-1 on n2');
+  await drain.nodeDrainChanged('n2', true);
+  t.same([...pd.evicting].sort(), ['2'], 'acted on once');
+  nodes.upsert('n2', makeNode('n2'));
+  await drain.nodeDrainChanged('n2', false);
+  t.same([...pd.evicting], []);
 });
