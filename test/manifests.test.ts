@@ -12,7 +12,7 @@ const schedConfig = load('tidb-scheduler-config.yaml')[0];
 const rbac = load('rbac.yaml');
 
 t.test('kustomization lists every manifest file', async (t) => {
-  t.same(kustomization.resources.sort(), ['crd-tidbcluster.yaml', 'namespace.yaml', 'networkpolicy.yaml', 'rbac-controller.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
+  t.same(kustomization.resources.sort(), ['crd-tidbcluster.yaml', 'disruptionledger-crd.yaml', 'namespace.yaml', 'networkpolicy.yaml', 'rbac-controller.yaml', 'rbac.yaml', 'scheduler.yaml', 'steward.yaml', 'webhook.yaml']);
   t.equal(kustomization.namespace, undefined, 'no namespace override: a RoleBinding lives in kube-system');
   for (const file of ['rbac.yaml', 'steward.yaml', 'scheduler.yaml']) {
     for (const o of load(file)) {
@@ -58,6 +58,12 @@ t.test('RBAC grants only reads plus Bindings and Events to the service', async (
   const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tidb-steward');
   const writes = role.rules.filter((r: any) => r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)));
   t.same(writes.flatMap((r: any) => r.resources).sort(), ['events', 'pods/binding', 'validatingwebhookconfigurations']);
+  const ledgerRole = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tidb-steward-ledger');
+  const ledger = ledgerRole.rules.find((r: any) => r.resources.includes('disruptionledgers'));
+  t.same(ledger.apiGroups, ['tidb-steward.dev']);
+  t.same(ledger.verbs, ['get', 'create', 'update'], 'per namespace; never deletes a ledger');
+  const secrets = ledgerRole.rules.find((r: any) => r.resources.includes('secrets'));
+  t.same(secrets.verbs, ['get'], 'Secrets by name only: no list or watch');
   const vwc = role.rules.find((r: any) => r.resources.includes('validatingwebhookconfigurations'));
   t.same(vwc.resourceNames, ['tidb-steward'], 'only its own webhook configuration');
 });
@@ -78,4 +84,16 @@ t.test('webhooks: v1 reviews, dry-run safe, short timeouts, served paths, own na
   t.same(byName.pods.rules[0].operations, ['DELETE']);
   t.ok(byName.pods.namespaceSelector.matchExpressions[0].values.includes('tidb-steward'), 'does not gate its own pods');
   t.ok(byName.pods.matchConditions.length > 0);
+});
+
+t.test('the DisruptionLedger CRD matches what the code reads and writes', async (t) => {
+  const [crd] = load('disruptionledger-crd.yaml');
+  const src = readFileSync(new URL('../src/k8s/disruptions.ts', import.meta.url), 'utf8');
+  t.equal(crd.spec.scope, 'Namespaced');
+  t.match(src, `group: '${crd.spec.group}'`);
+  t.match(src, `plural: '${crd.spec.names.plural}'`);
+  t.match(src, `kind: '${crd.spec.names.kind}'`);
+  const v = crd.spec.versions.find((x: any) => x.storage);
+  t.match(src, `version: '${v.name}'`);
+  t.same(Object.keys(v.schema.openAPIV3Schema.properties.spec.properties).sort(), ['cluster', 'evictions', 'leaving', 'seenEvictions']);
 });

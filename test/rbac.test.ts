@@ -77,9 +77,13 @@ t.test('no cluster-wide write to ConfigMaps or Secrets', async (t) => {
       t.same(sensitive.length && writes.length ? { sensitive, writes } : null, null, `${b.metadata.name} → ${role.metadata.name}: ${JSON.stringify(rule)}`);
     }
   }
+  // Its own certificates are mounted; the one Secret it reads through the API is a TiDB cluster's PD
+  // client certificate (tlsCluster), by name, in the namespaces it is bound to (tidb-steward-ledger).
+  const secretRules = stewardRoles.flatMap((r) => (r.rules ?? []).filter((rule: any) => (rule.resources ?? []).includes('secrets')).map((rule: any) => ({ role: r.metadata.name, verbs: rule.verbs })));
+  t.same(secretRules, [{ role: 'tidb-steward-ledger', verbs: ['get'] }], 'Secrets: get only, only in the per-namespace role');
   t.notOk(
-    stewardRoles.some((r) => (r.rules ?? []).some((rule: any) => (rule.resources ?? []).includes('secrets'))),
-    'tidb-steward reads no Secrets through the API (its certificates are mounted)',
+    bindings.some((b) => b.kind === 'ClusterRoleBinding' && b.roleRef.name === 'tidb-steward-ledger'),
+    'the per-namespace role is not bound cluster-wide',
   );
 });
 

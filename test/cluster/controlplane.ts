@@ -347,6 +347,7 @@ async function ensureLeaseNamespace(): Promise<void> {
 async function startStewardProcess(name: string, port: number, env: Record<string, string>): Promise<void> {
   const main = join(REPO, 'src', 'main.ts');
   await ensureLeaseNamespace();
+  await applyStewardCrds();
   const pid = start(name, process.execPath, ['--max-semi-space-size=8', main], stewardEnv({ ...env, STEWARD_PORT: String(port) }));
   const ca = readFileSync(join(PKI, 'ca.crt'));
   const probe = new Agent({ connect: { ca } });
@@ -376,6 +377,12 @@ export async function startSecondReplica(env: Record<string, string> = {}): Prom
 export async function stopSecondReplica(): Promise<void> {
   await stop('tidb-scheduler-2');
   await stop('tidb-steward-2');
+}
+
+/** The CustomResourceDefinitions tidb-steward writes (its DisruptionLedger), established before it starts. */
+export async function applyStewardCrds(): Promise<void> {
+  await kubectlOk(['apply', '-f', join(REPO, 'manifests', 'disruptionledger-crd.yaml')]);
+  await kubectlOk(['wait', '--for=condition=Established', 'crd/disruptionledgers.tidb-steward.dev', '--timeout=30s']);
 }
 
 export async function stopSteward(): Promise<void> {
