@@ -126,3 +126,19 @@ t.test('payloads recorded from the real kube-apiserver v1.36 (eviction, delete, 
   const { app } = testApp({ nodes, pods: recordPods });
   t.same((await app.inject(post('/admission/nodes', cordon))).json().response, { uid: cordon.request.uid, allowed: true });
 });
+
+t.test('each pod of a DeleteCollection is judged: its name comes from oldObject', async (t) => {
+  const { app } = testApp({ nodes, pods: pdPods });
+  const review = (uid: string, pod: string) => {
+    const r = admissionFixture('pod-delete.json');
+    r.request.uid = uid;
+    r.request.name = '';
+    r.request.oldObject.metadata.name = pod;
+    r.request.oldObject.metadata.uid = `pd-uid-${pod.slice(-1)}`;
+    return r;
+  };
+  const answers = [];
+  for (const pod of ['basic-pd-1', 'basic-pd-2', 'basic-pd-0']) answers.push((await app.inject(post('/admission/pods', review(`dc-${pod}`, pod)))).json().response);
+  t.same(answers.map((a) => a.allowed), [true, false, false], 'the first goes; the others wait for it');
+  t.match(answers[1], { uid: 'dc-basic-pd-2', status: { code: 429, message: /db\/basic-pd-2 cannot go yet: .*waiting for basic-pd-1 \(removal allowed/ } });
+});

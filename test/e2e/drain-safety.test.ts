@@ -1,0 +1,357 @@
+// Drains that never lose quorum, with several nodes drained at once: kubectl drain and the eviction
+// API through the real API server, tidb-steward's webhooks and its DisruptionLedger, against real PD
+// (pd-server and pd-simulator from PD_BIN_DIR) or, without it, the PD stand-in. PD's health and the
+// pods are sampled continuously while each scenario runs; the figures are printed as test comments.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { logPath } from '../cluster/procs.ts';
+import { ensureUp, restartSteward, setNodes } from './cluster.ts';
+import { kubectl, kubectlOk, sleep, until } from './helpers.ts';
+import { STATE } from '../cluster/paths.ts';
+import { startPdBackend, type PdBackend } from './pd-backend.ts';
+
+t.setTimeout(900_000);
+const NS = 'e2e-safety';
+const NODES = Array.from({ length: 8 }, (_, i) => ({ name: `node-${String.fromCharCode(97 + i)}`, zone: `zone-${String.fromCharCode(97 + (i % 4))}` }));
+const figures: string[] = [];
+const note = (line: string) => {
+  figures.push(line);
+  t.comment(line);
+};
+
+interface PodState {
+  name: string;
+  uid: string;
+  node: string | null;
+  phase: string;
+  ready: boolean;
+  deleting: boolean;
+}
+
+async function podStates(selector: string): Promise<PodState[]> {
+  const out = await kubectlOk(['get', 'pods', '-n', NS, '-l', selector, '-o', 'json']);
+  return (JSON.parse(out).items as Array<Record<string, any>>).map((p) => ({
+    name: p.metadata.name,
+    uid: p.metadata.uid,
+    node: p.spec.nodeName ?? null,
+    phase: p.status?.phase ?? '',
+    ready: (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'),
+    deleting: Boolean(p.metadata.deletionTimestamp),
+  }));
+}
+
+/** A StatefulSet of one TiDB component whose pods never share a node (required anti-affinity). */
+function spreadStatefulSet(cluster: string, component: 'pd' | 'tikv', replicas: number): string {
+  const labels = { 'app.kubernetes.io/component': component, 'app.kubernetes.io/instance': cluster, 'app.kubernetes.io/managed-by': 'tidb-steward' };
+  return JSON.stringify({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: `${cluster}-${component}`, namespace: NS, labels },
+    spec: {
+      replicas,
+      serviceName: `${cluster}-${component}-peer`,
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: { 'app.kubernetes.io/component': component, 'app.kubernetes.io/instance': cluster } },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/component': component, 'app.kubernetes.io/instance': cluster } } }] } },
+          containers: [{ name: component, image: `pingcap/${component}:v8.5.4` }],
+        },
+      },
+    },
+  });
+}
+
+/**
+ * Keeps PD members and TiKV stores in step with their pods, as the kubelet would: a pod deleting or
+ * gone stops its member; Running again starts it with its data. Members in `keepDown` stay down.
+ */
+function follow(backend: PdBackend, selector: string, keepDown: Set<string>) {
+  let stopped = false;
+  const seen = new Set<string>();
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const pods = new Map((await podStates(selector)).map((p) => [p.name, p]));
+        for (const member of backend.memberPods()) {
+          const p = pods.get(member.pod);
+          const up = Boolean(p && !p.deleting && p.phase === 'Running');
+          if (up) seen.add(member.pod);
+          if (!seen.has(member.pod)) continue;
+          if (!up && backend.isRunning(member.name)) await backend.stopMember(member.name);
+          else if (up && !backend.isRunning(member.name) && !keepDown.has(member.name)) await backend.startMember(member.name);
+        }
+      } catch {
+        // the next round sees it
+      }
+      await sleep(250);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
+/**
+ * Samples PD (members answering their /ping) every 100 ms and the pods away (deleting, not Ready, or
+ * missing) every 250 ms, in two loops, until stopped.
+ */
+function sample(backend: PdBackend, selector: string, expectedPods: number) {
+  const pdSamples: Array<{ at: number; serving: number }> = [];
+  const podSamples: Array<{ at: number; away: number }> = [];
+  let stopped = false;
+  const pdLoop = (async () => {
+    while (!stopped) {
+      const at = Date.now();
+      pdSamples.push({ at, serving: await backend.servingMembers() });
+      await sleep(Math.max(0, 100 - (Date.now() - at)));
+    }
+  })();
+  const podLoop = (async () => {
+    while (!stopped) {
+      const pods = await podStates(selector).catch(() => null);
+      if (pods) podSamples.push({ at: Date.now(), away: expectedPods - pods.filter((p) => !p.deleting && p.phase === 'Running' && p.ready).length });
+      await sleep(250);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all([pdLoop, podLoop]);
+      return { pdSamples, podSamples };
+    },
+  };
+}
+
+/** tidb-steward's log lines about one pod since `since` (ms). */
+function stewardSaid(pod: string, since: number): string {
+  return readFileSync(logPath('tidb-steward'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`"pod":"${NS}/${pod}"`))
+    .filter((l) => {
+      try {
+        return (JSON.parse(l) as { time: number }).time >= since;
+      } catch {
+        return false;
+      }
+    })
+    .join('\n');
+}
+
+const drain = (node: string, selector: string) =>
+  kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=1', '--timeout=300s', `--pod-selector=${selector}`], { timeoutMs: 330_000 });
+
+/** When the current incarnation of a pod disappears (or starts deleting). */
+async function goneAt(pod: string, timeoutMs = 330_000): Promise<number> {
+  const uid = (await kubectlOk(['get', 'pod', '-n', NS, pod, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await kubectl(['get', 'pod', '-n', NS, pod, '-o', 'jsonpath={.metadata.uid} {.metadata.deletionTimestamp}']);
+    const [u, ts] = r.stdout.trim().split(' ');
+    if (r.code !== 0 || u !== uid || ts) return Date.now();
+    await sleep(100);
+  }
+  throw new Error(`${pod} was not removed within ${timeoutMs / 1000}s`);
+}
+
+let backends: PdBackend[] = [];
+
+t.before(async () => {
+  await ensureUp({ nodes: NODES });
+  await setNodes(NODES);
+  await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=120s']);
+  await kubectlOk(['create', 'namespace', NS]);
+  t.teardown(async () => {
+    await kubectl(['uncordon', ...NODES.map((n) => n.name)]);
+    for (const b of backends) await b.close();
+    await kubectl(['delete', 'namespace', NS, '--wait=false']);
+    await restartSteward();
+    t.comment(`figures:\n${figures.join('\n')}`);
+  });
+});
+
+t.test('two PD drains at once with a member down: one waits for the first replacement, PD never below quorum', async (t) => {
+  const names = [0, 1, 2, 3, 4].map((i) => `q-pd-${i}`);
+  const pd = await startPdBackend({ namespace: NS, cluster: 'q', pdMembers: names, dataRoot: join(STATE, 'pd-e2e-safety-q'), portSlot: 0 });
+  backends.push(pd);
+  note(`PD back-end: ${pd.description}`);
+  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/q`]: pd.endpoints }), STEWARD_RECONCILE_INTERVAL_SECONDS: '1' });
+  await kubectlOk(['apply', '-f', '-'], spreadStatefulSet('q', 'pd', 5));
+  await until('5 PD pods Running on 5 nodes', async () => (await podStates('app.kubernetes.io/instance=q')).filter((p) => p.phase === 'Running' && p.ready).length === 5, 120_000);
+  const keepDown = new Set(['q-pd-4']);
+  const stopFollowing = follow(pd, 'app.kubernetes.io/instance=q', keepDown);
+  // q-pd-4's process dies; its pod stays Running.
+  await pd.stopMember('q-pd-4', { kill: true });
+  await until('PD with a leader and 4 of 5 members serving', async () => (await pd.servingMembers()) === 4 && (await pd.leader().catch(() => null)), 60_000);
+  const pods = await podStates('app.kubernetes.io/instance=q');
+  const nodeOf = (p: string) => pods.find((x) => x.name === p)!.node!;
+  const [first, second] = ['q-pd-1', 'q-pd-2'];
+  const sampler = sample(pd, 'app.kubernetes.io/instance=q', 5);
+  const started = Date.now();
+  const gone: [Promise<number>, Promise<number>] = [goneAt(first), goneAt(second)];
+  const selector = 'app.kubernetes.io/instance=q';
+  const drains = [nodeOf(first), nodeOf(second)].map(async (node) => {
+    const r = await drain(node, selector);
+    return { node, code: r.code, seconds: (Date.now() - started) / 1000, out: r.stdout + r.stderr };
+  });
+  const [goneA, goneB] = await Promise.all(gone);
+  const results = await Promise.all(drains);
+  // Let the last replacement come back before the sampler stops.
+  await until('all 4 live members serving again', async () => (await pd.servingMembers()) === 4, 120_000);
+  const { pdSamples: samples } = await sampler.stop();
+  await stopFollowing();
+  for (const r of results) t.equal(r.code, 0, `drain of ${r.node} completed in ${r.seconds.toFixed(1)}s`);
+  const minServing = Math.min(...samples.map((s) => s.serving));
+  t.ok(minServing >= 3, `PD kept quorum at every one of ${samples.length} samples: at least ${minServing} of 5 members served (quorum 3)`);
+  t.ok(samples.some((s) => s.serving === 3), 'the samples saw a member away (3 serving): they are dense enough to see a loss');
+  const [early, late] = goneA < goneB ? [{ pod: first, at: goneA }, { pod: second, at: goneB }] : [{ pod: second, at: goneB }, { pod: first, at: goneA }];
+  const waited = (late.at - early.at) / 1000;
+  t.ok(waited > 1, `${late.pod} went ${waited.toFixed(1)}s after ${early.pod}`);
+  // The second went only once the first's replacement served again (PD back to 4 serving).
+  const backBefore = samples.filter((s) => s.at > early.at && s.at < late.at).some((s) => s.serving === 4);
+  t.ok(backBefore, `${early.pod}'s replacement served before ${late.pod} went`);
+  // client-go retries a 429 itself before kubectl drain sees it: the answers are in tidb-steward's log.
+  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for ${early.pod} \\(removal allowed`), 'the waiting eviction was told why');
+  note(`PD drains at once (5 members, 1 down): first pod gone after ${((early.at - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; min serving members ${minServing}/5 over ${samples.length} samples`);
+  await kubectl(['uncordon', nodeOf(first), nodeOf(second)]);
+  keepDown.clear();
+  await pd.startMember('q-pd-4');
+  await until('5 members serving', async () => (await pd.servingMembers()) === 5, 60_000);
+});
+
+t.test('a pod that stays Terminating still counts as leaving', async (t) => {
+  const pd = backends[0]!;
+  const stopFollowing = follow(pd, 'app.kubernetes.io/instance=q', new Set());
+  t.teardown(stopFollowing);
+  await kubectlOk(['patch', 'pod', '-n', NS, 'q-pd-3', '--type=merge', '-p', JSON.stringify({ metadata: { finalizers: ['tidb-steward.dev/e2e-slow-shutdown'] } })]);
+  // 5 members serving: two may go (3 stay); a third may not while both are away.
+  await kubectlOk(['delete', 'pod', '-n', NS, 'q-pd-3', '--wait=false']);
+  await until('q-pd-3 Terminating and its member stopped', async () => (await podStates('app.kubernetes.io/instance=q')).find((p) => p.name === 'q-pd-3')?.deleting && !pd.isRunning('q-pd-3'), 30_000);
+  const ev = (pod: string) => kubectl(['create', '-f', '-', '--raw', `/api/v1/namespaces/${NS}/pods/${pod}/eviction`], { input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NS } }) });
+  // A second member may go while q-pd-3 is away (4 of 5 served), once leadership moved if it leads.
+  await until('q-pd-0 evicted', async () => ((await ev('q-pd-0')).code === 0 ? true : null), 30_000, 1000);
+  t.pass('a second member went while q-pd-3 was Terminating');
+  await sleep(4000); // several reconcile rounds: the Terminating pod must stay counted
+  const third = await ev('q-pd-1');
+  t.not(third.code, 0, 'a third may not');
+  t.match(third.stderr, /q-pd-3 \((removal allowed|pod is terminating)[^)]*\)/, 'q-pd-3, still Terminating, is named as leaving');
+  const started = Date.now();
+  await kubectlOk(['patch', 'pod', '-n', NS, 'q-pd-3', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  const r = await until('q-pd-1 may go once q-pd-3 is back', async () => ((await ev('q-pd-1')).code === 0 ? true : null), 120_000, 1000);
+  t.ok(r);
+  note(`Terminating pod: a third PD eviction waited while q-pd-3 stayed Terminating; allowed ${((Date.now() - started) / 1000).toFixed(1)}s after its shutdown finished`);
+  await until('5 members serving', async () => (await pd.servingMembers()) === 5, 90_000);
+});
+
+t.test('two TiKV drains at once: never two of three stores away together, both complete', async (t) => {
+  const pd = await startPdBackend({ namespace: NS, cluster: 'kv', pdMembers: ['kv-pd-0', 'kv-pd-1', 'kv-pd-2'], tikvStores: 3, dataRoot: join(STATE, 'pd-e2e-safety-kv'), portSlot: 1 });
+  backends.push(pd);
+  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/q`]: backends[0]!.endpoints, [`${NS}/kv`]: pd.endpoints }), STEWARD_RECONCILE_INTERVAL_SECONDS: '1' });
+  await kubectlOk(['apply', '-f', '-'], spreadStatefulSet('kv', 'tikv', 3));
+  const selector = 'app.kubernetes.io/instance=kv,app.kubernetes.io/component=tikv';
+  await until('3 TiKV pods Running', async () => (await podStates(selector)).filter((p) => p.phase === 'Running' && p.ready).length === 3, 120_000);
+  const stopFollowing = follow(pd, selector, new Set());
+  const pods = await podStates(selector);
+  const nodes = ['kv-tikv-0', 'kv-tikv-1'].map((n) => pods.find((p) => p.name === n)!.node!);
+  const sampler = sample(pd, selector, 3);
+  const started = Date.now();
+  const gone: [Promise<number>, Promise<number>] = [goneAt('kv-tikv-0'), goneAt('kv-tikv-1')];
+  const drains = nodes.map(async (node) => {
+    const r = await drain(node, selector);
+    return { node, code: r.code, seconds: (Date.now() - started) / 1000, out: r.stdout + r.stderr };
+  });
+  const [g0, g1] = await Promise.all(gone);
+  const results = await Promise.all(drains);
+  await until('3 TiKV pods Running again', async () => (await podStates(selector)).filter((p) => p.phase === 'Running' && p.ready && !p.deleting).length === 3, 120_000);
+  const { podSamples: samples } = await sampler.stop();
+  await stopFollowing();
+  for (const r of results) t.equal(r.code, 0, `drain of ${r.node} completed in ${r.seconds.toFixed(1)}s`);
+  const maxAway = Math.max(...samples.map((s) => s.away));
+  t.ok(maxAway <= 1, `at most ${maxAway} of 3 TiKV pods away at any of ${samples.length} samples`);
+  t.ok(samples.some((s) => s.away === 1), 'the samples saw a store away');
+  const waited = Math.abs(g1 - g0) / 1000;
+  const later = g0 < g1 ? 'kv-tikv-1' : 'kv-tikv-0';
+  t.match(stewardSaid(later, started), /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store \d+ \(removal allowed/, 'the waiting eviction was told why');
+  note(`TiKV drains at once (3 stores, 3 replicas): first pod gone after ${((Math.min(g0, g1) - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; max TiKV pods away ${maxAway}/3 over ${samples.length} samples`);
+  await kubectl(['uncordon', ...nodes]);
+});
+
+t.test('members named with a domain suffix: hand-over and quorum guard as with plain names', async (t) => {
+  const sfx = (i: number) => `sfx-pd-${i}.sfx-pd-peer.${NS}.svc.cluster.local`;
+  const pd = await startPdBackend({ namespace: NS, cluster: 'sfx', pdMembers: [0, 1, 2].map(sfx), dataRoot: join(STATE, 'pd-e2e-safety-sfx'), portSlot: 2 });
+  backends.push(pd);
+  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/sfx`]: pd.endpoints }), STEWARD_RECONCILE_INTERVAL_SECONDS: '1' });
+  await kubectlOk(['apply', '-f', '-'], spreadStatefulSet('sfx', 'pd', 3));
+  const selector = 'app.kubernetes.io/instance=sfx';
+  await until('3 PD pods Running', async () => (await podStates(selector)).filter((p) => p.phase === 'Running' && p.ready).length === 3, 120_000);
+  const keepDown = new Set<string>();
+  const stopFollowing = follow(pd, selector, keepDown);
+  t.teardown(stopFollowing);
+  const leader = await pd.leader();
+  const leaderPod = leader.split('.')[0]!;
+  const node = (await podStates(selector)).find((p) => p.name === leaderPod)!.node!;
+  const r = await drain(node, selector);
+  t.equal(r.code, 0, `drain of the leader's node completed: ${r.stderr.split('\n').find((l) => /cannot go yet/.test(l)) ?? ''}`);
+  const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', `involvedObject.name=${leaderPod},reason=PDLeaderTransfer`, '-o', 'jsonpath={.items[*].message}']);
+  t.match(events, new RegExp(`transferring PD leader of cluster ${NS}/sfx from ${leaderPod}\\.sfx-pd-peer\\S+ to sfx-pd-\\d\\.sfx-pd-peer`), 'leadership was handed over first (the member was found by its name prefix)');
+  t.not(await pd.leader(), leader);
+  await kubectl(['uncordon', node]);
+  await until('3 members serving', async () => (await pd.servingMembers()) === 3, 90_000);
+  await until('no member leaving', async () => {
+    const x = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'sfx', '-o', 'jsonpath={.spec.leaving}']);
+    return x.code === 0 && (x.stdout.trim() === '' || x.stdout.trim() === '[]');
+  }, 60_000);
+  keepDown.add(sfx(2));
+  await pd.stopMember(sfx(2), { kill: true });
+  const ev = await kubectl(['create', '-f', '-', '--raw', `/api/v1/namespaces/${NS}/pods/sfx-pd-1/eviction`], { input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'sfx-pd-1', namespace: NS } }) });
+  t.not(ev.code, 0);
+  t.match(ev.stderr, /removing PD member sfx-pd-1\.sfx-pd-peer\S* would leave 1 of 3 members healthy, below the quorum of 2/, 'the quorum guard applies, not "not a member"');
+  keepDown.clear();
+  await pd.startMember(sfx(2));
+});
+
+t.test('a DeleteCollection of a cluster\'s PD pods lets at most one go at a time', async (t) => {
+  const pd = backends[2]!;
+  const selector = 'app.kubernetes.io/instance=sfx';
+  const stopFollowing = follow(pd, selector, new Set());
+  t.teardown(stopFollowing);
+  await until('3 members serving', async () => (await pd.servingMembers()) === 3, 90_000);
+  await until('3 PD pods Ready', async () => (await podStates(selector)).filter((p) => p.ready && !p.deleting).length === 3, 60_000);
+  await until('no member leaving', async () => {
+    const r = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'sfx', '-o', 'jsonpath={.spec.leaving}']);
+    return r.code === 0 && (r.stdout.trim() === '' || r.stdout.trim() === '[]');
+  }, 60_000);
+  const before = new Map((await podStates(selector)).map((p) => [p.name, p.uid]));
+  const went = async () => {
+    const after = await podStates(selector);
+    return [...before].filter(([name, uid]) => {
+      const p = after.find((x) => x.name === name);
+      return !p || p.uid !== uid || p.deleting;
+    }).map(([n]) => n);
+  };
+  // What bulk deletes send: one DELETE of the collection; the API server reviews each pod with an empty name.
+  const r = await kubectl(['delete', '--raw', `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dpd%2Capp.kubernetes.io%2Finstance%3Dsfx`]);
+  t.not(r.code, 0, 'the collection delete is refused in part');
+  t.match(r.stderr, /cannot go yet/);
+  const first = await went();
+  t.equal(first.length, 1, `one of 3 went: ${first.join(', ')}`);
+  // Repeated at once: still none while the first is away.
+  const again = await kubectl(['delete', '--raw', `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dpd%2Capp.kubernetes.io%2Finstance%3Dsfx`]);
+  t.not(again.code, 0);
+  t.same(await went(), first, 'no second pod while the first is away');
+  note(`DeleteCollection of 3 PD pods: ${first.length} went, the others were refused with 429 (${(r.stderr.match(/cannot go yet: [^;]*/) ?? [''])[0]})`);
+  await until('3 members serving', async () => (await pd.servingMembers()) === 3, 90_000);
+});
+
+t.test('deleting the namespace completes, even with PD stopped', async (t) => {
+  for (const b of backends) await b.stopAllMembers();
+  const started = Date.now();
+  const r = await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+  const seconds = (Date.now() - started) / 1000;
+  t.equal(r.code, 0, `namespace deleted in ${seconds.toFixed(1)}s: ${r.stderr}`);
+  note(`namespace ${NS} with 11 PD/TiKV pods and PD stopped deleted in ${seconds.toFixed(1)}s`);
+});
