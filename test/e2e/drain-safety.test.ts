@@ -215,7 +215,7 @@ t.test('two PD drains at once with a member down: one waits for the first replac
   const backBefore = samples.filter((s) => s.at > early.at && s.at < late.at).some((s) => s.serving === 4);
   t.ok(backBefore, `${early.pod}'s replacement served before ${late.pod} went`);
   // client-go retries a 429 itself before kubectl drain sees it: the answers are in tidb-steward's log.
-  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for ${early.pod} \\(removal allowed`), 'the waiting eviction was told why');
+  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for ${early.pod} \\((removal allowed|node \\S+ is being drained)`), 'the waiting eviction was told why');
   note(`PD drains at once (5 members, 1 down): first pod gone after ${((early.at - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; min serving members ${minServing}/5 over ${samples.length} samples`);
   await kubectl(['uncordon', nodeOf(first), nodeOf(second)]);
   keepDown.clear();
@@ -225,7 +225,9 @@ t.test('two PD drains at once with a member down: one waits for the first replac
 
 t.test('a pod that stays Terminating still counts as leaving', async (t) => {
   const pd = backends[0]!;
-  const stopFollowing = follow(pd, 'app.kubernetes.io/instance=q', new Set());
+  // q-pd-0 will be evicted and its replacement kept from rejoining, so that it stays away too.
+  const keepDown = new Set(['q-pd-0']);
+  const stopFollowing = follow(pd, 'app.kubernetes.io/instance=q', keepDown);
   t.teardown(stopFollowing);
   await kubectlOk(['patch', 'pod', '-n', NS, 'q-pd-3', '--type=merge', '-p', JSON.stringify({ metadata: { finalizers: ['tidb-steward.dev/e2e-slow-shutdown'] } })]);
   // 5 members serving: two may go (3 stay); a third may not while both are away.
@@ -244,6 +246,7 @@ t.test('a pod that stays Terminating still counts as leaving', async (t) => {
   const r = await until('q-pd-1 may go once q-pd-3 is back', async () => ((await ev('q-pd-1')).code === 0 ? true : null), 120_000, 1000);
   t.ok(r);
   note(`Terminating pod: a third PD eviction waited while q-pd-3 stayed Terminating; allowed ${((Date.now() - started) / 1000).toFixed(1)}s after its shutdown finished`);
+  keepDown.clear();
   await until('5 members serving', async () => (await pd.servingMembers()) === 5, 90_000);
 });
 

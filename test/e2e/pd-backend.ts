@@ -12,7 +12,7 @@ export interface PdBackend {
   isRunning(member: string): boolean;
   stopMember(member: string, opts?: { kill?: boolean }): Promise<void>;
   startMember(member: string): Promise<void>;
-  /** Members that answer GET /pd/api/v1/ping within 300 ms. */
+  /** Members that answer GET /pd/api/v1/ping (a stopped one refuses at once; 1.5 s for a busy machine). */
   servingMembers(): Promise<number>;
   leader(): Promise<string>;
   stopAllMembers(): Promise<void>;
@@ -35,7 +35,7 @@ const podOf = (member: string) => member.split('.')[0]!;
 
 async function ping(url: string): Promise<boolean> {
   try {
-    const r = await fetch(`${url}/pd/api/v1/ping`, { signal: AbortSignal.timeout(300) });
+    const r = await fetch(`${url}/pd/api/v1/ping`, { signal: AbortSignal.timeout(1500) });
     await r.text();
     return r.status === 200;
   } catch {
