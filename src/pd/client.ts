@@ -169,7 +169,9 @@ export class PdClient {
     const timeoutMs = this.opts.memberTimeoutMs ?? Math.min(this.opts.timeoutMs, 1000);
     const ping = async (url: string): Promise<boolean> => {
       try {
-        const res = await doFetch(`${url.replace(/\/+$/, '')}/pd/api/v1/ping`, { signal: AbortSignal.timeout(timeoutMs) });
+        // Without this header a follower forwards /ping to the leader: during an election, or while the
+        // leader is the unreachable one, every member would look unhealthy.
+        const res = await doFetch(`${url.replace(/\/+$/, '')}/pd/api/v1/ping`, { headers: { 'PD-Allow-follower-handle': 'true' }, signal: AbortSignal.timeout(timeoutMs) });
         await res.text();
         return res.status === 200;
       } catch {

@@ -35,7 +35,8 @@ const podOf = (member: string) => member.split('.')[0]!;
 
 async function ping(url: string): Promise<boolean> {
   try {
-    const r = await fetch(`${url}/pd/api/v1/ping`, { signal: AbortSignal.timeout(1500) });
+    // Each member answers for itself (a follower would otherwise forward /ping to the leader).
+    const r = await fetch(`${url}/pd/api/v1/ping`, { headers: { 'PD-Allow-follower-handle': 'true' }, signal: AbortSignal.timeout(1500) });
     await r.text();
     return r.status === 200;
   } catch {
