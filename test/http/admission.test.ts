@@ -142,3 +142,14 @@ t.test('each pod of a DeleteCollection is judged: its name comes from oldObject'
   t.same(answers.map((a) => a.allowed), [true, false, false], 'the first goes; the others wait for it');
   t.match(answers[1], { uid: 'dc-basic-pd-2', status: { code: 429, message: /db\/basic-pd-2 cannot go yet: .*waiting for basic-pd-1 \(removal allowed/ } });
 });
+
+t.test('a DeleteCollection review recorded from the real API server (no name) is judged by oldObject', async (t) => {
+  const review = admissionFixture('recorded-pod-deletecollection.json');
+  t.equal(review.request.name, undefined, 'the API server sends no name for a DeleteCollection item');
+  const { namespace } = review.request;
+  const pods = [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of(namespace, 'basic', 'pd').on(`n${i + 1}`).uid(`pd-uid-${i}`).view());
+  const { app, pd } = testApp({ nodes, pods });
+  const res = (await app.inject(post('/admission/pods', review))).json().response;
+  t.match(res, { uid: review.request.uid, allowed: false, status: { code: 429, message: new RegExp(`${namespace}/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0`) } });
+  t.same(pd.transfers, ['basic-pd-1'], 'judged like any removal of the PD leader');
+});
