@@ -475,6 +475,7 @@ export class DrainService {
    */
   async nodeDrainChanged(nodeName: string, draining: boolean): Promise<void> {
     if (this.nodeDraining.get(nodeName) === draining) return;
+    this.deps.logger.info({ node: nodeName, draining }, draining ? 'node is being drained: moving PD and TiKV leaders away' : 'node no longer drained: ending its leader evictions');
     this.nodeDraining.set(nodeName, draining);
     if (this.nodeDraining.size > 10_000) this.nodeDraining.clear();
     if (draining) await this.nodeCordoned(nodeName);
@@ -507,6 +508,7 @@ export class DrainService {
           if (!store || isGone(store) || store.store.state_name === 'Offline' || evicting.includes(store.store.id)) continue;
           await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId: store.store.id, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
           await pd.addEvictLeader(store.store.id);
+          this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: store.store.id }, 'node is being drained: evicting leaders of its TiKV store');
           this.emit(pod, 'Normal', 'EvictingLeaders', `node ${nodeName} is being drained: evicting region leaders from TiKV store ${store.store.id}`);
         }
       } catch (err) {

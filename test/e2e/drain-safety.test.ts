@@ -9,6 +9,7 @@ import { logPath } from '../cluster/procs.ts';
 import { ensureUp, restartSteward, setNodes } from './cluster.ts';
 import { kubectl, kubectlOk, sleep, until } from './helpers.ts';
 import { STATE } from '../cluster/paths.ts';
+import { generate } from 'selfsigned';
 import { startPdBackend, type PdBackend } from './pd-backend.ts';
 
 t.setTimeout(900_000);
@@ -301,7 +302,7 @@ t.test('two TiKV drains at once: never two of three stores away together, both c
   t.ok(samples.some((s) => s.away === 1), 'the samples saw a store away');
   const waited = Math.abs(g1 - g0) / 1000;
   const later = g0 < g1 ? 'kv-tikv-1' : 'kv-tikv-0';
-  t.match(stewardSaid(later, started), /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store \d+ \(removal allowed/, 'the waiting eviction was told why');
+  t.match(stewardSaid(later, started), /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store \d+ \((removal allowed|node \S+ is being drained)/, 'the waiting eviction was told why');
   note(`TiKV drains at once (3 stores, 3 replicas): first pod gone after ${((Math.min(g0, g1) - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; max TiKV pods away ${maxAway}/3 over ${samples.length} samples`);
   await kubectl(['uncordon', ...nodes]);
 });
@@ -325,7 +326,10 @@ t.test('an autoscaler taint starts the leader hand-over like a cordon, and remov
   t.ok(added.length > before.length, `store ${added.filter((x) => !before.includes(x)).join(', ')} of kv-tikv-2 evicted ${addedAfter.toFixed(1)}s after Karpenter's taint (no cordon)`);
   const ended = Date.now();
   await kubectlOk(['taint', 'node', pod.node!, 'karpenter.sh/disrupted:NoSchedule-']);
-  await until('the eviction ended after the taint was removed', async () => (await evicting()).length === before.length, 30_000, 200);
+  await until('the eviction ended after the taint was removed', async () => (await evicting()).length === before.length, 30_000, 200).catch(async (err: Error) => {
+    const ledger = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'kv', '-o', 'jsonpath={.spec}']);
+    throw new Error(`${err.message}; PD evicting ${JSON.stringify(await evicting())}, ledger ${ledger.stdout}; tidb-steward said: ${stewardSaid('kv-tikv-2', started).slice(-600)}`);
+  });
   note(`Karpenter taint: leader eviction started ${addedAfter.toFixed(1)}s after the taint, ended ${((Date.now() - ended) / 1000).toFixed(1)}s after its removal`);
 });
 
@@ -417,6 +421,38 @@ t.test('a DeleteCollection of a cluster\'s PD pods lets at most one go at a time
   t.ok(Math.min(...pdSamples.map((x) => x.serving)) >= 2, `PD kept quorum: at least ${Math.min(...pdSamples.map((x) => x.serving))} of 3 served at every one of ${pdSamples.length} samples`);
   t.ok(refused > 0, `${refused} of ${sends} collection deletes were refused in part`);
   note(`DeleteCollection of 3 PD pods: each of ${sends} sends let at most one go (${wentPerSend.join(', ')}), ${refused} refused in part (${reason}); ${gone.length} distinct pods replaced over the rounds in ${((Date.now() - started) / 1000).toFixed(1)}s; max members away ${maxAway}`);
+});
+
+t.test('a TLS PD: tidb-steward reaches it with the cluster client Secret and hands leadership over', async (t) => {
+  // Real pd-server with TLS would need https client URLs in test/cluster/pd.ts; the stand-in serves
+  // mutual TLS with a CA generated here.
+  const notBeforeDate = new Date(Date.now() - 3600_000);
+  const notAfterDate = new Date(Date.now() + 86400_000);
+  const base = { algorithm: 'sha256' as const, keyType: 'ec' as const, curve: 'P-256' as const, notBeforeDate, notAfterDate };
+  const ca = await generate([{ name: 'commonName', value: 'tls-cluster-ca' }], { ...base, extensions: [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }] });
+  const leaf = (cn: string, usage: Record<string, boolean>) =>
+    generate([{ name: 'commonName', value: cn }], { ...base, ca: { key: ca.private, cert: ca.cert }, extensions: [{ name: 'basicConstraints', cA: false }, { name: 'extKeyUsage', ...usage }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+  const server = await leaf('tls-pd', { serverAuth: true });
+  const client = await leaf('tls-cluster-client', { clientAuth: true });
+  const pd = await startPdBackend({ namespace: NS, cluster: 'tls', pdMembers: ['tls-pd-0', 'tls-pd-1', 'tls-pd-2'], dataRoot: join(STATE, 'pd-e2e-safety-tls'), portSlot: 3, tls: { key: server.private, cert: server.cert, ca: ca.cert } });
+  backends.push(pd);
+  note(`TLS PD back-end: ${pd.description}`);
+  const plain = await fetch(`${pd.endpoints[0]!.replace('https', 'http')}/pd/api/v1/members`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status).catch(() => 'refused');
+  t.equal(plain, 'refused', 'PD does not answer without TLS');
+  // The name tidb-operator gives the cluster client Secret.
+  await kubectlOk(['create', 'secret', 'generic', 'tls-cluster-client-secret', '-n', NS, '--from-literal=ca.crt=' + ca.cert, '--from-literal=tls.crt=' + client.cert, '--from-literal=tls.key=' + client.private]);
+  await restartSteward({ STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/tls`]: pd.endpoints }), STEWARD_RECONCILE_INTERVAL_SECONDS: '1' });
+  await kubectlOk(['apply', '-f', '-'], spreadStatefulSet('tls', 'pd', 3));
+  const selector = 'app.kubernetes.io/instance=tls';
+  await until('3 PD pods Running', async () => (await podStates(selector)).filter((p) => p.phase === 'Running' && p.ready).length === 3, 120_000);
+  const leader = await pd.leader();
+  const started = Date.now();
+  const ev = () => kubectl(['create', '-f', '-', '--raw', `/api/v1/namespaces/${NS}/pods/${leader}/eviction`], { input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: leader, namespace: NS } }) });
+  await until(`${leader} evicted`, async () => ((await ev()).code === 0 ? true : null), 60_000, 1000);
+  t.not(await pd.leader(), leader, 'leadership moved over TLS before the leader went');
+  t.match(stewardSaid(leader, started), /transferring PD leader from tls-pd-\d to tls-pd-\d/);
+  t.notMatch(stewardSaid(leader, started), /cannot check it with PD/, 'no TLS or connection errors');
+  note(`TLS PD: the leader's eviction went through after a hand-over in ${((Date.now() - started) / 1000).toFixed(1)}s, every call over mutual TLS with the cluster client Secret`);
 });
 
 t.test('deleting the namespace completes, even with PD stopped', async (t) => {

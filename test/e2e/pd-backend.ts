@@ -2,6 +2,7 @@
 // PD_BIN_DIR is set, else the PD stand-in. Either way the scenarios see members they can stop and
 // start as their pods come and go, and count the members that answer.
 import { PD_BASE_PORT, startPdCluster, startSimulator, type PdCluster, type Simulator } from '../cluster/pd.ts';
+import { PdStandin } from './pd-standin.ts';
 
 export interface PdBackend {
   description: string;
@@ -29,7 +30,12 @@ export interface BackendOptions {
   dataRoot: string;
   /** Several PD clusters in one test file: each slot gets its own ports. */
   portSlot: number;
+  /** Stand-in only: serve PD over https requiring this client CA (tlsCluster). */
+  tls?: { key: string; cert: string; ca: string };
 }
+
+/** Real PD when PD_BIN_DIR is set, else the stand-in; said in `description`. */
+export const pdKind = (): 'real' | 'stand-in' => (process.env.PD_BIN_DIR ? 'real' : 'stand-in');
 
 const podOf = (member: string) => member.split('.')[0]!;
 
@@ -45,7 +51,7 @@ async function ping(url: string): Promise<boolean> {
 }
 
 export async function startPdBackend(opts: BackendOptions): Promise<PdBackend> {
-  if (!process.env.PD_BIN_DIR) throw new Error('the PD stand-in back-end for these scenarios is not wired yet: set PD_BIN_DIR');
+  if (pdKind() === 'stand-in' || opts.tls) return startStandin(opts);
   const basePort = PD_BASE_PORT + 20 * opts.portSlot;
   const pd: PdCluster = await startPdCluster({ namespace: opts.namespace, cluster: opts.cluster, names: opts.pdMembers, dataRoot: opts.dataRoot, basePort });
   let sim: Simulator | null = null;
@@ -75,5 +81,42 @@ export async function startPdBackend(opts: BackendOptions): Promise<PdBackend> {
       await sim?.stop();
       await pd.stopAll();
     },
+  };
+}
+
+/**
+ * The stand-in: a member "stopped" answers its /ping with 503 and PD reports it unhealthy; a stopped
+ * leader hands leadership to the first member still up, as an election would.
+ */
+async function startStandin(opts: BackendOptions): Promise<PdBackend> {
+  const stores = Array.from({ length: opts.tikvStores ?? 0 }, (_, i) => ({ id: i + 1, pod: `${opts.cluster}-tikv-${i}`, leaders: 20 }));
+  const standin = new PdStandin([...opts.pdMembers], stores);
+  const base = await standin.start(opts.tls ? { tls: opts.tls } : {});
+  const fetchOpts = opts.tls ? null : {};
+  return {
+    description: `the PD stand-in (test/e2e/pd-standin.ts${opts.tls ? ', over mutual TLS' : ''}), ${opts.pdMembers.length} members${stores.length ? `, ${stores.length} stores` : ''}; set PD_BIN_DIR for real PD`,
+    endpoints: [base],
+    memberPods: () => opts.pdMembers.map((name) => ({ name, pod: podOf(name) })),
+    isRunning: (m) => !standin.unhealthy.has(m),
+    async stopMember(m) {
+      standin.unhealthy.add(m);
+      if (standin.leader === m) {
+        const next = standin.members.find((x) => !standin.unhealthy.has(x));
+        if (next) standin.leader = next;
+      }
+    },
+    async startMember(m) {
+      standin.unhealthy.delete(m);
+    },
+    async servingMembers() {
+      // Over the wire when plain http (as tidb-steward asks); from the model when mutual TLS.
+      if (!fetchOpts) return standin.members.filter((m) => !standin.unhealthy.has(m)).length;
+      return (await Promise.all(opts.pdMembers.map((m) => ping(`${base}/member/${encodeURIComponent(m)}`)))).filter(Boolean).length;
+    },
+    leader: async () => standin.leader,
+    async stopAllMembers() {
+      for (const m of standin.members) standin.unhealthy.add(m);
+    },
+    close: () => standin.stop(),
   };
 }
