@@ -194,8 +194,8 @@ const drain = new DrainService({
 // Cordons and autoscaler drain taints seen by the node watch start (or end) the early hand-over; the
 // node webhook reports cordons a moment sooner, and each change is acted on once.
 nodes.onChange = (before, after) => {
-  if (!before || before.unschedulable === after.unschedulable || !isSynced()) return;
-  void drain.nodeDrainChanged(after.name, after.unschedulable).catch((err: Error) => logger.warn({ node: after.name, err: err.message }, 'acting on the drain of a node failed'));
+  if (!isSynced()) return;
+  void drain.nodeViewChanged(before, after)?.catch((err: Error) => logger.warn({ node: after.name, err: err.message }, 'acting on the drain of a node failed'));
 };
 
 const app = buildApp({

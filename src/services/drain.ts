@@ -482,6 +482,17 @@ export class DrainService {
     else await this.reconcileEvictions();
   }
 
+  /**
+   * The node cache saw a node change: a change of its drain state (cordon, or a drain taint added or
+   * removed) starts or ends the early hand-over. Returns null when there is nothing to do.
+   */
+  nodeViewChanged(before: NodeView | undefined, after: NodeView): Promise<void> | null {
+    if (!before) return null;
+    const was = before.draining ?? before.unschedulable;
+    const is = after.draining ?? after.unschedulable;
+    return was === is ? null : this.nodeDrainChanged(after.name, is);
+  }
+
   /** A node is being drained: hand PD leadership over and start evicting TiKV leaders, now. */
   async nodeCordoned(nodeName: string): Promise<void> {
     const onNode = [...this.deps.pods.onNode(nodeName)].filter((p) => !p.deleting && !p.terminal);

@@ -3,6 +3,7 @@ import { DrainService, memberOfPod, regionFaults, storeOfPod } from '../../src/s
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
 import { DrainFakePd, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import { DEFAULT_DRAIN_TAINTS, nodeViewFor } from '../../src/k8s/views.ts';
 
 function setup(opts: { cordoned?: string[] } = {}) {
   const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n, {}, opts.cordoned?.includes(n) ?? false));
@@ -347,6 +348,24 @@ t.test('an eviction someone else started times out from when tidb-steward first 
   t.match(await replica().reviewRemoval(evict('basic-tikv-1')), { allowed: true, warnings: [/goes with 11 region leaders/] });
   pd.storeList[0]!.store.state_name = 'Disconnected';
   t.match(await replica().reviewRemoval(evict('basic-tikv-0')), { allowed: false });
+});
+
+t.test('the node watch: a drain taint (not a cordon) starts the hand-over, its removal ends it', async (t) => {
+  const { drain, pd, nodes } = setup();
+  const view = nodeViewFor(['kubernetes.io/hostname'], DEFAULT_DRAIN_TAINTS);
+  const wire = (taints: Array<{ key: string; effect: string }>) => view({ metadata: { name: 'n3', labels: { 'kubernetes.io/hostname': 'n3' } }, spec: { taints } }).value!;
+  const plain = wire([]);
+  const tainted = wire([{ key: 'karpenter.sh/disrupted', effect: 'NoSchedule' }]);
+  t.equal(tainted.unschedulable, false, 'not cordoned: binds still judge spec.unschedulable alone');
+  t.equal(tainted.draining, true);
+  t.equal(drain.nodeViewChanged(plain, plain), null, 'no change, nothing to do');
+  t.equal(drain.nodeViewChanged(undefined, tainted), null, 'first sight (relist) is not a change');
+  nodes.upsert('n3', tainted);
+  await drain.nodeViewChanged(plain, tainted);
+  t.same([...pd.evicting], ['3'], 'store of basic-tikv-2 on n3');
+  nodes.upsert('n3', plain);
+  await drain.nodeViewChanged(tainted, plain);
+  t.same([...pd.evicting], []);
 });
 
 t.test('autoscaler drain taints start the hand-over; removing them ends it', async (t) => {
