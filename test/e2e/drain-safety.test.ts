@@ -318,6 +318,7 @@ t.test('an autoscaler taint starts the leader hand-over like a cordon, and remov
   const before = await evicting();
   const started = Date.now();
   await kubectlOk(['taint', 'node', pod.node!, 'karpenter.sh/disrupted=:NoSchedule']);
+  t.teardown(() => kubectl(['taint', 'node', pod.node!, 'karpenter.sh/disrupted:NoSchedule-']).then(() => undefined));
   const added = await until('a store evicted after the taint', async () => {
     const now = await evicting();
     return now.length > before.length ? now : null;
