@@ -206,8 +206,9 @@ t.test('two PD drains at once with a member down: one waits for the first replac
   await until('5 PD pods Running on 5 nodes', async () => (await podStates('app.kubernetes.io/instance=q')).filter((p) => p.phase === 'Running' && p.ready).length === 5, 120_000);
   const keepDown = new Set(['q-pd-4']);
   const stopFollowing = follow(pd, 'app.kubernetes.io/instance=q', keepDown);
-  // q-pd-4's process dies; its pod stays Running.
-  await pd.stopMember('q-pd-4', { kill: true });
+  // q-pd-4's process dies; its pod stays Running. (SIGTERM: a SIGKILL right after bootstrap can lose
+  // the member's own identity from its data dir on a loaded machine, and it could not rejoin later.)
+  await pd.stopMember('q-pd-4');
   await until('PD with a leader and 4 of 5 members serving', async () => (await pd.servingMembers()) === 4 && (await pd.leader().catch(() => null)), 60_000);
   const pods = await podStates('app.kubernetes.io/instance=q');
   const nodeOf = (p: string) => pods.find((x) => x.name === p)!.node!;
@@ -239,7 +240,7 @@ t.test('two PD drains at once with a member down: one waits for the first replac
   const backBefore = samples.filter((s) => s.at > early.at && s.at < late.at).some((s) => s.serving === 4);
   t.ok(backBefore, `${early.pod}'s replacement served before ${late.pod} went`);
   // client-go retries a 429 itself before kubectl drain sees it: the answers are in tidb-steward's log.
-  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for ${early.pod} \\((removal allowed|node \\S+ is being drained)`), 'the waiting eviction was told why');
+  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for .*${early.pod} \\((removal allowed|node \\S+ is being drained|unhealthy|pod is not Ready)`), 'the waiting eviction was told why');
   note(`PD drains at once (5 members, 1 down): first pod gone after ${((early.at - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; min serving members ${minServing}/5 over ${samples.length} samples`);
   await kubectl(['uncordon', nodeOf(first), nodeOf(second)]);
   keepDown.clear();
