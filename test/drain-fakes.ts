@@ -2,11 +2,66 @@
 // health and region checks, the DisruptionLedger with its resourceVersion semantics, teardown lookups.
 import type { EvictionRecord } from '../src/domain/drain.ts';
 import { emptyLedger, evictionRecordsOver, type Ledger, type LedgerPort, type VersionedLedger } from '../src/k8s/disruptions.ts';
-import type { CheckedRegion, Member, RegionCheck } from '../src/pd/client.ts';
+import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../src/pd/client.ts';
 import type { DrainPdApi, TeardownLookups } from '../src/services/drain.ts';
-import { FakePd } from './fakes.ts';
 
-export class DrainFakePd extends FakePd implements DrainPdApi {
+/**
+ * PD as the drain's disruption accounting sees it, in memory: members with health and a leader,
+ * stores with leader counts, region checks. Scenario tables step it directly; the stand-in
+ * (test/pd-standin.ts) proves the same calls over PD's wire format.
+ */
+export class DrainFakePd implements DrainPdApi {
+  memberNames: string[];
+  unhealthy = new Set<string>();
+  leader: string | null;
+  storeList: StoreInfo[] = [];
+  evicting = new Set<string>();
+  down = false;
+  transfers: string[] = [];
+  /** Leader counts drop by this much per stores() call while a store is evicted. */
+  evictStep = 100;
+
+  constructor(members: string[], leader: string | null = members[0] ?? null) {
+    this.memberNames = members;
+    this.leader = leader;
+  }
+  private check() {
+    if (this.down) throw new Error('PD is unreachable (http://pd: connect ECONNREFUSED)');
+  }
+  addStore(id: string, podName: string, leaders: number, state = 'Up') {
+    this.storeList.push({ store: { id, address: `${podName}.basic-tikv-peer.db.svc:20160`, state_name: state, labels: [] }, status: { leader_count: leaders, region_count: leaders * 3 } });
+  }
+  async members() {
+    this.check();
+    const ms = this.memberNames.map((name) => ({ name, member_id: '18446744073709551557' }));
+    return { members: ms, leader: this.leader ? { name: this.leader } : null };
+  }
+  async health() {
+    this.check();
+    return this.memberNames.map((name) => ({ name, health: !this.unhealthy.has(name) }));
+  }
+  async transferLeader(to: string) {
+    this.check();
+    this.transfers.push(to);
+    this.leader = to;
+  }
+  async stores() {
+    this.check();
+    for (const s of this.storeList) if (this.evicting.has(s.store.id)) s.status.leader_count = Math.max(0, s.status.leader_count - this.evictStep);
+    return this.storeList.map((s) => ({ store: { ...s.store }, status: { ...s.status } }));
+  }
+  async evictingStores() {
+    this.check();
+    return [...this.evicting];
+  }
+  async addEvictLeader(id: string) {
+    this.check();
+    this.evicting.add(id);
+  }
+  async removeEvictLeader(id: string) {
+    this.check();
+    this.evicting.delete(id);
+  }
   /** Members that do not answer their own health check at all (process dead, pod Running). */
   silent = new Set<string>();
   checks = new Map<RegionCheck, CheckedRegion[]>();

@@ -9,7 +9,8 @@
 // transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer. Answers no recording covers
 // yet (/store/{id}/label, /leader/resign, pausing a scheduler, an invalid state filter) follow PD
 // v8.5's handlers as read in its source.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 
 export type StoreState = 'Up' | 'Offline' | 'Tombstone';
 
@@ -86,6 +87,8 @@ export class PdStandin {
   /** Region ids per check kind (down-peer, offline-peer, miss-peer, ...): what the region checks report. */
   readonly regionChecks = new Map<string, number[]>();
   private server: Server | null = null;
+  /** Base URL while listening: members' client URLs point here (<base>/member/<name>) so each can be pinged. */
+  private base = '';
   private timer: NodeJS.Timeout | null = null;
   private readonly routes: Array<{ pattern: RegExp; methods: Record<string, Handler> }>;
 
@@ -161,13 +164,16 @@ export class PdStandin {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     if (this.down) throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED ${url.host}`) });
     const body = typeof init?.body === 'string' ? init.body : '';
-    const r = this.handle(init?.method ?? 'GET', `${url.pathname}${url.search}`, body);
+    const r = this.handle(init?.method ?? 'GET', `${url.pathname}${url.search}`, body, url.hostname);
     return new Response(r.status === 405 || r.body === '' ? null : r.body, { status: r.status, headers: r.contentType ? { 'content-type': r.contentType } : {} });
   }) as typeof fetch;
 
-  /** Serves on 127.0.0.1 (port 0 = any); resolves to the base URL. */
-  async listen(port = 0): Promise<string> {
-    this.server = createServer((req, res) => {
+  /**
+   * Serves on 127.0.0.1 (port 0 = any); resolves to the base URL. With `tls`, over https requiring a
+   * client certificate signed by `tls.ca`, as PD with tidb-operator's tlsCluster does.
+   */
+  async listen(port = 0, opts: { tls?: { key: string; cert: string; ca: string } } = {}): Promise<string> {
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
       if (this.down) {
         req.socket.destroy();
         return;
@@ -179,12 +185,14 @@ export class PdStandin {
         res.writeHead(r.status, r.contentType ? { 'content-type': r.contentType } : {});
         res.end(r.body);
       });
-    });
+    };
+    this.server = opts.tls ? (createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true }, serve) as unknown as Server) : createServer(serve);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, '127.0.0.1', resolve);
     });
-    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    this.base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    return this.base;
   }
 
   async close(): Promise<void> {
@@ -197,11 +205,19 @@ export class PdStandin {
   }
 
   /** One request: routes it, logs it, answers as PD would. */
-  handle(method: string, pathAndQuery: string, body = ''): StandinResponse {
+  handle(method: string, pathAndQuery: string, body = '', host?: string): StandinResponse {
     const q = pathAndQuery.indexOf('?');
     const path = q >= 0 ? pathAndQuery.slice(0, q) : pathAndQuery;
     const query = q >= 0 ? pathAndQuery.slice(q + 1) : '';
     let r: StandinResponse = { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' };
+    // A member's own /ping (GET <client URL>/pd/api/v1/ping): 200 while it runs, as PD answers.
+    const ping = path.match(/^(?:\/member\/([^/]+))?\/pd\/api\/v1\/ping$/);
+    if (ping && method.toUpperCase() === 'GET') {
+      const name = ping[1] ? decodeURIComponent(ping[1]) : (host && this.members.find((m) => host.startsWith(`${m}.`))) || this.leader;
+      r = this.members.includes(name) && !this.unhealthy.has(name) ? { status: 200, contentType: null, body: '' } : { status: 503, contentType: 'text/plain; charset=utf-8', body: 'no leader\n' };
+      this.calls.push({ method: 'GET', path, query, body, status: r.status, at: Date.now() });
+      return r;
+    }
     for (const route of this.routes) {
       const m = path.match(route.pattern);
       if (!m) continue;
@@ -227,7 +243,10 @@ export class PdStandin {
   /** A member as PD writes it (member_id a bare 64-bit number): /members adds deploy_path and versions, /health has health. */
   private memberJson(name: string, part: 'members' | 'leader' | 'health'): string {
     const i = this.members.indexOf(name);
-    const urls = { peer_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2380`], client_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2379`] };
+    // Listening, each member's client URL reaches this server under its own prefix, so that it can be
+    // asked for its own health; in process, the URL host names the member.
+    const client = this.base ? `${this.base}/member/${encodeURIComponent(name)}` : `http://${name}.${name.replace(/-\d+$/, '')}-peer:2379`;
+    const urls = { peer_urls: [`http://${name}.${name.replace(/-\d+$/, '')}-peer:2380`], client_urls: [client] };
     const m =
       part === 'health'
         ? { name, member_id: '@ID@', client_urls: urls.client_urls, health: !this.unhealthy.has(name) }

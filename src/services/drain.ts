@@ -156,7 +156,11 @@ export function regionFaults(checks: ReadonlyMap<RegionCheck, CheckedRegion[]>, 
     return f;
   };
   for (const r of checks.get('miss-peer') ?? []) at(r.id).missing = Math.max(0, maxReplicas - r.peers.length);
-  for (const r of checks.get('down-peer') ?? []) for (const s of r.down_peers) at(r.id).away.add(s);
+  for (const r of checks.get('down-peer') ?? []) {
+    // Listed without its down peers: at least one is down.
+    if (r.down_peers.length === 0) at(r.id).away.add(`down:${r.id}`);
+    for (const s of r.down_peers) at(r.id).away.add(s);
+  }
   for (const r of checks.get('offline-peer') ?? []) {
     const f = at(r.id);
     const onOffline = r.peers.filter((s) => offlineStores.has(s));

@@ -2,7 +2,7 @@
 // PD_BIN_DIR is set, else the PD stand-in. Either way the scenarios see members they can stop and
 // start as their pods come and go, and count the members that answer.
 import { PD_BASE_PORT, startPdCluster, startSimulator, type PdCluster, type Simulator } from '../cluster/pd.ts';
-import { PdStandin } from './pd-standin.ts';
+import { PdStandin } from '../pd-standin.ts';
 
 export interface PdBackend {
   description: string;
@@ -89,12 +89,14 @@ export async function startPdBackend(opts: BackendOptions): Promise<PdBackend> {
  * leader hands leadership to the first member still up, as an election would.
  */
 async function startStandin(opts: BackendOptions): Promise<PdBackend> {
-  const stores = Array.from({ length: opts.tikvStores ?? 0 }, (_, i) => ({ id: i + 1, pod: `${opts.cluster}-tikv-${i}`, leaders: 20 }));
-  const standin = new PdStandin([...opts.pdMembers], stores);
-  const base = await standin.start(opts.tls ? { tls: opts.tls } : {});
+  const stores = Array.from({ length: opts.tikvStores ?? 0 }, (_, i) => ({ id: i + 1, pod: `${opts.cluster}-tikv-${i}`, leaders: 20, regions: 60 }));
+  const standin = new PdStandin({ members: [...opts.pdMembers], stores, transferDelayMs: 500 });
+  const base = await standin.listen(0, opts.tls ? { tls: opts.tls } : {});
+  // Evicted stores lose 5 leaders every 300 ms.
+  standin.startEvicting(300, 5);
   const fetchOpts = opts.tls ? null : {};
   return {
-    description: `the PD stand-in (test/e2e/pd-standin.ts${opts.tls ? ', over mutual TLS' : ''}), ${opts.pdMembers.length} members${stores.length ? `, ${stores.length} stores` : ''}; set PD_BIN_DIR for real PD`,
+    description: `the PD stand-in (test/pd-standin.ts${opts.tls ? ', over mutual TLS' : ''}), ${opts.pdMembers.length} members${stores.length ? `, ${stores.length} stores` : ''}; set PD_BIN_DIR for real PD`,
     endpoints: [base],
     memberPods: () => opts.pdMembers.map((name) => ({ name, pod: podOf(name) })),
     isRunning: (m) => !standin.unhealthy.has(m),
@@ -117,6 +119,6 @@ async function startStandin(opts: BackendOptions): Promise<PdBackend> {
     async stopAllMembers() {
       for (const m of standin.members) standin.unhealthy.add(m);
     },
-    close: () => standin.stop(),
+    close: () => standin.close(),
   };
 }

@@ -151,5 +151,5 @@ t.test('a DeleteCollection review recorded from the real API server (no name) is
   const { app, pd } = testApp({ nodes, pods });
   const res = (await app.inject(post('/admission/pods', review))).json().response;
   t.match(res, { uid: review.request.uid, allowed: false, status: { code: 429, message: new RegExp(`${namespace}/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0`) } });
-  t.same(pd.transfers, ['basic-pd-1'], 'judged like any removal of the PD leader');
+  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1'], 'judged like any removal of the PD leader');
 });

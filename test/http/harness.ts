@@ -9,8 +9,9 @@ import { PodStore } from '../../src/state/stores.ts';
 import type { ServingPair } from '../../src/tls/certs.ts';
 import type { NodeView, PodView } from '../../src/domain/model.ts';
 import { makeNode, stores } from '../builders.ts';
-import { FakeEvents, fakeBinder, silentLogger } from '../fakes.ts';
-import { DrainFakePd, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import { FakeEvents, fakeBinder, pdClientFor, silentLogger, standinPd } from '../fakes.ts';
+import { FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import type { PdStandin } from '../pd-standin.ts';
 import { DrainService } from '../../src/services/drain.ts';
 
 export function fixture(name: string): Record<string, unknown> {
@@ -23,7 +24,7 @@ export function admissionFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
 }
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: DrainFakePd; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: PdStandin; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
@@ -44,11 +45,12 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     now: Date.now,
     logger: silentLogger,
   });
-  const pd = opts.pd ?? new DrainFakePd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  const pd = opts.pd ?? standinPd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  const client = pdClientFor(pd);
   const drain = new DrainService({
     pods: s.pods,
     nodes: s.nodes,
-    pdFor: () => pd,
+    pdFor: () => client,
     ledger: new MemoryLedger(),
     teardown: new FakeTeardown(),
     events: new FakeEvents(),
