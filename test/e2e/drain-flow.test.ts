@@ -89,8 +89,11 @@ t.test('uncordon and the pods back: no evict-leader entry and no record are left
   await until('all 6 pods Running again', async () => (await pods(NS)).filter((p) => p.phase === 'Running').length === 6, 90_000);
   await until('the evict-leader scheduler empty', async () => (await pd.evicting()).length === 0, 60_000);
   t.same(await pd.evicting(), [], 'PD has no evict-leader scheduler left');
-  const cm = await kubectl(['get', 'configmap', '-n', NS, 'flow-tidb-steward-evictions', '-o', 'jsonpath={.data}']);
-  t.ok(cm.code !== 0 || cm.stdout.trim() === '' || cm.stdout.trim() === '{}', `records cleared: ${cm.stdout}`);
+  const ledger = await until('the ledger emptied', async () => {
+    const r = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'flow', '-o', 'jsonpath={.spec.evictions}{.spec.leaving}']);
+    return r.code === 0 && ['', '[][]'].includes(r.stdout.trim()) ? r.stdout || 'empty' : null;
+  }, 30_000);
+  t.ok(ledger, 'records cleared: no eviction and nobody leaving in the DisruptionLedger');
 });
 
 t.test('quorum guard: while one PD member is down, draining another waits with the reason, then completes', async (t) => {
@@ -101,7 +104,7 @@ t.test('quorum guard: while one PD member is down, draining another waits with t
   t.teardown(() => pd.memberUp(down));
   const first = await kubectl(['drain', target.node!, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=15s', '--pod-selector=statefulset.kubernetes.io/pod-name=flow-pd-2'], { timeoutMs: 90_000 });
   t.not(first.code, 0, 'refused while quorum is at stake');
-  t.match(first.stderr, /would leave 1 of 3 members healthy, below the quorum of 2; waiting for flow-pd-1 to become healthy/);
+  t.match(first.stderr, /would leave 1 of 3 members healthy, below the quorum of 2; waiting for flow-pd-1 \(unhealthy\)/);
   await pd.memberUp(down);
   const second = await kubectl(['drain', target.node!, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=90s', '--pod-selector=statefulset.kubernetes.io/pod-name=flow-pd-2'], { timeoutMs: 120_000 });
   t.equal(second.code, 0, `completes once the member is healthy again: ${second.stderr.split('\n').slice(-2).join(' ')}`);
@@ -120,7 +123,7 @@ t.test('tidb-steward restarted in the middle of a drain: the eviction carries on
   const args = ['drain', tikv.node!, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=120s', '--pod-selector=statefulset.kubernetes.io/pod-name=flow-tikv-1'];
   const first = kubectl(args, { timeoutMs: 150_000 });
   await until('the eviction started', async () => (await pd.evicting()).includes(store.id), 30_000, 100);
-  const record = async () => (await kubectl(['get', 'configmap', '-n', NS, 'flow-tidb-steward-evictions', '-o', `jsonpath={.data.store-${store.id}}`])).stdout;
+  const record = async () => (await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'flow', '-o', `jsonpath={.spec.evictions[?(@.storeId=="${store.id}")]}`])).stdout;
   const before = await until('the eviction record', record, 10_000);
   const leadersAtRestart = (await storeOfPod('flow-tikv-1')).leaders;
   await restartSteward(stewardEnv);
