@@ -237,7 +237,7 @@ t.test('the active controller replica killed: another takes over', async (t) => 
 
 t.test('deleting the TidbCluster removes its objects; nothing is left in PD or the eviction records', async (t) => {
   // An eviction record of the drain service, as a drain in progress would leave it.
-  await kubectlOk(['create', 'configmap', '-n', NS, 'basic-tidb-steward-evictions', '--from-literal=store-1={"podUid":"x","beganAt":"2026-01-01T00:00:00Z","cause":"removal"}']);
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'DisruptionLedger', metadata: { name: 'basic', namespace: NS }, spec: { cluster: 'basic', evictions: [{ storeId: '1', podUid: 'x', beganAt: '2026-01-01T00:00:00Z', cause: 'removal' }] } }));
   basic.evicting.add(1);
   const claims = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);
   const started = Date.now();
@@ -248,7 +248,8 @@ t.test('deleting the TidbCluster removes its objects; nothing is left in PD or t
   }, 120_000);
   figures.deleteSeconds = ((Date.now() - started) / 1000).toFixed(1);
   t.equal(basic.evicting.size, 0, 'the evict-leader entry in PD was ended');
-  t.not((await kubectl(['get', 'configmap', '-n', NS, 'basic-tidb-steward-evictions'])).code, 0, 'the eviction records are gone');
+  const ledger = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'basic', '-o', 'jsonpath={.spec.evictions}{.spec.leaving}']);
+  t.ok(ledger.code !== 0 || ['', '[][]'].includes(ledger.stdout.trim()), `the eviction records are gone: ${ledger.stdout}`);
   const after = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);
   t.same(after.sort(), claims.sort(), 'volume claims kept (pvReclaimPolicy Retain)');
 });

@@ -30,6 +30,8 @@ export class PdModel {
   stores: FleetStore[] = [];
   evicting = new Set<number>();
   maxReplicas = 3;
+  /** Where members' client URLs point, once the fleet listens: each member answers its own /ping there. */
+  memberBase = '';
   log: Array<{ at: number; what: string }> = [];
   private nextStore = 1;
 
@@ -110,7 +112,10 @@ export class PdModel {
   handle(method: string, url: string, body: string): [number, unknown] {
     if (!this.up) return [503, 'no PD member is running'];
     const [path, query = ''] = url.split('?');
-    const member = (name: string, i: number) => ({ name, member_id: `1314729524524542${String(100 + i)}`, client_urls: [`http://${name}.${this.cluster}-pd-peer.${this.namespace}.svc:2379`], peer_urls: [`http://${name}.${this.cluster}-pd-peer.${this.namespace}.svc:2380`] });
+    const ping = /^\/member\/([^/]+)\/pd\/api\/v1\/ping$/.exec(path!);
+    if (method === 'GET' && ping) return this.members.get(decodeURIComponent(ping[1]!))?.healthy ? [200, ''] : [503, 'no leader'];
+    if (method === 'GET' && /^\/pd\/api\/v1\/regions\/check\/[a-z-]+$/.test(path!)) return [200, { count: 0, regions: [] }];
+    const member = (name: string, i: number) => ({ name, member_id: `1314729524524542${String(100 + i)}`, client_urls: [this.memberBase ? `${this.memberBase}/${encodeURIComponent(name)}` : `http://${name}.${this.cluster}-pd-peer.${this.namespace}.svc:2379`], peer_urls: [`http://${name}.${this.cluster}-pd-peer.${this.namespace}.svc:2380`] });
     const names = [...this.members.keys()];
     if (method === 'GET' && path === '/pd/api/v1/members') {
       return [200, { header: { cluster_id: 7441234567890123456 }, members: names.map(member), leader: this.leader ? member(this.leader, names.indexOf(this.leader)) : null }];
@@ -191,6 +196,7 @@ export class PdFleet {
     const key = `${namespace}/${cluster}`;
     let m = this.models.get(key);
     if (!m) this.models.set(key, (m = new PdModel(namespace, cluster)));
+    if (this.base) m.memberBase = `${this.base}/${namespace}/${cluster}/member`;
     return m;
   }
 
@@ -218,6 +224,7 @@ export class PdFleet {
     });
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     this.base = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    for (const [key, m] of this.models) m.memberBase = `${this.base}/${key}/member`;
     return this.base;
   }
 
