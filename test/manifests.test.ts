@@ -97,3 +97,98 @@ t.test('the DisruptionLedger CRD matches what the code reads and writes', async 
   t.match(src, `version: '${v.name}'`);
   t.same(Object.keys(v.schema.openAPIV3Schema.properties.spec.properties).sort(), ['cluster', 'evictions', 'leaving', 'seenEvictions']);
 });
+
+// Exact expectations: flipping a failure policy, an operator, a timeout or a match condition is a
+// change of safety behaviour and must fail here, not only in review.
+const PROTECTED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'tidb-steward'];
+const NAMESPACE_SELECTOR = {
+  matchExpressions: [
+    { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: PROTECTED_NAMESPACES },
+    { key: 'tidb-steward.pingcap.com/guard', operator: 'NotIn', values: ['disabled'] },
+  ],
+};
+const PD_OR_TIKV = "has(oldObject.metadata.labels) && 'app.kubernetes.io/component' in oldObject.metadata.labels && oldObject.metadata.labels['app.kubernetes.io/component'] in ['pd', 'tikv']";
+const UNSCHEDULABLE_CHANGED = '(has(object.spec.unschedulable) && object.spec.unschedulable) != (has(oldObject.spec.unschedulable) && oldObject.spec.unschedulable)';
+
+// loadAllYaml returns client-node's typed classes; compare their plain JSON.
+const plain = (o: unknown): any => JSON.parse(JSON.stringify(o));
+
+t.test('webhooks: exact failure policies, selectors, timeouts, rules and match conditions', async (t) => {
+  const vwc = plain(load('webhook.yaml')[0]);
+  const byName = Object.fromEntries(vwc.webhooks.map((w: any) => [w.name, w]));
+  const service = (path: string) => ({ service: { namespace: 'tidb-steward', name: 'tidb-steward', path, port: 443 } });
+  const common = { admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun' };
+  t.same(vwc.webhooks.map((w: any) => w.name), ['pods.tidb-steward.pingcap.com', 'evictions.tidb-steward.pingcap.com', 'nodes.tidb-steward.pingcap.com']);
+  t.strictSame(byName['pods.tidb-steward.pingcap.com'], {
+    name: 'pods.tidb-steward.pingcap.com',
+    ...common,
+    failurePolicy: 'Fail',
+    timeoutSeconds: 5,
+    clientConfig: service('/admission/pods'),
+    rules: [{ operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+    namespaceSelector: NAMESPACE_SELECTOR,
+    matchConditions: [{ name: 'tidb-pd-or-tikv', expression: PD_OR_TIKV }],
+  });
+  t.strictSame(byName['evictions.tidb-steward.pingcap.com'], {
+    name: 'evictions.tidb-steward.pingcap.com',
+    ...common,
+    failurePolicy: 'Fail',
+    timeoutSeconds: 5,
+    clientConfig: service('/admission/pods'),
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/eviction'], scope: 'Namespaced' }],
+    namespaceSelector: NAMESPACE_SELECTOR,
+  }, 'no matchConditions: an Eviction carries no pod labels');
+  t.strictSame(byName['nodes.tidb-steward.pingcap.com'], {
+    name: 'nodes.tidb-steward.pingcap.com',
+    ...common,
+    failurePolicy: 'Ignore',
+    timeoutSeconds: 3,
+    clientConfig: service('/admission/nodes'),
+    rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }],
+    matchConditions: [{ name: 'unschedulable-changed', expression: UNSCHEDULABLE_CHANGED }],
+  }, 'no namespaceSelector: nodes are cluster-scoped');
+});
+
+t.test('the match conditions select what the README says they do', async (t) => {
+  // The CEL is small enough to read by eye; here it is held to the labels the server itself reads.
+  const model = readFileSync(new URL('../src/domain/model.ts', import.meta.url), 'utf8');
+  t.match(model, "LABEL_COMPONENT = 'app.kubernetes.io/component'");
+  t.match(model, "component !== 'pd' && component !== 'tikv'");
+});
+
+t.test('the e2e control plane registers the shipped webhook policy', async (t) => {
+  const { webhookManifest } = await import('./cluster/controlplane.ts');
+  const local = JSON.parse(webhookManifest('ca'));
+  const shipped = plain(load('webhook.yaml')[0]);
+  const essentials = (w: any) => ({ name: w.name, failurePolicy: w.failurePolicy, timeoutSeconds: w.timeoutSeconds, rules: w.rules, matchConditions: w.matchConditions, sideEffects: w.sideEffects, path: w.clientConfig.service?.path ?? new URL(w.clientConfig.url).pathname });
+  t.strictSame(local.webhooks.map(essentials), shipped.webhooks.map(essentials), 'e2e tests exercise the same policies as production');
+  // Loopback clusters have no tidb-steward namespace, so only kube-system is excluded there.
+  for (const w of local.webhooks.filter((x: any) => x.name !== 'nodes.tidb-steward.pingcap.com')) {
+    t.same(w.namespaceSelector.matchExpressions.map((e: any) => e.operator), ['NotIn'], `${w.name} excludes with NotIn`);
+  }
+});
+
+t.test('tidb-scheduler: the extender cannot be skipped, and fails fast', async (t) => {
+  const [ext] = schedConfig.extenders;
+  t.equal(ext.ignorable, false, 'an unreachable extender leaves PD pods Pending instead of placing them unchecked');
+  t.equal(ext.httpTimeout, '3s');
+  t.equal(ext.weight, 1);
+  t.equal(schedConfig.leaderElection.leaderElect, true, 'two scheduler replicas: one active');
+  const sched = scheduler.find((o) => o.kind === 'Deployment');
+  t.same(sched.spec.selector.matchLabels, sched.spec.template.metadata.labels);
+});
+
+t.test('the steward Deployment, PDB and Service select the same pods', async (t) => {
+  const deploy = steward.find((o) => o.kind === 'Deployment');
+  const pdb = steward.find((o) => o.kind === 'PodDisruptionBudget');
+  const svc = steward.find((o) => o.kind === 'Service');
+  const podLabels = deploy.spec.template.metadata.labels;
+  t.same(deploy.spec.selector.matchLabels, podLabels);
+  t.same(pdb.spec.selector.matchLabels, podLabels);
+  t.same(svc.spec.selector, podLabels);
+  t.equal(pdb.spec.maxUnavailable, 1);
+  t.equal(deploy.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+  t.same(deploy.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchLabels, podLabels);
+  const env = Object.fromEntries(deploy.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+  t.equal(env.STEWARD_WEBHOOK_CONFIG_NAME, load('webhook.yaml')[0].metadata.name, 'keeps the caBundle of the webhook configuration the manifests create');
+});

@@ -8,7 +8,6 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGERS: ReadonlySet<string> = new Set(['tidb-steward', 'tidb-operator']);
 
 export type Component = 'pd' | 'tikv';
-export const COMPONENTS: readonly Component[] = ['pd', 'tikv'];
 
 /** The TiDB identity of a pod, or null for every pod this service does not guard. */
 export interface TidbIdentity {

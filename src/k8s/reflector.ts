@@ -36,7 +36,8 @@ export interface ReflectorOptions<T> {
   pageSize?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  onRestart?: (reason: string) => void;
+  /** Called on every restart with a bounded reason (a metric label): gone, periodic, stale or error. */
+  onRestart?: (reason: RestartReason) => void;
   /**
    * The resource may not be served (a CRD not installed): a 404 on list counts as an empty, synced
    * cache, checked again every `absentRecheckMs` (default 15 s) until the resource appears.
@@ -45,7 +46,15 @@ export interface ReflectorOptions<T> {
   absentRecheckMs?: number;
 }
 
-class RelistNeeded extends Error {}
+export type RestartReason = 'gone' | 'periodic' | 'stale' | 'error';
+
+class RelistNeeded extends Error {
+  readonly reason: RestartReason;
+  constructor(reason: Exclude<RestartReason, 'error'>, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -119,7 +128,7 @@ export class Reflector<T> {
       } catch (err) {
         if (this.stopper.signal.aborted) break;
         if (err instanceof RelistNeeded) {
-          this.opts.onRestart?.(err.message);
+          this.opts.onRestart?.(err.reason);
           logger.info({ reflector: name, reason: err.message }, 'relisting');
           continue;
         }
@@ -158,8 +167,8 @@ export class Reflector<T> {
     const relistAt = Date.now() + this.opts.relistIntervalMs;
     let quietCloses = 0;
     while (!this.stopper.signal.aborted) {
-      if (Date.now() >= relistAt) throw new RelistNeeded('periodic relist');
-      if (this.idleMs() >= this.opts.staleAfterMs) throw new RelistNeeded(`no events for ${Math.round(this.idleMs() / 1000)}s`);
+      if (Date.now() >= relistAt) throw new RelistNeeded('periodic', 'periodic relist');
+      if (this.idleMs() >= this.opts.staleAfterMs) throw new RelistNeeded('stale', `no events for ${Math.round(this.idleMs() / 1000)}s`);
       let events = 0;
       let timedOut = false;
       let gone = false;
@@ -209,7 +218,7 @@ export class Reflector<T> {
       await done;
       clearTimeout(timer);
       this.current = null;
-      if (gone) throw new RelistNeeded('resource version expired (410 Gone)');
+      if (gone) throw new RelistNeeded('gone', 'resource version expired (410 Gone)');
       if (failure) throw failure;
       // client-node cuts a watch after 30 s without data: resume at once. A server that keeps closing
       // watches without sending anything gets a growing pause instead of a hot loop.

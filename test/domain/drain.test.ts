@@ -16,6 +16,20 @@ t.test('PD: table of removals', async (t) => {
     { name: 'no leader: wait', pod: 'pd-1', members: [m('pd-0'), m('pd-1'), m('pd-2')], leader: null, kind: 'wait', reason: /no leader/ },
     { name: 'not a member', pod: 'pd-9', members: [m('pd-0')], leader: 'pd-0', kind: 'allow', reason: /not a member/ },
     { name: 'single member cluster cannot lose its only member', pod: 'pd-0', members: [m('pd-0')], leader: 'pd-0', kind: 'wait', reason: /would leave 0 of 1/ },
+    // Even member counts: quorum is floor(n/2)+1, so 2 members need both and 4 need 3 (ceil(n/2) would let 4 drop to 2).
+    { name: '2 of 2 healthy: a follower may not go', pod: 'pd-1', members: [m('pd-0'), m('pd-1')], leader: 'pd-0', kind: 'wait', reason: /would leave 1 of 2 members healthy, below the quorum of 2; waiting for the other members to become healthy/ },
+    { name: '2 of 2 healthy: the leader may not go', pod: 'pd-0', members: [m('pd-0'), m('pd-1')], leader: 'pd-0', kind: 'wait', reason: /would leave 1 of 2 members healthy, below the quorum of 2/ },
+    { name: '1 of 2 healthy: the healthy one may not go', pod: 'pd-0', members: [m('pd-0'), m('pd-1', false)], leader: 'pd-0', kind: 'wait', reason: /would leave 0 of 2 members healthy, below the quorum of 2; waiting for pd-1 to become healthy/ },
+    { name: '1 of 2 healthy: the sick one may go', pod: 'pd-1', members: [m('pd-0'), m('pd-1', false)], leader: 'pd-0', kind: 'allow', reason: /^PD member pd-1 is not healthy, so removing its pod does not lower the 1 of 2 healthy members$/ },
+    { name: '0 of 2 healthy: either may go', pod: 'pd-0', members: [m('pd-0', false), m('pd-1', false)], leader: null, kind: 'allow', reason: /lower the 0 of 2 healthy members/ },
+    { name: '4 of 4 healthy: a follower may go', pod: 'pd-3', members: [m('pd-0'), m('pd-1'), m('pd-2'), m('pd-3')], leader: 'pd-0', kind: 'allow', reason: /^pd-3 is not the PD leader \(pd-0 is\) and 3 of 4 members stay healthy$/ },
+    { name: '3 of 4 healthy: a follower may not go', pod: 'pd-3', members: [m('pd-0', false), m('pd-1'), m('pd-2'), m('pd-3')], leader: 'pd-1', kind: 'wait', reason: /^removing PD member pd-3 would leave 2 of 4 members healthy, below the quorum of 3; waiting for pd-0 to become healthy$/ },
+    { name: '2 of 4 healthy: a follower may not go', pod: 'pd-3', members: [m('pd-0', false), m('pd-1', false), m('pd-2'), m('pd-3')], leader: 'pd-2', kind: 'wait', reason: /would leave 1 of 4 members healthy, below the quorum of 3; waiting for pd-0, pd-1 to become healthy/ },
+    { name: '1 of 4 healthy: the last healthy one may not go', pod: 'pd-3', members: [m('pd-0', false), m('pd-1', false), m('pd-2', false), m('pd-3')], leader: 'pd-3', kind: 'wait', reason: /would leave 0 of 4 members healthy, below the quorum of 3/ },
+    { name: '0 of 4 healthy: a sick one may go', pod: 'pd-2', members: [m('pd-0', false), m('pd-1', false), m('pd-2', false), m('pd-3', false)], leader: null, kind: 'allow', reason: /lower the 0 of 4 healthy members/ },
+    { name: '4 of 4 healthy: the leader hands over', pod: 'pd-0', members: [m('pd-0'), m('pd-1'), m('pd-2'), m('pd-3')], leader: 'pd-0', kind: 'wait', reason: /^transferring PD leader from pd-0 to pd-1$/, to: 'pd-1' },
+    { name: 'successor order is by name, not by list order', pod: 'pd-2', members: [m('pd-2'), m('pd-3'), m('pd-1'), m('pd-0', true, false)], leader: 'pd-2', kind: 'wait', reason: /to pd-1$/, to: 'pd-1' },
+    { name: 'an unhealthy member is no successor', pod: 'pd-0', members: [m('pd-0'), m('pd-1', false, true), m('pd-2'), m('pd-3'), m('pd-4')], leader: 'pd-0', kind: 'wait', reason: /to pd-2$/, to: 'pd-2' },
   ];
   for (const row of table) {
     const d = decidePdRemoval(row.pod, { members: row.members, leader: row.leader });
@@ -23,7 +37,7 @@ t.test('PD: table of removals', async (t) => {
     t.match(d.reason, row.reason, `${row.name}: reason`);
     if (row.to) t.same(d.action, { type: 'transfer-pd-leader', from: row.pod, to: row.to });
     else t.equal(d.action, undefined, `${row.name}: no action`);
-    if (d.kind === 'wait') t.ok(d.retryAfterSeconds > 0);
+    if (d.kind === 'wait') t.equal(d.retryAfterSeconds, 1, `${row.name}: retry after 1 s`);
   }
 });
 
@@ -39,6 +53,15 @@ t.test('TiKV: table of removals', async (t) => {
     { name: 'timeout allows with a warning', state: { store: store('Up', 2), evicting: true, evictionBeganAt: 300_000 }, kind: 'allow', reason: /did not finish within 600s/, warning: true },
     { name: 'offline store keeps its pod', state: { store: store('Offline', 5, 40), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /going offline and still holds 40 regions/ },
     { name: 'tombstone goes', state: { store: store('Tombstone', 0, 0), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /Tombstone/ },
+    { name: 'one leader left: still waits', state: { store: store('Up', 1), evicting: true, evictionBeganAt: 990_000 }, kind: 'wait', reason: /^evicting 1 region leaders from TiKV store 4 of tikv-0 \(for 10s\)$/ },
+    { name: 'one leader left, not yet evicting: starts eviction', state: { store: store('Up', 1), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /^evicting 1 region leaders from TiKV store 4 of tikv-0$/, evict: true },
+    { name: 'timeout reached to the millisecond', state: { store: store('Up', 1), evicting: true, evictionBeganAt: 400_000 }, kind: 'allow', reason: /^evicting leaders from store 4 of tikv-0 did not finish within 600s$/, warning: true },
+    { name: 'one millisecond before the timeout', state: { store: store('Up', 1), evicting: true, evictionBeganAt: 400_001 }, kind: 'wait', reason: /\(for 600s\)$/ },
+    { name: 'timeout passed but this service is not evicting: waits and starts', state: { store: store('Up', 2), evicting: false, evictionBeganAt: 300_000 }, kind: 'wait', reason: /evicting 2 region leaders .* \(for 700s\)$/, evict: true },
+    { name: 'Serving (next-gen state name) counts as up', state: { store: store('Serving', 2), evicting: true, evictionBeganAt: 990_000 }, kind: 'wait', reason: /evicting 2 region leaders/ },
+    { name: 'removing store keeps its pod', state: { store: store('Removing', 0, 7), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /^store 4 of tikv-0 is going offline and still holds 7 regions; removing its pod now would cut that data move short$/ },
+    { name: 'removed store goes', state: { store: store('Removed', 0, 0), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /^store 4 of tikv-0 is Removed$/ },
+    { name: 'disconnected store goes', state: { store: store('Disconnected', 3), evicting: true, evictionBeganAt: 990_000 }, kind: 'allow', reason: /^store 4 of tikv-0 is Disconnected: it serves no leaders, so its pod may go$/ },
     { name: 'down store goes', state: { store: store('Down', 7), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /Down: it serves no leaders/ },
   ];
   for (const row of table) {
