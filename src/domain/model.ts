@@ -130,6 +130,7 @@ export function tidbIdentity(namespace: string, labels: Labels): TidbIdentity | 
   const cluster = labels[LABEL_INSTANCE];
   if (!cluster) return null;
   const manager = labels[LABEL_MANAGED_BY];
+  // Stryker disable next-line ConditionalExpression: equivalent, MANAGERS.has(undefined) is false too (the check is for the type)
   if (manager === undefined || !MANAGERS.has(manager)) return null;
   return { namespace, cluster, component };
 }

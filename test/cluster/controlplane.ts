@@ -236,7 +236,18 @@ function writeAdmissionConfig(): void {
   );
 }
 
+/**
+ * Extender verbs left out of the local tidb-scheduler's config, from TIDB_SCHEDULER_DROP_VERBS
+ * (e.g. "filter" or "filter,bind"). Only for showing by hand that an e2e test fails without the rule;
+ * it changes this loopback test cluster's scheduler, never tidb-steward or the shipped manifests.
+ */
+function droppedVerbs(): Set<string> {
+  return new Set((process.env.TIDB_SCHEDULER_DROP_VERBS ?? '').split(',').map((v) => v.trim()).filter(Boolean));
+}
+
 function schedulerConfig(caPem: string, bindVerb: string | undefined, stewardPort = PORTS.steward): string {
+  const drop = droppedVerbs();
+  if (drop.has('bind')) bindVerb = '';
   return [
     'apiVersion: kubescheduler.config.k8s.io/v1',
     'kind: KubeSchedulerConfiguration',
@@ -246,8 +257,8 @@ function schedulerConfig(caPem: string, bindVerb: string | undefined, stewardPor
     '- schedulerName: tidb-scheduler',
     'extenders:',
     `- urlPrefix: https://127.0.0.1:${stewardPort}/scheduler`,
-    '  filterVerb: filter',
-    '  prioritizeVerb: prioritize',
+    ...(drop.has('filter') ? [] : ['  filterVerb: filter']),
+    ...(drop.has('prioritize') ? [] : ['  prioritizeVerb: prioritize']),
     '  weight: 1',
     ...(bindVerb ? [`  bindVerb: ${bindVerb}`] : []),
     '  enableHTTPS: true',

@@ -62,6 +62,7 @@ t.test('TiKV: table of removals', async (t) => {
     { name: 'removing store keeps its pod', state: { store: store('Removing', 0, 7), evicting: false, evictionBeganAt: null }, kind: 'wait', reason: /^store 4 of tikv-0 is going offline and still holds 7 regions; removing its pod now would cut that data move short$/ },
     { name: 'removed store goes', state: { store: store('Removed', 0, 0), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /^store 4 of tikv-0 is Removed$/ },
     { name: 'disconnected store goes', state: { store: store('Disconnected', 3), evicting: true, evictionBeganAt: 990_000 }, kind: 'allow', reason: /^store 4 of tikv-0 is Disconnected: it serves no leaders, so its pod may go$/ },
+    { name: 'evicting, but this service did not start it: no timeout runs', state: { store: store('Up', 2), evicting: true, evictionBeganAt: null }, kind: 'wait', reason: /^evicting 2 region leaders from TiKV store 4 of tikv-0$/ },
     { name: 'down store goes', state: { store: store('Down', 7), evicting: false, evictionBeganAt: null }, kind: 'allow', reason: /Down: it serves no leaders/ },
   ];
   for (const row of table) {
@@ -70,6 +71,8 @@ t.test('TiKV: table of removals', async (t) => {
     t.match(d.reason, row.reason, `${row.name}: reason`);
     t.same(d.action, row.evict ? { type: 'evict-tikv-leaders', storeId: '4' } : undefined, `${row.name}: action`);
     t.equal(d.kind === 'allow' && d.warning !== undefined, Boolean(row.warning), `${row.name}: warning`);
+    // A store going offline moves data for minutes: it is asked about half as often.
+    if (d.kind === 'wait') t.equal(d.retryAfterSeconds, /going offline/.test(d.reason) ? 2 : 1, `${row.name}: retry after`);
   }
 });
 
@@ -94,5 +97,30 @@ t.test('eviction cleanup: never leaves a scheduler behind, never removes one mid
   for (const [name, record, store, p, remove] of table) {
     const d = decideEvictionCleanup(record, store, p, policy);
     t.equal(d.remove, remove, `${name}: ${d.reason}`);
+  }
+});
+
+t.test('eviction cleanup: the reasons, and the boundaries of serving and abandoning', async (t) => {
+  const policy = { evictTimeoutMs: 600_000, abandonAfterMs: 300_000, now: 2_000_000 };
+  const rec = (cause: 'removal' | 'cordon', beganAt = 1_900_000) => ({ storeId: '4', podUid: 'old', beganAt, cause });
+  const pod = (uid: string, over: Partial<{ running: boolean; deleting: boolean; nodeSchedulable: boolean }> = {}) => ({ uid, running: true, deleting: false, nodeSchedulable: true, ...over });
+  const up = { stateName: 'Up' };
+  const table: Array<[string, ReturnType<typeof rec>, { stateName: string } | null, ReturnType<typeof pod> | null, boolean, string]> = [
+    ['store gone', rec('removal'), null, pod('old'), true, 'store 4 no longer exists'],
+    ['store removed', rec('removal'), { stateName: 'Removed' }, pod('old'), true, 'store 4 no longer exists'],
+    ['no pod yet', rec('removal'), up, null, false, 'store 4 has no pod yet'],
+    ['new pod back, store Up', rec('removal'), up, pod('new'), true, 'the pod of store 4 is back and the store is Up'],
+    ['new pod not running yet', rec('removal'), up, pod('new', { running: false }), false, 'store 4 is still being drained'],
+    ['new pod already being deleted', rec('removal'), up, pod('new', { deleting: true }), false, 'store 4 is still being drained'],
+    ['new pod on a cordoned node', rec('cordon'), up, pod('new', { nodeSchedulable: false }), false, 'store 4 is still being drained'],
+    ['uncordoned', rec('cordon'), up, pod('old'), true, 'the node of store 4 was uncordoned'],
+    ['uncordoned but the pod is being deleted', rec('cordon'), up, pod('old', { deleting: true }), false, 'store 4 is still being drained'],
+    ['abandoned exactly at timeout + abandon', rec('removal', 1_100_000), up, pod('old'), true, 'the removal of the pod of store 4 was not carried out; its leaders may return'],
+    ['one millisecond before', rec('removal', 1_100_001), up, pod('old'), false, 'store 4 is still being drained'],
+    ['past the timeout alone is not abandoned', rec('removal', 1_300_000), up, pod('old'), false, 'store 4 is still being drained'],
+    ['abandon needs the pod serving', rec('removal', 1_000_000), up, pod('old', { running: false }), false, 'store 4 is still being drained'],
+  ];
+  for (const [name, record, store, p, remove, reason] of table) {
+    t.same(decideEvictionCleanup(record, store, p, policy), { remove, reason }, name);
   }
 });

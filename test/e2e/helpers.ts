@@ -12,8 +12,27 @@ export const TIDB_LABELS = (cluster: string, component: 'pd' | 'tikv') => ({
   'app.kubernetes.io/managed-by': 'tidb-steward',
 });
 
-export function statefulSet(opts: { namespace: string; cluster: string; component: 'pd' | 'tikv'; replicas: number; parallel?: boolean; scheduler?: string }) {
+/**
+ * A lure for kube-scheduler's own scoring: prefer nodes whose label `key` is `value` (node affinity,
+ * weight 100) and the domains (by `key`) that already hold pods of the same component (pod affinity,
+ * weight 100). Left to itself the scheduler then piles the pods into one domain, so a placement test
+ * with a lure passes only if the extender's rule overrides it.
+ */
+export interface Lure {
+  key: string;
+  value: string;
+}
+
+function lureAffinity(lure: Lure, selector: Record<string, string>) {
+  return {
+    nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: lure.key, operator: 'In', values: [lure.value] }] } }] },
+    podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: lure.key, labelSelector: { matchLabels: selector } } }] },
+  };
+}
+
+export function statefulSet(opts: { namespace: string; cluster: string; component: 'pd' | 'tikv'; replicas: number; parallel?: boolean; scheduler?: string; lure?: Lure }) {
   const labels = TIDB_LABELS(opts.cluster, opts.component);
+  const selector = { 'app.kubernetes.io/component': opts.component, 'app.kubernetes.io/instance': opts.cluster };
   return JSON.stringify({
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -22,10 +41,15 @@ export function statefulSet(opts: { namespace: string; cluster: string; componen
       replicas: opts.replicas,
       serviceName: `${opts.cluster}-${opts.component}-peer`,
       podManagementPolicy: opts.parallel ? 'Parallel' : 'OrderedReady',
-      selector: { matchLabels: { 'app.kubernetes.io/component': opts.component, 'app.kubernetes.io/instance': opts.cluster } },
+      selector: { matchLabels: selector },
       template: {
         metadata: { labels },
-        spec: { schedulerName: opts.scheduler ?? 'tidb-scheduler', terminationGracePeriodSeconds: 1, containers: [{ name: opts.component, image: `pingcap/${opts.component}:v8.5.4` }] },
+        spec: {
+          schedulerName: opts.scheduler ?? 'tidb-scheduler',
+          terminationGracePeriodSeconds: 1,
+          ...(opts.lure ? { affinity: lureAffinity(opts.lure, selector) } : {}),
+          containers: [{ name: opts.component, image: `pingcap/${opts.component}:v8.5.4` }],
+        },
       },
     },
   });

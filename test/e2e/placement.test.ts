@@ -1,14 +1,24 @@
 // The real tidb-scheduler (kube-scheduler v1.36 with tidb-steward as its extender) places PD pods of
 // StatefulSets on kwok nodes so that no failure domain holds a PD majority.
-import t from 'tap';
+//
+// Every scenario lures kube-scheduler's own scoring toward the wrong answer (helpers.ts, Lure: node
+// affinity and pod affinity of weight 100 toward one domain), so its default spreading cannot produce
+// the expected layout by itself: each passes only because of the rule. To see that by hand, run this
+// file with the extender's filter and bind left out of the test cluster's scheduler config:
+//   TIDB_SCHEDULER_DROP_VERBS=filter,bind npx tap -j1 --disable-coverage --timeout=900 test/e2e/placement.test.ts
+// (every test then fails), and run it again without the variable to restore the scheduler.
+import t, { type Test } from 'tap';
 import { defaultNodes, ensureUp, restartSteward, setNodes } from './cluster.ts';
-import { kubectlOk, namespace, perNode, pods, statefulSet, until } from './helpers.ts';
+import { kubectlOk, namespace, perNode, pods, statefulSet, until, type Lure, type PodInfo } from './helpers.ts';
 
 t.setTimeout(600_000);
 
-async function placePd(ns: string, replicas: number, opts: { parallel?: boolean; expectScheduled?: number } = {}) {
+const HOST = 'kubernetes.io/hostname';
+const ZONE = 'topology.kubernetes.io/zone';
+
+async function placePd(ns: string, replicas: number, opts: { lure: Lure; expectScheduled?: number }) {
   const cleanup = await namespace(ns);
-  await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas, parallel: opts.parallel ?? true }));
+  await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas, parallel: true, lure: opts.lure }));
   const want = opts.expectScheduled ?? replicas;
   const list = await until(`${want} of ${replicas} PD pods scheduled in ${ns}`, async () => {
     const l = await pods(ns);
@@ -17,67 +27,103 @@ async function placePd(ns: string, replicas: number, opts: { parallel?: boolean;
   return { list, cleanup };
 }
 
+/** The FailedScheduling messages of a pod. */
+async function failedScheduling(ns: string, pod: string): Promise<string[]> {
+  const out = await kubectlOk(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${pod},reason=FailedScheduling`, '-o', 'json']);
+  return (JSON.parse(out).items as Array<{ message: string }>).map((e) => e.message);
+}
+
+/** How many binds the rule refused in the namespace (kube-scheduler records each as FailedScheduling). */
+async function refusedBinds(ns: string, list: PodInfo[]): Promise<number> {
+  return (await Promise.all(list.map((p) => failedScheduling(ns, p.name)))).flat().filter((m) => /^binding refused: .*already holds/.test(m)).length;
+}
+
+/** Waits until the pending pod's FailedScheduling event carries `reason`, then checks it stays Pending. */
+async function expectPendingWith(t: Test, ns: string, list: PodInfo[], reason: RegExp, scheduled: number) {
+  const pending = list.filter((p) => !p.node);
+  if (!t.equal(pending.length, 1, `exactly one pod is not scheduled: ${JSON.stringify(perNode(list))}`)) return;
+  // The filter's refusal, as kube-scheduler words it ("0/N nodes are available: ..."); a refused bind
+  // ("binding refused: ...") may come before it when the pods raced each other.
+  const unschedulable = (m: string) => /^0\/\d+ nodes are available/.test(m) && reason.test(m);
+  const messages = await until(`a FailedScheduling event for ${pending[0]?.name} with tidb-steward's reason`, async () => {
+    const m = await failedScheduling(ns, pending[0]!.name);
+    return m.some(unschedulable) ? m : null;
+  }, 30_000);
+  t.ok(messages.some(unschedulable), `FailedScheduling: ${messages.find(unschedulable)}`);
+  // Still Pending a while later: nothing places it against the rule.
+  await new Promise((r) => setTimeout(r, 3000));
+  t.equal((await pods(ns)).filter((p) => p.node).length, scheduled, 'still not scheduled 3 s later');
+}
+
 t.before(async () => {
   await ensureUp();
-  await restartSteward({ STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname' });
+  await restartSteward({ STEWARD_TOPOLOGY_KEYS: HOST });
 });
 
-t.test('3 nodes, 3 PD replicas: one per node', async (t) => {
+t.test('3 nodes, 3 PD replicas lured to node-a: one per node', async (t) => {
   await setNodes(defaultNodes(3));
-  const { list, cleanup } = await placePd('e2e-pd3', 3);
+  const { list, cleanup } = await placePd('e2e-pd3', 3, { lure: { key: HOST, value: 'node-a' } });
   t.teardown(cleanup);
-  t.same(Object.values(perNode(list)).sort(), [1, 1, 1], JSON.stringify(perNode(list)));
+  t.same(perNode(list), { 'node-a': 1, 'node-b': 1, 'node-c': 1 });
 });
 
-t.test('3 nodes, 5 PD replicas: at most 2 per node', async (t) => {
-  const { list, cleanup } = await placePd('e2e-pd5', 5);
+t.test('3 nodes, 5 PD replicas lured to node-a: at most 2 per node', async (t) => {
+  const { list, cleanup } = await placePd('e2e-pd5', 5, { lure: { key: HOST, value: 'node-a' } });
   t.teardown(cleanup);
   const counts = perNode(list);
   t.ok(Object.values(counts).every((c) => c <= 2), `at most 2 per node: ${JSON.stringify(counts)}`);
   t.equal(list.filter((p) => p.node).length, 5);
 });
 
-t.test('2 nodes, 3 PD replicas: the third stays Pending and describe shows why', async (t) => {
+t.test('2 nodes, 3 PD replicas lured to node-a: the third stays Pending and says why', async (t) => {
   await setNodes(defaultNodes(2));
-  const { list, cleanup } = await placePd('e2e-pd3of2', 3, { expectScheduled: 2 });
+  const ns = 'e2e-pd3of2';
+  const { list, cleanup } = await placePd(ns, 3, { lure: { key: HOST, value: 'node-a' }, expectScheduled: 2 });
   t.teardown(cleanup);
-  const pending = list.find((p) => !p.node)!;
-  t.ok(pending, 'one pod is not scheduled');
-  const described = await until('the FailedScheduling event with our reason', async () => {
-    const d = await kubectlOk(['describe', 'pod', '-n', 'e2e-pd3of2', pending.name]);
-    return /already holds 1 of 3 PD members of cluster e2e-pd3of2\/basic \(at most 1 per kubernetes\.io\/hostname\)/.test(d) ? d : null;
-  }, 30_000);
-  t.match(described, /FailedScheduling/);
-  // Still Pending a while later: nothing places it against the rule.
-  await new Promise((r) => setTimeout(r, 3000));
-  t.equal((await pods('e2e-pd3of2')).filter((p) => p.node).length, 2);
-  t.same(Object.values(perNode(await pods('e2e-pd3of2'))).sort(), [1, 1]);
+  t.same(perNode(list), { 'node-a': 1, 'node-b': 1 });
+  t.comment(`${await refusedBinds(ns, list)} bind(s) refused by the rule`);
+  await expectPendingWith(t, ns, list, /already holds 1 of 3 PD members of cluster e2e-pd3of2\/basic \(at most 1 per kubernetes\.io\/hostname\)/, 2);
 });
 
-t.test('7 PD pods created at once over 5 nodes: never more than 3 on a node, over repeated runs', async (t) => {
+t.test('7 PD pods created at once over 5 nodes, lured to node-a: never more than 3 on a node, over repeated runs', async (t) => {
   await setNodes(defaultNodes(5));
   for (let run = 1; run <= 3; run++) {
     const ns = `e2e-pd7-run${run}`;
-    const { list, cleanup } = await placePd(ns, 7, { parallel: true });
+    const { list, cleanup } = await placePd(ns, 7, { lure: { key: HOST, value: 'node-a' } });
     const counts = perNode(list);
     t.ok(Object.values(counts).every((c) => c <= 3), `run ${run}: ${JSON.stringify(counts)}`);
+    // Pods filtered before an earlier bind is visible can be sent to a full node; the bind verb refuses
+    // them and the scheduler tries again. Not every run races, so this is reported, not asserted.
+    t.comment(`run ${run}: ${await refusedBinds(ns, list)} bind(s) refused by the rule`);
     await cleanup();
   }
 });
 
-t.test('with the zone key configured, no zone holds a PD majority', async (t) => {
-  // 6 nodes in 3 zones, 2 per zone.
+t.test('with the zone key configured, no zone holds a PD majority, lured to zone-a', async (t) => {
+  // 6 nodes in 3 zones, 2 per zone: node-a, node-d in zone-a.
   await setNodes(defaultNodes(6, 3));
-  await restartSteward({ STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname,topology.kubernetes.io/zone' });
-  t.teardown(() => restartSteward({ STEWARD_TOPOLOGY_KEYS: 'kubernetes.io/hostname' }));
-  const zoneOf = (node: string) => `zone-${String.fromCharCode(97 + ((node.charCodeAt(5) - 97) % 3))}`;
+  await restartSteward({ STEWARD_TOPOLOGY_KEYS: `${HOST},${ZONE}` });
+  t.teardown(() => restartSteward({ STEWARD_TOPOLOGY_KEYS: HOST }));
+  const zoneOf = Object.fromEntries(defaultNodes(6, 3).map((n) => [n.name, n.zone]));
   for (const replicas of [3, 5]) {
     const ns = `e2e-zone${replicas}`;
-    const { list, cleanup } = await placePd(ns, replicas);
+    const { list, cleanup } = await placePd(ns, replicas, { lure: { key: ZONE, value: 'zone-a' } });
     const zones: Record<string, number> = {};
-    for (const p of list) if (p.node) zones[zoneOf(p.node)] = (zones[zoneOf(p.node)] ?? 0) + 1;
-    const max = Math.max(1, Math.floor((replicas - 1) / 2));
+    for (const p of list) if (p.node) zones[zoneOf[p.node]!] = (zones[zoneOf[p.node]!] ?? 0) + 1;
+    const max = replicas === 3 ? 1 : 2;
     t.ok(Object.values(zones).every((c) => c <= max), `${replicas} replicas, at most ${max} per zone: ${JSON.stringify(zones)}`);
     await cleanup();
   }
+});
+
+t.test('2 zones of 2 nodes, 3 PD replicas lured to zone-a: the third stays Pending with the zone reason', async (t) => {
+  await setNodes(defaultNodes(4, 2));
+  await restartSteward({ STEWARD_TOPOLOGY_KEYS: `${HOST},${ZONE}` });
+  t.teardown(() => restartSteward({ STEWARD_TOPOLOGY_KEYS: HOST }));
+  const ns = 'e2e-zone3of2';
+  const { list, cleanup } = await placePd(ns, 3, { lure: { key: ZONE, value: 'zone-a' }, expectScheduled: 2 });
+  t.teardown(cleanup);
+  const zoneOf = Object.fromEntries(defaultNodes(4, 2).map((n) => [n.name, n.zone]));
+  t.same(list.filter((p) => p.node).map((p) => zoneOf[p.node!]).sort(), ['zone-a', 'zone-b'], 'one per zone');
+  await expectPendingWith(t, ns, list, /topology\.kubernetes\.io\/zone=zone-[ab] \(node node-[a-d]\) already holds 1 of 3 PD members of cluster e2e-zone3of2\/basic \(at most 1 per topology\.kubernetes\.io\/zone\)/, 2);
 });
