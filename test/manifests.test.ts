@@ -54,7 +54,7 @@ t.test('the steward Deployment is hardened and probed on served paths', async (t
   t.equal(svc.spec.sessionAffinity, 'ClientIP');
 });
 
-t.test('RBAC grants only reads plus Bindings and Events to the service', async (t) => {
+t.test('RBAC grants only reads plus Bindings, Events, eviction-record ConfigMaps and its own webhook configuration', async (t) => {
   const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'tidb-steward');
   const writes = role.rules.filter((r: any) => r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)));
   t.same(writes.flatMap((r: any) => r.resources).sort(), ['events', 'pods/binding', 'validatingwebhookconfigurations']);
