@@ -56,7 +56,11 @@ export function statefulSet(opts: { namespace: string; cluster: string; componen
 }
 
 export async function namespace(name: string): Promise<() => Promise<void>> {
-  await kubectl(['delete', 'namespace', name, '--wait=true', '--timeout=60s']);
+  // A namespace left by an interrupted run may hold pods bound to nodes that are gone, which only the
+  // pod garbage collector removes (after ~40 s): force them out so that each test starts empty.
+  await kubectl(['delete', 'pods', '--all', '-n', name, '--force', '--grace-period=0', '--wait=false']);
+  await kubectl(['delete', 'namespace', name, '--wait=false']);
+  await until(`namespace ${name} from an earlier run to be gone`, async () => (await kubectl(['get', 'namespace', name])).code !== 0, 180_000);
   await kubectlOk(['create', 'namespace', name]);
   return async () => {
     await kubectl(['delete', 'namespace', name, '--wait=false']);

@@ -16,15 +16,16 @@ t.setTimeout(600_000);
 const HOST = 'kubernetes.io/hostname';
 const ZONE = 'topology.kubernetes.io/zone';
 
-async function placePd(ns: string, replicas: number, opts: { lure: Lure; expectScheduled?: number }) {
+async function placePd(t: Test, ns: string, replicas: number, opts: { lure: Lure; expectScheduled?: number }) {
   const cleanup = await namespace(ns);
+  t.teardown(cleanup); // also when the scheduling below times out
   await kubectlOk(['apply', '-f', '-'], statefulSet({ namespace: ns, cluster: 'basic', component: 'pd', replicas, parallel: true, lure: opts.lure }));
   const want = opts.expectScheduled ?? replicas;
   const list = await until(`${want} of ${replicas} PD pods scheduled in ${ns}`, async () => {
     const l = await pods(ns);
     return l.length === replicas && l.filter((p) => p.node).length >= want ? l : null;
   }, 90_000);
-  return { list, cleanup };
+  return list;
 }
 
 /** The FailedScheduling messages of a pod. */
@@ -62,14 +63,12 @@ t.before(async () => {
 
 t.test('3 nodes, 3 PD replicas lured to node-a: one per node', async (t) => {
   await setNodes(defaultNodes(3));
-  const { list, cleanup } = await placePd('e2e-pd3', 3, { lure: { key: HOST, value: 'node-a' } });
-  t.teardown(cleanup);
+  const list = await placePd(t, 'e2e-pd3', 3, { lure: { key: HOST, value: 'node-a' } });
   t.same(perNode(list), { 'node-a': 1, 'node-b': 1, 'node-c': 1 });
 });
 
 t.test('3 nodes, 5 PD replicas lured to node-a: at most 2 per node', async (t) => {
-  const { list, cleanup } = await placePd('e2e-pd5', 5, { lure: { key: HOST, value: 'node-a' } });
-  t.teardown(cleanup);
+  const list = await placePd(t, 'e2e-pd5', 5, { lure: { key: HOST, value: 'node-a' } });
   const counts = perNode(list);
   t.ok(Object.values(counts).every((c) => c <= 2), `at most 2 per node: ${JSON.stringify(counts)}`);
   t.equal(list.filter((p) => p.node).length, 5);
@@ -78,8 +77,7 @@ t.test('3 nodes, 5 PD replicas lured to node-a: at most 2 per node', async (t) =
 t.test('2 nodes, 3 PD replicas lured to node-a: the third stays Pending and says why', async (t) => {
   await setNodes(defaultNodes(2));
   const ns = 'e2e-pd3of2';
-  const { list, cleanup } = await placePd(ns, 3, { lure: { key: HOST, value: 'node-a' }, expectScheduled: 2 });
-  t.teardown(cleanup);
+  const list = await placePd(t, ns, 3, { lure: { key: HOST, value: 'node-a' }, expectScheduled: 2 });
   t.same(perNode(list), { 'node-a': 1, 'node-b': 1 });
   t.comment(`${await refusedBinds(ns, list)} bind(s) refused by the rule`);
   await expectPendingWith(t, ns, list, /already holds 1 of 3 PD members of cluster e2e-pd3of2\/basic \(at most 1 per kubernetes\.io\/hostname\)/, 2);
@@ -89,13 +87,12 @@ t.test('7 PD pods created at once over 5 nodes, lured to node-a: never more than
   await setNodes(defaultNodes(5));
   for (let run = 1; run <= 3; run++) {
     const ns = `e2e-pd7-run${run}`;
-    const { list, cleanup } = await placePd(ns, 7, { lure: { key: HOST, value: 'node-a' } });
+    const list = await placePd(t, ns, 7, { lure: { key: HOST, value: 'node-a' } });
     const counts = perNode(list);
     t.ok(Object.values(counts).every((c) => c <= 3), `run ${run}: ${JSON.stringify(counts)}`);
     // Pods filtered before an earlier bind is visible can be sent to a full node; the bind verb refuses
     // them and the scheduler tries again. Not every run races, so this is reported, not asserted.
     t.comment(`run ${run}: ${await refusedBinds(ns, list)} bind(s) refused by the rule`);
-    await cleanup();
   }
 });
 
@@ -107,12 +104,11 @@ t.test('with the zone key configured, no zone holds a PD majority, lured to zone
   const zoneOf = Object.fromEntries(defaultNodes(6, 3).map((n) => [n.name, n.zone]));
   for (const replicas of [3, 5]) {
     const ns = `e2e-zone${replicas}`;
-    const { list, cleanup } = await placePd(ns, replicas, { lure: { key: ZONE, value: 'zone-a' } });
+    const list = await placePd(t, ns, replicas, { lure: { key: ZONE, value: 'zone-a' } });
     const zones: Record<string, number> = {};
     for (const p of list) if (p.node) zones[zoneOf[p.node]!] = (zones[zoneOf[p.node]!] ?? 0) + 1;
     const max = replicas === 3 ? 1 : 2;
     t.ok(Object.values(zones).every((c) => c <= max), `${replicas} replicas, at most ${max} per zone: ${JSON.stringify(zones)}`);
-    await cleanup();
   }
 });
 
@@ -121,8 +117,7 @@ t.test('2 zones of 2 nodes, 3 PD replicas lured to zone-a: the third stays Pendi
   await restartSteward({ STEWARD_TOPOLOGY_KEYS: `${HOST},${ZONE}` });
   t.teardown(() => restartSteward({ STEWARD_TOPOLOGY_KEYS: HOST }));
   const ns = 'e2e-zone3of2';
-  const { list, cleanup } = await placePd(ns, 3, { lure: { key: ZONE, value: 'zone-a' }, expectScheduled: 2 });
-  t.teardown(cleanup);
+  const list = await placePd(t, ns, 3, { lure: { key: ZONE, value: 'zone-a' }, expectScheduled: 2 });
   const zoneOf = Object.fromEntries(defaultNodes(4, 2).map((n) => [n.name, n.zone]));
   t.same(list.filter((p) => p.node).map((p) => zoneOf[p.node!]).sort(), ['zone-a', 'zone-b'], 'one per zone');
   await expectPendingWith(t, ns, list, /topology\.kubernetes\.io\/zone=zone-[ab] \(node node-[a-d]\) already holds 1 of 3 PD members of cluster e2e-zone3of2\/basic \(at most 1 per topology\.kubernetes\.io\/zone\)/, 2);
