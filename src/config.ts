@@ -63,10 +63,6 @@ export const ConfigSchema = z.object({
   relistIntervalSeconds: positiveInt(600),
   /** Relist when a watch has delivered nothing for this long. */
   staleAfterSeconds: positiveInt(300),
-  /**
-   * PD endpoints per TiDB cluster for tests and demos that run PD outside the cluster, as JSON
-   * {"<namespace>/<cluster>": ["http://127.0.0.1:2379"]}. In production PD is reached at its Service.
-   */
   /** Deadline of one PD HTTP call; several fit inside the webhook's timeoutSeconds. */
   pdTimeoutMs: positiveInt(1500),
   /** A TiKV pod may go with leaders left after this long (with a warning and an Event). */
@@ -100,6 +96,10 @@ export const ConfigSchema = z.object({
    * exists in the cluster's namespace, PD is reached over https with it.
    */
   pdTlsSecret: z.string().min(1).default('{cluster}-cluster-client-secret'),
+  /**
+   * PD endpoints per TiDB cluster for tests and demos that run PD outside the cluster, as JSON
+   * {"<namespace>/<cluster>": ["http://127.0.0.1:2379"]}. In production PD is reached at its Service.
+   */
   pdEndpoints: z
     .string()
     .optional()
