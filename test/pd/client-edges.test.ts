@@ -1,0 +1,155 @@
+// The PD client's edges through an injected fetch: endpoint failover and its memory, deadlines,
+// exact requests (method, URL, headers, body), PD's error answers read the way PD words them, and the
+// defaults of PD's optional fields. The wire against a PD-shaped server is in client.test.ts.
+import t from 'tap';
+import { PdClient, PdError, pdEndpointsFor } from '../../src/pd/client.ts';
+
+interface Call {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+type Answer = { status: number; text: string } | 'refuse' | 'hang';
+
+/** A fetch that records each request and answers from the script, per URL prefix. */
+function fakeFetch(script: (url: string, call: number) => Answer) {
+  const calls: Call[] = [];
+  const impl = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    calls.push({ url, method: init?.method ?? 'GET', headers: { ...(init?.headers as Record<string, string>) }, body: init?.body as string | undefined });
+    const answer = script(url, calls.length);
+    if (answer === 'refuse') throw new TypeError('fetch failed');
+    if (answer === 'hang') {
+      // AbortSignal.timeout's timer does not keep the process alive; this one does until the abort.
+      const alive = setInterval(() => undefined, 1000);
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener('abort', () => {
+          clearInterval(alive);
+          reject(init.signal!.reason);
+        }),
+      );
+    }
+    return new Response(answer.text, { status: answer.status });
+  }) as typeof fetch;
+  return { calls, impl };
+}
+
+/** The HTTP status of the PdError a call rejects with (undefined if it resolves). */
+const statusOf = async (p: Promise<unknown>) => ((await p.then(() => undefined, (e: unknown) => e)) as PdError | undefined)?.status;
+const ok = (text: unknown) => ({ status: 200, text: typeof text === 'string' ? text : JSON.stringify(text) });
+const MEMBERS = { members: [{ name: 'basic-pd-0', member_id: 1 }], leader: { name: 'basic-pd-0' } };
+
+t.test('a client needs an endpoint', async (t) => {
+  t.throws(() => new PdClient({ endpoints: [], timeoutMs: 10 }), /at least one endpoint/);
+});
+
+t.test('failover: an unreachable member is skipped, and the one that answered is asked first next time', async (t) => {
+  const f = fakeFetch((url) => (url.startsWith('http://a') ? 'refuse' : ok(MEMBERS)));
+  const pd = new PdClient({ endpoints: ['http://a:2379/', 'http://b:2379//'], timeoutMs: 100, fetchImpl: f.impl });
+  t.equal((await pd.members()).leader?.name, 'basic-pd-0');
+  await pd.health().catch(() => undefined);
+  t.same(f.calls.map((c) => c.url), ['http://a:2379/pd/api/v1/members', 'http://b:2379/pd/api/v1/members', 'http://b:2379/pd/api/v1/health'], 'trailing slashes dropped; b first once it answered');
+  t.same(pd.endpoints, ['http://a:2379/', 'http://b:2379//']);
+});
+
+t.test('a 5xx from one member sends the call to the next; from the last it is the answer', async (t) => {
+  const f = fakeFetch((url) => (url.startsWith('http://a') ? { status: 503, text: 'not leader' } : { status: 500, text: 'x'.repeat(1000) }));
+  const pd = new PdClient({ endpoints: ['http://a', 'http://b'], timeoutMs: 100, fetchImpl: f.impl });
+  const err = (await pd.members().catch((e: unknown) => e)) as PdError;
+  t.ok(err instanceof PdError);
+  t.equal(err.status, 500);
+  t.equal(err.message, `PD GET /pd/api/v1/members answered HTTP 500: ${'x'.repeat(300)}`, 'PD\'s own words, cut at 300 characters');
+  t.equal(f.calls.length, 2);
+  // 4xx is PD's considered answer: no failover.
+  const g = fakeFetch(() => ({ status: 400, text: 'bad' }));
+  t.equal(await statusOf(new PdClient({ endpoints: ['http://a', 'http://b'], timeoutMs: 100, fetchImpl: g.impl }).members()), 400);
+  t.equal(g.calls.length, 1);
+  // 2xx other than 200 is success for reads.
+  const h = fakeFetch(() => ({ status: 299, text: JSON.stringify(MEMBERS) }));
+  t.equal((await new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: h.impl }).members()).members.length, 1);
+  const i = fakeFetch(() => ({ status: 300, text: JSON.stringify(MEMBERS) }));
+  t.equal(await statusOf(new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: i.impl }).members()), 300);
+});
+
+t.test('nobody answers: one error naming every endpoint and why', async (t) => {
+  const f = fakeFetch((url) => (url.startsWith('http://a') ? 'refuse' : url.startsWith('http://b') ? 'hang' : { status: 502, text: 'y'.repeat(500) }));
+  const pd = new PdClient({ endpoints: ['http://a', 'http://b', 'http://c'], timeoutMs: 30, fetchImpl: f.impl });
+  const err = (await pd.members().catch((e: unknown) => e)) as PdError;
+  t.equal(err.status, 502, 'the last member\'s 5xx is its answer');
+  const g = fakeFetch((url) => (url.startsWith('http://a') ? { status: 503, text: 'z'.repeat(500) } : url.startsWith('http://b') ? 'hang' : 'refuse'));
+  const pd2 = new PdClient({ endpoints: ['http://a', 'http://b', 'http://c'], timeoutMs: 30, fetchImpl: g.impl });
+  const err2 = (await pd2.members().catch((e: unknown) => e)) as PdError;
+  t.equal(err2.message, `PD is unreachable (http://a: HTTP 503 ${'z'.repeat(200)}; http://b: no answer within 30 ms; http://c: fetch failed)`);
+  t.equal(err2.status, undefined);
+});
+
+t.test('requests: GETs carry no body, POSTs a JSON body with its content type', async (t) => {
+  const f = fakeFetch(() => ok('{}'));
+  const pd = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f.impl });
+  await pd.addEvictLeader('18');
+  await pd.transferLeader('basic pd/1');
+  await pd.removeEvictLeader('18');
+  await pd.stores();
+  t.same(f.calls, [
+    { url: 'http://a/pd/api/v1/schedulers', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"evict-leader-scheduler","store_id":18}' },
+    { url: 'http://a/pd/api/v1/leader/transfer/basic%20pd%2F1', method: 'POST', headers: {}, body: undefined },
+    { url: 'http://a/pd/api/v1/schedulers/evict-leader-scheduler-18', method: 'DELETE', headers: {}, body: undefined },
+    { url: 'http://a/pd/api/v1/stores?state=0&state=1&state=2', method: 'GET', headers: {}, body: undefined },
+  ]);
+});
+
+t.test('answers that are not what PD sends are errors that say so', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  await t.rejects(pd(ok('<html>' + 'h'.repeat(400))).members(), { message: `PD GET /pd/api/v1/members answered with text that is not JSON: <html>${'h'.repeat(194)}`, status: 200 });
+  await t.rejects(pd(ok({ members: [{ id: 1 }] })).members(), { message: /^PD GET \/pd\/api\/v1\/members answered an unexpected shape: Invalid input: expected string, received undefined$/ });
+  await t.rejects(pd(ok([])).members(), { message: /answered an unexpected shape: /, status: 200 });
+  await t.rejects(pd(ok({ 'store-id-ranges': 5 })).evictingStores(), { message: 'PD evict-leader list has an unexpected shape' });
+});
+
+t.test('evict-leader list: absent scheduler in each way PD says it, or the ids', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  t.same(await pd({ status: 404, text: 'whatever' }).evictingStores(), []);
+  t.same(await pd({ status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }).evictingStores(), []);
+  t.same(await pd({ status: 500, text: 'the scheduler does not exist' }).evictingStores(), []);
+  t.same(await pd({ status: 500, text: "it doesn't exist" }).evictingStores(), []);
+  await t.rejects(pd({ status: 500, text: 'etcd timeout ' + 'e'.repeat(400) }).evictingStores(), { message: `PD evict-leader list answered HTTP 500: etcd timeout ${'e'.repeat(287)}`, status: 500 });
+  t.equal(await statusOf(pd({ status: 403, text: 'not found' }).evictingStores()), 403, 'only a 500 is read for "not found"');
+  t.same(await pd(ok('{"store-id-ranges":{"4":[],"18446744073709551615":[]}}')).evictingStores(), ['4', '18446744073709551615']);
+  t.same(await pd(ok({})).evictingStores(), [], 'no ranges field: none');
+});
+
+t.test('ending an eviction is idempotent, refusing anything else', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  await pd(ok('"The scheduler is removed."')).removeEvictLeader('4');
+  await pd({ status: 404, text: '' }).removeEvictLeader('4');
+  await pd({ status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }).removeEvictLeader('4');
+  await t.rejects(pd({ status: 500, text: 'etcd ' + 'e'.repeat(400) }).removeEvictLeader('4'), { message: `PD refused to stop evicting leaders from store 4: HTTP 500 etcd ${'e'.repeat(295)}`, status: 500 });
+  t.equal(await statusOf(pd({ status: 400, text: 'not found' }).removeEvictLeader('4')), 400);
+  t.equal(await statusOf(pd({ status: 201, text: '' }).removeEvictLeader('4')), 201, 'only 200 is success');
+});
+
+t.test('adding an eviction and moving leadership: only 200 is success', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  await t.rejects(pd({ status: 400, text: 'b'.repeat(400) }).addEvictLeader('4'), { message: `PD refused to evict leaders from store 4: HTTP 400 ${'b'.repeat(300)}`, status: 400 });
+  t.equal(await statusOf(pd({ status: 201, text: '' }).addEvictLeader('4')), 201);
+  await t.rejects(pd({ status: 500, text: 't'.repeat(400) }).transferLeader('basic-pd-1'), { message: `PD refused to transfer leadership to basic-pd-1: HTTP 500 ${'t'.repeat(300)}`, status: 500 });
+  t.equal(await statusOf(pd({ status: 202, text: '' }).transferLeader('basic-pd-1')), 202);
+});
+
+t.test('PD\'s optional fields get their defaults', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  t.same(await pd(ok({ stores: [{ store: { id: 7 } }] })).stores(), [{ store: { id: '7', address: '', state_name: 'Up', labels: [] }, status: { leader_count: 0, region_count: 0 } }]);
+  t.same(await pd(ok({ stores: [{ store: { id: 7, labels: null }, status: {} }] })).stores(), [{ store: { id: '7', address: '', state_name: 'Up', labels: [] }, status: { leader_count: 0, region_count: 0 } }]);
+  t.same(await pd(ok({ stores: null })).stores(), []);
+  t.same(await pd(ok({ count: 0 })).stores(), []);
+  t.same(await pd(ok({ members: null })).members(), { members: [] });
+  t.same(await pd(ok({ members: [{ name: 'm', client_urls: null, peer_urls: ['http://p'] }], leader: null })).members(), { members: [{ name: 'm', client_urls: null, peer_urls: ['http://p'] }], leader: null });
+  t.same(await pd(ok([{ name: 'm', health: true, extra: 1 }])).health(), [{ name: 'm', health: true, extra: 1 }]);
+});
+
+t.test('where PD is reached', async (t) => {
+  t.same(pdEndpointsFor('db', 'basic', {}), ['http://basic-pd.db.svc:2379']);
+  t.same(pdEndpointsFor('db', 'basic', { 'db/basic': ['http://127.0.0.1:12379'], 'db/other': ['x'] }), ['http://127.0.0.1:12379']);
+});
