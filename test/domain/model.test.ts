@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { ANNOTATION_SKIP_DRAIN_CHECK, MANAGERS, TIDB_SELECTOR, clusterKey, objectKey, tidbIdentity } from '../../src/domain/model.ts';
+import { ANNOTATION_SKIP_DRAIN_CHECK, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, MANAGERS, TIDB_SELECTOR, clusterKey, objectKey, tidbIdentity } from '../../src/domain/model.ts';
 
 const C = 'app.kubernetes.io/component';
 const I = 'app.kubernetes.io/instance';
@@ -30,7 +30,8 @@ t.test('tidbIdentity: which pods are PD or TiKV members of a TiDB cluster', asyn
 t.test('keys and names other parts rely on', async (t) => {
   t.equal(clusterKey('db', 'basic'), 'db/basic');
   t.equal(objectKey('db', 'basic-pd-0'), 'db/basic-pd-0');
-  t.equal(ANNOTATION_SKIP_DRAIN_CHECK, 'tidb-steward.pingcap.com/skip-drain-check', 'the README documents this key');
+  t.equal(ANNOTATION_SKIP_DRAIN_CHECK, 'tidb-steward.dev/skip-drain-check', 'the README documents this key');
+  t.equal(LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, 'tidb-steward.pingcap.com/skip-drain-check', 'still read, with a warning');
   t.equal(TIDB_SELECTOR, 'app.kubernetes.io/component in (pd,tikv),app.kubernetes.io/managed-by in (tidb-steward,tidb-operator),app.kubernetes.io/instance');
 });
 
