@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { ANNOTATION_SKIP_DRAIN_CHECK, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, MANAGERS, TIDB_SELECTOR, clusterKey, objectKey, tidbIdentity } from '../../src/domain/model.ts';
+import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, skipDrainCheckOf, untoleratedTaints, MANAGERS, TIDB_SELECTOR, clusterKey, objectKey, tidbIdentity } from '../../src/domain/model.ts';
 
 const C = 'app.kubernetes.io/component';
 const I = 'app.kubernetes.io/instance';
@@ -59,4 +59,48 @@ t.test('property: the list/watch selector keeps every pod tidbIdentity accepts, 
     { numRuns: 2000 },
   );
   t.pass('selector ⊇ identity; they differ only on an empty instance label');
+});
+
+t.test('skipDrainCheckOf: the current key wins, only "true" counts', async (t) => {
+  const table: Array<[Record<string, string> | null | undefined, 'current' | 'legacy' | null]> = [
+    [{ 'tidb-steward.dev/skip-drain-check': 'true' }, 'current'],
+    [{ 'tidb-steward.pingcap.com/skip-drain-check': 'true' }, 'legacy'],
+    [{ 'tidb-steward.dev/skip-drain-check': 'true', 'tidb-steward.pingcap.com/skip-drain-check': 'true' }, 'current'],
+    [{ 'tidb-steward.dev/skip-drain-check': 'false', 'tidb-steward.pingcap.com/skip-drain-check': 'yes' }, null],
+    [{}, null],
+    [null, null],
+    [undefined, null],
+  ];
+  for (const [annotations, want] of table) t.equal(skipDrainCheckOf(annotations), want, JSON.stringify(annotations));
+  t.equal(DEPRECATED_SKIP_WARNING, 'the annotation tidb-steward.pingcap.com/skip-drain-check is deprecated; use tidb-steward.dev/skip-drain-check=true');
+});
+
+t.test('untoleratedTaints: the scheduler\'s toleration rule for NoSchedule and NoExecute', async (t) => {
+  const ns = { key: 'k', value: 'v', effect: 'NoSchedule' };
+  const ne = { key: 'k', value: 'v', effect: 'NoExecute' };
+  const pref = { key: 'k', value: 'v', effect: 'PreferNoSchedule' };
+  const bare = { key: 'k', effect: 'NoSchedule' };
+  const table: Array<[string, Parameters<typeof untoleratedTaints>[0], Parameters<typeof untoleratedTaints>[1], number]> = [
+    ['no tolerations: NoSchedule and NoExecute count, PreferNoSchedule does not', [ns, ne, pref], [], 2],
+    ['Equal with key and value tolerates every effect', [ns, ne], [{ key: 'k', value: 'v' }], 0],
+    ['operator defaults to Equal', [ns], [{ key: 'k', operator: undefined, value: 'v' }], 0],
+    ['Equal with another value does not', [ns], [{ key: 'k', operator: 'Equal', value: 'w' }], 1],
+    ['Equal with another key does not', [ns], [{ key: 'j', operator: 'Equal', value: 'v' }], 1],
+    ['Equal without a value matches a taint without one', [bare], [{ key: 'k', operator: 'Equal' }], 0],
+    ['Equal with an empty value matches a taint without one', [bare], [{ key: 'k', value: '' }], 0],
+    ['Equal without a value does not match a valued taint', [ns], [{ key: 'k' }], 1],
+    ['Exists with the key tolerates any value', [ns], [{ key: 'k', operator: 'Exists' }], 0],
+    ['Exists with another key does not', [ns], [{ key: 'j', operator: 'Exists' }], 1],
+    ['Exists without a key tolerates everything', [ns, ne], [{ operator: 'Exists' }], 0],
+    ['Exists with an empty key tolerates everything', [ns], [{ key: '', operator: 'Exists' }], 0],
+    ['an effect limits the toleration', [ns, ne], [{ key: 'k', value: 'v', effect: 'NoExecute' }], 1],
+    ['the matching effect tolerates', [ns], [{ key: 'k', value: 'v', effect: 'NoSchedule' }], 0],
+    ['an empty effect is any effect', [ne], [{ key: 'k', value: 'v', effect: '' }], 0],
+    ['Exists limited to another effect does not', [ns], [{ operator: 'Exists', effect: 'NoExecute' }], 1],
+  ];
+  for (const [name, taints, tolerations, left] of table) {
+    const out = untoleratedTaints(taints, tolerations);
+    t.equal(out.length, left, name);
+    t.ok(out.every((x) => taints.includes(x)), `${name}: the taints themselves`);
+  }
 });
