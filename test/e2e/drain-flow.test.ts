@@ -126,8 +126,12 @@ t.test('tidb-steward restarted in the middle of a drain: the eviction carries on
   const record = async () => (await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'flow', '-o', `jsonpath={.spec.evictions[?(@.storeId=="${store.id}")]}`])).stdout;
   const before = await until('the eviction record', record, 10_000);
   const leadersAtRestart = (await storeOfPod('flow-tikv-1')).leaders;
+  const restartBegan = Date.now();
   await restartSteward(stewardEnv);
+  const backAt = Date.now();
   t.comment(`tidb-steward restarted with store ${store.id} still leading ${leadersAtRestart} regions`);
+  t.ok(leadersAtRestart > 0, `the restart began mid-eviction: store ${store.id} led ${leadersAtRestart} regions`);
+  t.ok((await pd.evicting()).includes(store.id), 'the eviction is still on when tidb-steward is back');
   t.equal(await record(), before, 'the record (and its start time) survived the restart: state lives in the cluster');
   // With a single local instance, a call that lands while it restarts fails (failurePolicy: Fail);
   // kubectl drain then stops and is run again, as an operator would. In production 3 replicas serve.
@@ -135,7 +139,9 @@ t.test('tidb-steward restarted in the middle of a drain: the eviction carries on
   if (r.code !== 0) r = await kubectl(args, { timeoutMs: 150_000 });
   t.equal(r.code, 0, `drain completed: ${r.stderr.split('\n').slice(-2).join(' ')}`);
   await watch.stop();
-  t.ok(watch.storeDrained(store.id), `store ${store.id} reached 0 leaders before its pod went`);
+  const fell = watch.storeDrained(store.id);
+  t.ok(fell, `store ${store.id} reached 0 leaders before its pod went`);
+  t.ok(fell && fell.zeroAt > restartBegan, `and only ${fell ? ((fell.zeroAt - backAt) / 1000).toFixed(1) : NaN}s after tidb-steward was back (restart took ${((backAt - restartBegan) / 1000).toFixed(1)}s): the restart fell in the middle of the eviction`);
   await kubectlOk(['uncordon', tikv.node!]);
   await until('the evict-leader scheduler empty again', async () => (await pd.evicting()).length === 0, 90_000);
   t.same(await pd.evicting(), [], 'no evict-leader entry left behind');
