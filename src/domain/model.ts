@@ -78,6 +78,7 @@ export function untoleratedTaints(taints: readonly Taint[], tolerations: readonl
       (taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') &&
       !tolerations.some((tol) => {
         if (tol.effect && tol.effect !== taint.effect) return false;
+        // Stryker disable next-line StringLiteral: equivalent, any default other than 'Exists' reads the same
         if ((tol.operator ?? 'Equal') === 'Exists') return !tol.key || tol.key === taint.key;
         return tol.key === taint.key && (tol.value ?? '') === (taint.value ?? '');
       }),
