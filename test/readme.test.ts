@@ -93,7 +93,7 @@ t.test('quoted messages are the ones the policy prints', async (t) => {
   quote(`\`${tikv.reason}\``);
   // The service wraps each reason as "<ns>/<pod> cannot go yet: <reason>"; PD errors likewise.
   const service = readFileSync(new URL('../src/services/drain.ts', import.meta.url), 'utf8');
-  t.match(service, '`${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${(err as Error).message}; will retry`');
+  t.match(service, '`${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${e.message}; will retry`');
   quote('`db/basic-pd-1 cannot go yet: cannot check it with PD of cluster db/basic: PD is unreachable (...); will retry`');
   quote('`db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1`');
 });
