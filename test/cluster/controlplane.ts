@@ -188,6 +188,28 @@ export function kubectl(args: readonly string[], opts: { input?: string; timeout
   });
 }
 
+/**
+ * Streams `kubectl get -w` output line by line until stopped. A watch reports every change the API
+ * server makes, where polling can miss a state that lasts shorter than one poll.
+ */
+export function kubectlWatch(args: readonly string[], onLine: (line: string) => void): { stop(): Promise<void> } {
+  const child = spawn(bin('kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let rest = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (rest + d).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) onLine(l);
+  });
+  child.stderr.resume();
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      await closed;
+    },
+  };
+}
+
 export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
   const r = await kubectl(args, input === undefined ? {} : { input });
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);

@@ -1,10 +1,10 @@
 // Shared by the e2e suites: the local control plane (reused if running), TiDB-labelled StatefulSets,
 // and polling helpers. Each test works in a namespace of its own.
 import { ensureUp } from './cluster.ts';
-import { kubectl, kubectlOk } from '../cluster/controlplane.ts';
+import { kubectl, kubectlOk, kubectlWatch } from '../cluster/controlplane.ts';
 import { sleep } from '../cluster/procs.ts';
 
-export { kubectl, kubectlOk, sleep };
+export { kubectl, kubectlOk, kubectlWatch, sleep };
 
 export const TIDB_LABELS = (cluster: string, component: 'pd' | 'tikv') => ({
   'app.kubernetes.io/component': component,
