@@ -65,7 +65,7 @@ export function diagnosePending(pod: PendingPod, nodes: readonly NodeCapacity[],
     if (!new RegExp(`Insufficient ${res}`, 'i').test(msg)) continue;
     const want = pod.requests[res];
     let best: NodeCapacity | null = null;
-    let bestFree = -1;
+    let bestFree = -Infinity;
     for (const n of schedulable) {
       const free = n.allocatable[res] - n.requested[res];
       if (free > bestFree) {
