@@ -63,7 +63,7 @@ t.test('exact diagnoses', async (t) => {
       name: 'taints: deduplicated, unschedulable nodes and PreferNoSchedule skipped, Exists tolerations honoured',
       pod: pod({ schedulerMessage: 'untolerated taint', tolerations: [{ operator: 'Exists', key: 'gpu' }, { key: 'zone', value: 'a', effect: 'NoExecute' }] }),
       nodes: [
-        node('n1', 1, { taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }, { key: 'gpu', effect: 'NoSchedule' }, { key: 'soft', effect: 'PreferNoSchedule' }, { key: 'zone', value: 'a', effect: 'NoSchedule' }] }),
+        node('n1', 1, { taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }, { key: 'gpu', value: 'a100', effect: 'NoSchedule' }, { key: 'soft', effect: 'PreferNoSchedule' }, { key: 'zone', value: 'a', effect: 'NoSchedule' }] }),
         node('n2', 1, { taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }, { key: 'zone', value: 'a', effect: 'NoExecute' }, { key: 'zone', value: 'b', effect: 'NoExecute' }] }),
         node('n3', 1, { unschedulable: true, taints: [{ key: 'cordoned', effect: 'NoSchedule' }] }),
       ],

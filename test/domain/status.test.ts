@@ -96,6 +96,7 @@ t.test('why the cluster is not Ready, in the order a user needs it', async (t) =
     { name: 'refused scale-in', out: { steps: [step({ refused })] }, o: (o) => (o.sts.pd = { ...sts(3), replicas: 5 }), ready: 'False StatefulSetNotReady: pods ready: PD 3/3, TiKV 3/3, TiDB 2/2', progressing: 'False ScaleInRefused: would lose quorum', degraded: 'True ScaleInRefused: would lose quorum', phase: 'Waiting' },
     { name: 'unhealthy PD', o: (o) => (o.pd.members[1]!.healthy = false, o.pd.members[2]!.healthy = false), ready: 'False PDUnhealthy: PD members not healthy: basic-pd-1, basic-pd-2', degraded: 'True PDMemberUnhealthy: PD members not healthy: basic-pd-1, basic-pd-2', phase: 'Waiting' },
     { name: 'a store down', o: (o) => (o.stores![1]!.state = 'Down'), ready: 'False TiKVStoreNotUp: 2 of 3 TiKV stores Up', degraded: 'True StoreDown: TiKV stores 2 (basic-tikv-1, Down)', phase: 'Waiting' },
+    { name: 'two stores down', o: (o) => (o.stores![0]!.state = 'Down', o.stores![2]!.state = 'Disconnected'), ready: 'False TiKVStoreNotUp: 1 of 3 TiKV stores Up', degraded: 'True StoreDown: TiKV stores 1 (basic-tikv-0, Down), 3 (basic-tikv-2, Disconnected)', phase: 'Waiting' },
     { name: 'a store disconnected', o: (o) => (o.stores![0]!.state = 'Disconnected'), ready: 'False TiKVStoreNotUp: 2 of 3 TiKV stores Up', degraded: 'True StoreDown: TiKV stores 1 (basic-tikv-0, Disconnected)', phase: 'Waiting' },
     { name: 'a down store whose pod is gone is not Degraded', o: (o) => (o.stores![2]!.state = 'Down', o.pods.tikv.pop()), ready: 'False TiKVStoreNotUp: 2 of 3 TiKV stores Up', degraded: 'False AsExpected: every member is healthy', phase: 'Waiting' },
     { name: 'an Offline store is not Down', o: (o) => (o.stores![2]!.state = 'Offline'), ready: 'False TiKVStoreNotUp: 2 of 3 TiKV stores Up', degraded: 'False AsExpected: every member is healthy', phase: 'Waiting' },
@@ -195,6 +196,10 @@ t.test('suspend: Suspending until every pod is gone, then Suspended', async (t) 
   const tikvLeft = suspendedObs();
   tikvLeft.pods.tikv = [pod('basic-tikv-0')];
   t.equal(deriveStatus(tc, tikvLeft, outcome()).phase, 'Suspending');
+  const tikvAndTidbLeft = suspendedObs();
+  tikvAndTidbLeft.pods.tikv = [pod('basic-tikv-0')];
+  tikvAndTidbLeft.pods.tidb = [pod('basic-tidb-0')];
+  t.equal(deriveStatus(tc, tikvAndTidbLeft, outcome()).phase, 'Suspending');
   const tidbLeft = suspendedObs();
   tidbLeft.pods.tidb = [pod('basic-tidb-0')];
   t.equal(deriveStatus(tc, tidbLeft, outcome()).phase, 'Suspending');
