@@ -101,6 +101,18 @@ t.test('decidePd', async (t) => {
     ['not bootstrapped, size right: no Event', tc(3, {}), observed({ leader: null }), want('pd', 3, quorumWait('PD has no leader yet (election in progress)'))],
     ['steady', tc(3), observed(), want('pd', 3)],
     [
+      'a bootstrapped cluster whose StatefulSet is gone gets every member back at once',
+      tc(3),
+      with_(observed({ pdReachable: false }), (o) => ((o.sts.pd = null), (o.pods.pd = []))),
+      want('pd', 3, { events: [normal('StartingPD', 'starting PD with 3 members')], block: { code: 'PDUnreachable', message: 'TiKV waits: PD does not answer: unreachable' }, requeueAfterMs: 2000 }),
+    ],
+    [
+      'scale out does not count a ready leftover pod beyond the current replicas',
+      tc(5),
+      with_(observed(), (o) => ((o.pods.pd[1] = pod('basic-pd-1', { ready: false })), o.pods.pd.push(pod('basic-pd-3')))),
+      want('pd', 3, { progress: { code: 'ScalingOutPD', message: 'waiting for the 3 PD members to be ready and healthy before adding the next (2 ready)' }, requeueAfterMs: 2000 }),
+    ],
+    [
       'scale out adds the next member',
       tc(5),
       observed(),
@@ -371,6 +383,17 @@ t.test('decideTikv', async (t) => {
       }),
     ]),
     [
+      'scale in picks the live store even when PD lists the Tombstone after it',
+      tc(3),
+      observed({ tikv: 4, stores: [...upStores(3), store(7, 'basic-tikv-3'), store(4, 'basic-tikv-3', 'Tombstone', 0)] }),
+      want('tikv', 4, {
+        actions: [{ type: 'delete-store', storeId: '7' }],
+        events: [normal('StoreDeleting', 'deleting store 7 of basic-tikv-3 in PD; its regions move to the other stores (4 → 3)')],
+        progress: { code: 'ScalingInTiKV', message: 'store 7 of basic-tikv-3 deleted in PD; waiting for Tombstone' },
+        requeueAfterMs: 1000,
+      }),
+    ],
+    [
       'scale in names the newest of several Tombstones',
       tc(3),
       observed({ tikv: 4, stores: [...upStores(3), store(4, 'basic-tikv-3', 'Tombstone', 0), store(8, 'basic-tikv-3', 'Tombstone', 0)] }),
@@ -536,6 +559,18 @@ t.test('decideSuspend', async (t) => {
       [want('pd', 3), want('tikv', 2, { events: [normal('SuspendingTiKV', 'stopping basic-tikv-2 (store 3, 10 leaders)')], ...stopping(3) }), want('tidb', 0)],
     ]),
     [
+      'an eviction recorded for another store does not count for this one',
+      tc([{ storeId: '2', since: iso(1_000_000 - 120_000) }]),
+      noTidb(observed({ evicting: ['2', '3'] })),
+      [want('pd', 3), want('tikv', 3, { block: { code: 'Suspending', message: 'suspending TiKV: evicting 10 region leaders from TiKV store 3 of basic-tikv-2' }, requeueAfterMs: 1000 }), want('tidb', 0)],
+    ],
+    [
+      'a pod without a store goes, whatever evictions are recorded',
+      tc([{ storeId: '2', since: iso(1_000_000 - 5_000) }]),
+      noTidb(observed({ stores: upStores(2) })),
+      [want('pd', 3), want('tikv', 2, { events: [normal('SuspendingTiKV', 'stopping basic-tikv-2')], ...stopping(3) }), want('tidb', 0)],
+    ],
+    [
       'a pod without a store goes',
       tc(),
       noTidb(observed({ stores: upStores(2) })),
@@ -552,6 +587,13 @@ t.test('decideSuspend', async (t) => {
         ['are not running', (o: Observed) => (o.pods.tikv = o.pods.tikv.map((p) => (p.ordinal < 2 ? { ...p, phase: 'Pending' } : p)))],
         ['are being deleted', (o: Observed) => (o.pods.tikv = o.pods.tikv.map((p) => (p.ordinal < 2 ? { ...p, deleting: true } : p)))],
         ['are gone', (o: Observed) => (o.pods.tikv = o.pods.tikv.filter((p) => p.ordinal >= 2))],
+        [
+          'are Up only where their own pods are not running',
+          (o: Observed) => {
+            o.stores = [store(1, 'basic-tikv-0', 'Down'), store(2, 'basic-tikv-1'), store(3, 'basic-tikv-2')];
+            o.pods.tikv[1] = pod('basic-tikv-1', { phase: 'Pending' });
+          },
+        ],
         ['are not Up', (o: Observed) => (o.stores = [store(1, 'basic-tikv-0', 'Down'), store(2, 'basic-tikv-1', 'Disconnected'), store(3, 'basic-tikv-2')])],
         ['have no pod in PD', (o: Observed) => (o.stores = [store(1, null), store(2, null), store(3, 'basic-tikv-2')])],
         [
