@@ -50,7 +50,9 @@ export class LeaderElector {
   private loop: Promise<void> | null = null;
 
   constructor(opts: ElectorOptions) {
-    this.opts = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: Date.now, ...opts };
+    // 10 s rather than controller-runtime's 15 s: the survivor may first see the last renewal one retry
+    // late and notices expiry one retry late, so a 10 s lease keeps takeover after a crash under 15 s.
+    this.opts = { leaseDurationMs: 10_000, renewDeadlineMs: 7_000, retryPeriodMs: 2_000, now: Date.now, ...opts };
   }
 
   isLeader(): boolean {

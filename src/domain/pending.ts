@@ -65,7 +65,7 @@ export function diagnosePending(pod: PendingPod, nodes: readonly NodeCapacity[],
     if (!new RegExp(`Insufficient ${res}`, 'i').test(msg)) continue;
     const want = pod.requests[res];
     let best: NodeCapacity | null = null;
-    let bestFree = -1;
+    let bestFree = -Infinity;
     for (const n of schedulable) {
       const free = n.allocatable[res] - n.requested[res];
       if (free > bestFree) {
@@ -77,7 +77,7 @@ export function diagnosePending(pod: PendingPod, nodes: readonly NodeCapacity[],
     const where = best ? `${fmt(Math.max(0, bestFree))} (${best.name})` : 'nothing (no schedulable node)';
     return {
       code,
-      message: `${pod.name} requests ${fmt(want)} ${res === 'cpu' ? '' : 'of memory '}but the most any node has free is ${where}; add a node with more ${res === 'cpu' ? 'CPU' : 'memory'} or lower ${fieldOf(pod, `requests.${res}`)}`.replace('  ', ' '),
+      message: `${pod.name} requests ${fmt(want)} ${res === 'cpu' ? '' : 'of memory '}but the most any node has free is ${where}; add a node with more ${res === 'cpu' ? 'CPU' : 'memory'} or lower ${fieldOf(pod, `requests.${res}`)}`,
     };
   }
   const pdRule = /PD member|quorum|majority/i.exec(msg);

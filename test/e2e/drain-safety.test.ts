@@ -283,7 +283,7 @@ t.test('two PD drains at once with a member down: one waits for the first replac
   await kubectl(['uncordon', nodeOf(first), nodeOf(second)]);
   keepDown.clear();
   await pd.startMember('q-pd-4');
-  await until('5 members serving', async () => (await pd.servingMembers()) === 5, 60_000);
+  await until('5 members serving', async () => (await pd.servingMembers()) === 5, 120_000);
 });
 
 t.test('a pod that stays Terminating still counts as leaving', async (t) => {
