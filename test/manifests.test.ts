@@ -72,10 +72,11 @@ t.test('webhooks: v1 reviews, dry-run safe, short timeouts, served paths, own na
   const [vwc] = load('webhook.yaml');
   const src = readFileSync(new URL('../src/http/admission.ts', import.meta.url), 'utf8');
   const byName = Object.fromEntries(vwc.webhooks.map((w: any) => [w.name.split('.')[0], w]));
-  t.same(Object.keys(byName).sort(), ['evictions', 'nodes', 'pods']);
+  t.same(Object.keys(byName).sort(), ['evictions', 'nodes', 'pods', 'tidbclusters']);
   for (const w of vwc.webhooks) {
     t.same(w.admissionReviewVersions, ['v1']);
-    t.equal(w.sideEffects, 'NoneOnDryRun');
+    // The drain webhooks act (leader transfers) except on dry runs; the TidbCluster one never acts.
+    t.equal(w.sideEffects, w.name === 'tidbclusters.tidb-steward.dev' ? 'None' : 'NoneOnDryRun');
     t.ok(w.timeoutSeconds <= 5, `${w.name} timeoutSeconds ${w.timeoutSeconds}`);
     t.match(src, `'${w.clientConfig.service.path}'`, `${w.name} path is served`);
   }
@@ -110,6 +111,7 @@ const NAMESPACE_SELECTOR = {
 };
 const PD_OR_TIKV = "has(oldObject.metadata.labels) && 'app.kubernetes.io/component' in oldObject.metadata.labels && oldObject.metadata.labels['app.kubernetes.io/component'] in ['pd', 'tikv']";
 const PD_OR_TIKV_NAME = "request.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?-(pd|tikv)-[0-9]+$')";
+const SPEC_SET_OR_CHANGED = "request.operation == 'CREATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec";
 const UNSCHEDULABLE_CHANGED = '(has(object.spec.unschedulable) && object.spec.unschedulable) != (has(oldObject.spec.unschedulable) && oldObject.spec.unschedulable)';
 
 // loadAllYaml returns client-node's typed classes; compare their plain JSON.
@@ -120,7 +122,7 @@ t.test('webhooks: exact failure policies, selectors, timeouts, rules and match c
   const byName = Object.fromEntries(vwc.webhooks.map((w: any) => [w.name, w]));
   const service = (path: string) => ({ service: { namespace: 'tidb-steward', name: 'tidb-steward', path, port: 443 } });
   const common = { admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun' };
-  t.same(vwc.webhooks.map((w: any) => w.name), ['pods.tidb-steward.dev', 'evictions.tidb-steward.dev', 'nodes.tidb-steward.dev']);
+  t.same(vwc.webhooks.map((w: any) => w.name), ['pods.tidb-steward.dev', 'evictions.tidb-steward.dev', 'nodes.tidb-steward.dev', 'tidbclusters.tidb-steward.dev']);
   t.strictSame(byName['pods.tidb-steward.dev'], {
     name: 'pods.tidb-steward.dev',
     ...common,
@@ -150,6 +152,25 @@ t.test('webhooks: exact failure policies, selectors, timeouts, rules and match c
     rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }],
     matchConditions: [{ name: 'unschedulable-changed', expression: UNSCHEDULABLE_CHANGED }],
   }, 'no namespaceSelector: nodes are cluster-scoped');
+  t.strictSame(byName['tidbclusters.tidb-steward.dev'], {
+    name: 'tidbclusters.tidb-steward.dev',
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Ignore',
+    timeoutSeconds: 3,
+    clientConfig: service('/admission/tidbclusters'),
+    rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['tidb-steward.dev'], apiVersions: ['v1alpha1'], resources: ['tidbclusters'], scope: 'Namespaced' }],
+    matchConditions: [{ name: 'spec-set-or-changed', expression: SPEC_SET_OR_CHANGED }],
+  }, 'Ignore: the reconciler re-checks every spec; every namespace: validation has no opt-out');
+});
+
+t.test('the TidbCluster webhook judges the CRD the code serves', async (t) => {
+  const [crd] = load('crd-tidbcluster.yaml');
+  const [w] = plain(load('webhook.yaml')[0]).webhooks.filter((x: any) => x.name === 'tidbclusters.tidb-steward.dev');
+  t.same(w.rules[0].apiGroups, [crd.spec.group]);
+  t.same(w.rules[0].apiVersions, crd.spec.versions.map((v: any) => v.name));
+  t.same(w.rules[0].resources, [crd.spec.names.plural]);
+  t.equal(w.rules[0].scope, crd.spec.scope);
 });
 
 t.test('the match conditions select what the README says they do', async (t) => {
@@ -166,7 +187,7 @@ t.test('the e2e control plane registers the shipped webhook policy', async (t) =
   const essentials = (w: any) => ({ name: w.name, failurePolicy: w.failurePolicy, timeoutSeconds: w.timeoutSeconds, rules: w.rules, matchConditions: w.matchConditions, sideEffects: w.sideEffects, path: w.clientConfig.service?.path ?? new URL(w.clientConfig.url).pathname });
   t.strictSame(local.webhooks.map(essentials), shipped.webhooks.map(essentials), 'e2e tests exercise the same policies as production');
   // Loopback clusters have no tidb-steward namespace, so fewer namespaces are excluded there.
-  for (const w of local.webhooks.filter((x: any) => x.name !== 'nodes.tidb-steward.dev')) {
+  for (const w of local.webhooks.filter((x: any) => x.name === 'pods.tidb-steward.dev' || x.name === 'evictions.tidb-steward.dev')) {
     t.ok(w.namespaceSelector.matchExpressions.every((e: any) => e.operator === 'NotIn'), `${w.name} excludes with NotIn`);
   }
 });

@@ -1,10 +1,13 @@
-// Validating admission webhooks: pod DELETE and pods/eviction CREATE (may this PD/TiKV pod go now?)
-// and node UPDATE (a cordon starts moving leaders away; never refused). Every reply, even to a body
+// Validating admission webhooks: pod DELETE and pods/eviction CREATE (may this PD/TiKV pod go now?),
+// node UPDATE (a cordon starts moving leaders away; never refused) and TidbCluster CREATE/UPDATE (is
+// the spec valid, and can a running cluster take the change?). Every reply, even to a body
 // that cannot be read, is a well-formed admission.k8s.io/v1 AdmissionReview on HTTP 200 that echoes
 // the request uid; "not yet" is status code 429 so that kubectl drain retries.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { skipDrainCheckOf } from '../domain/model.ts';
+import { reviewTidbCluster } from '../domain/tidbcluster-admission.ts';
+import { GROUP, KIND, PLURAL } from '../cluster/schema.ts';
 import type { DrainService, Review } from '../services/drain.ts';
 import { describeIssues } from './schemas.ts';
 
@@ -36,10 +39,18 @@ export const AdmissionReviewRequest = z.looseObject({
 });
 type AdmissionRequest = z.infer<typeof AdmissionReviewRequest>['request'];
 
+export interface StatusDetails {
+  retryAfterSeconds?: number;
+  name?: string;
+  group?: string;
+  kind?: string;
+  causes?: Array<{ type: string; field: string; message: string }>;
+}
+
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: { code: number; reason: string; message: string; details?: { retryAfterSeconds: number } };
+  status?: { code: number; reason: string; message: string; details?: StatusDetails };
   warnings?: string[];
 }
 
@@ -85,11 +96,24 @@ export function uidFromText(text: string): string {
   return m?.[1] ?? '';
 }
 
+export type Webhook = 'pods' | 'nodes' | 'tidbclusters';
+
 export interface AdmissionDeps {
-  drain: DrainService;
+  /** The drain checks behind the pods and nodes webhooks; without it only the TidbCluster route is served. */
+  drain?: DrainService | undefined;
   bodyLimitBytes: number;
   /** Which webhook answered what, for the metrics. */
-  count(webhook: 'pods' | 'nodes', outcome: 'allowed' | 'denied' | 'invalid'): void;
+  count(webhook: Webhook, outcome: 'allowed' | 'denied' | 'invalid'): void;
+}
+
+/** The least body the TidbCluster route accepts, whatever the configured admission limit. */
+export const TIDBCLUSTER_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** The webhook a route serves, for the metrics and the reply to a body that cannot be read. */
+function webhookOf(url: string): Webhook {
+  if (url.endsWith('/nodes')) return 'nodes';
+  if (url.endsWith('/tidbclusters')) return 'tidbclusters';
+  return 'pods';
 }
 
 export function registerAdmission(app: FastifyInstance, deps: AdmissionDeps): void {
@@ -130,7 +154,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
   // AdmissionReview; a node update is never refused, not even an unreadable one.
   const errorHandler = (error: FastifyError & { uid?: string }, request: FastifyRequest, reply: FastifyReply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    const webhook = request.url.endsWith('/nodes') ? 'nodes' : 'pods';
+    const webhook = webhookOf(request.url);
     deps.count(webhook, 'invalid');
     request.log.warn({ url: request.url, code, reason: error.message.slice(0, 500) }, 'unreadable admission request');
     const message = `tidb-steward: ${code === 415 ? `${error.message}; send Content-Type: application/json` : error.message}`.slice(0, 1000);
@@ -145,6 +169,50 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
     if (parsed.success) return { ok: true as const, review: parsed.data };
     return { ok: false as const, uid: uidOf(typeof request.body === 'string' ? parseOrNull(request.body) : request.body), message: `tidb-steward could not read the AdmissionReview: ${describeIssues(parsed.error)}` };
   };
+
+  // An UPDATE review carries two TidbClusters (object and oldObject), each up to etcd's 1.5 MiB.
+  app.post('/admission/tidbclusters', { ...opts, bodyLimit: Math.max(deps.bodyLimitBytes, TIDBCLUSTER_BODY_LIMIT) }, async (request) => {
+    const parsed = parse(request);
+    if (!parsed.ok) {
+      deps.count('tidbclusters', 'invalid');
+      request.log.warn({ uid: parsed.uid, reason: parsed.message.slice(0, 500) }, 'unreadable TidbCluster admission request');
+      return reviewReply(undefined, { uid: parsed.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: parsed.message } });
+    }
+    const { apiVersion, request: req } = parsed.review;
+    const name = req.name || req.object?.metadata?.name || '';
+    const log = request.log.child({ uid: req.uid, tidbcluster: `${req.namespace ?? ''}/${name}` });
+    const ours = req.kind.kind === KIND && req.kind.group === GROUP && req.resource.resource === PLURAL && !req.subResource;
+    if (!ours || (req.operation !== 'CREATE' && req.operation !== 'UPDATE')) {
+      // A misrouted request (check the webhook's rules): judging something else could block it for nothing.
+      deps.count('tidbclusters', 'allowed');
+      log.warn({ operation: req.operation, kind: req.kind.kind, resource: req.resource.resource, subResource: req.subResource }, 'unexpected request on the tidbclusters webhook; allowed (check the webhook rules)');
+      return reviewReply(apiVersion, { uid: req.uid, allowed: true, warnings: [`tidb-steward does not judge ${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''} (${req.kind.kind})`] });
+    }
+    const verdict = reviewTidbCluster({ operation: req.operation, namespace: req.namespace ?? '', name, spec: req.object?.spec, oldSpec: req.oldObject?.spec });
+    const warnings = verdict.warnings.length ? { warnings: verdict.warnings } : {};
+    if (verdict.allowed) {
+      deps.count('tidbclusters', 'allowed');
+      return reviewReply(apiVersion, { uid: req.uid, allowed: true, ...warnings });
+    }
+    deps.count('tidbclusters', 'denied');
+    log.info({ operation: req.operation, reason: verdict.reason }, 'TidbCluster refused');
+    // 422 Invalid with one cause per field, as the API server's own validation answers: kubectl then
+    // prints 'The TidbCluster "x" is invalid:' and one line per field path.
+    return reviewReply(apiVersion, {
+      uid: req.uid,
+      allowed: false,
+      status: {
+        code: 422,
+        reason: 'Invalid',
+        message: `tidb-steward: ${verdict.reason}`,
+        details: { name, group: GROUP, kind: KIND, causes: verdict.violations.map((v) => ({ type: v.type, field: v.path, message: v.message })) },
+      },
+      ...warnings,
+    });
+  });
+
+  const drain = deps.drain;
+  if (!drain) return;
 
   app.post('/admission/pods', opts, async (request) => {
     const parsed = parse(request);
@@ -161,7 +229,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       log().warn({ operation: req.operation, resource: req.resource.resource, subResource: req.subResource }, 'unexpected request on the pods webhook; allowed (check the webhook rules)');
       return reviewReply(apiVersion, { uid: req.uid, allowed: true, warnings: [`tidb-steward does not judge ${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''}`] });
     }
-    const review = await deps.drain.reviewRemoval(removal);
+    const review = await drain.reviewRemoval(removal);
     deps.count('pods', review.allowed ? 'allowed' : 'denied');
     if (!review.allowed) log().info({ reason: review.message }, 'not yet');
     return reviewReply(apiVersion, fromReview(req.uid, review));
@@ -182,7 +250,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       const node = req.name ?? req.object?.metadata?.name ?? '';
       if (now !== before) {
         request.log.info({ uid: req.uid, node }, now ? 'node cordoned: moving PD and TiKV leaders away' : 'node uncordoned: ending leader evictions');
-        void deps.drain.nodeDrainChanged(node, now).catch((err: Error) => request.log.error({ node, err: err.message }, now ? 'preparing the drain failed' : 'ending leader evictions failed'));
+        void drain.nodeDrainChanged(node, now).catch((err: Error) => request.log.error({ node, err: err.message }, now ? 'preparing the drain failed' : 'ending leader evictions failed'));
       }
     }
     return reviewReply(apiVersion, { uid: req.uid, allowed: true });

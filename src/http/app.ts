@@ -23,7 +23,7 @@ export interface AppDeps {
   extenderBodyLimitBytes: number;
   /** Serving certificate; without it the app speaks plain HTTP (inject-based tests). */
   tls?: ServingPair | undefined;
-  /** The drain checks behind the admission webhooks; without it the webhook routes are absent. */
+  /** The drain checks behind the pods and nodes webhooks; without it those routes are absent (the TidbCluster one stays). */
   drain?: DrainService | undefined;
   admissionBodyLimitBytes?: number;
   /**
@@ -124,18 +124,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerExtender(app, { placement: deps.placement, metrics: deps.metrics, bodyLimitBytes: deps.extenderBodyLimitBytes });
-  if (deps.drain) {
-    const counters = new Map<string, { inc(): void }>();
-    registerAdmission(app, {
-      drain: deps.drain,
-      bodyLimitBytes: deps.admissionBodyLimitBytes ?? 2 * 1024 * 1024,
-      count: (webhook, outcome) => {
-        const key = `${webhook}|${outcome}`;
-        let c = counters.get(key);
-        if (!c) counters.set(key, (c = deps.metrics.admissions.labels(webhook, outcome)));
-        c.inc();
-      },
-    });
-  }
+  const counters = new Map<string, { inc(): void }>();
+  registerAdmission(app, {
+    drain: deps.drain,
+    bodyLimitBytes: deps.admissionBodyLimitBytes ?? 2 * 1024 * 1024,
+    count: (webhook, outcome) => {
+      const key = `${webhook}|${outcome}`;
+      let c = counters.get(key);
+      if (!c) counters.set(key, (c = deps.metrics.admissions.labels(webhook, outcome)));
+      c.inc();
+    },
+  });
   return app;
 }

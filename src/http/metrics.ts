@@ -83,7 +83,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     admissions: new Counter({
       name: 'tidb_steward_admission_requests_total',
-      help: 'Admission replies by webhook (pods, nodes) and outcome (allowed, denied, invalid).',
+      help: 'Admission replies by webhook (pods, nodes, tidbclusters) and outcome (allowed, denied, invalid).',
       labelNames: ['webhook', 'outcome'] as const,
       registers: [registry],
     }),

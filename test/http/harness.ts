@@ -71,7 +71,7 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     tls: opts.tls,
     clientAuth: opts.clientAuth,
   });
-  return { app, api, binder, metrics, pd, drain, ...s, setSynced: (v: boolean) => (synced = v) };
+  return { app, api, binder, metrics, pd, drain, placement, ...s, setSynced: (v: boolean) => (synced = v) };
 }
 
 /** An inject() request with a JSON body (or a raw string) and the content type the callers send. */

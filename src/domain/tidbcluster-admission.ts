@@ -1,0 +1,84 @@
+// May this TidbCluster be created or changed? The validating webhook asks this pure function. It runs
+// the reconciler's own validation (src/cluster/validate.ts), so the webhook and the reconciler agree on
+// what a valid spec is, and adds the rules that compare the new spec with the old one: those need the
+// previous object, which only an admission request carries.
+import { isDeepStrictEqual } from 'node:util';
+import { parseQuantity } from '../cluster/quantity.ts';
+import type { TidbClusterSpec } from '../cluster/schema.ts';
+import { describeErrors, validateTidbCluster, type FieldError } from '../cluster/validate.ts';
+
+export interface TidbClusterChange {
+  operation: string;
+  namespace: string;
+  name: string;
+  spec: unknown;
+  /** The stored spec, on UPDATE. */
+  oldSpec?: unknown;
+}
+
+/** A field error as the API server words its own (metav1.StatusCause types). */
+export interface Violation extends FieldError {
+  type: 'FieldValueInvalid' | 'FieldValueForbidden';
+}
+
+export type TidbClusterVerdict =
+  | { allowed: true; reason: string; warnings: string[] }
+  | { allowed: false; reason: string; violations: Violation[]; warnings: string[] };
+
+const VOLUME_COMPONENTS = ['pd', 'tikv'] as const;
+
+/**
+ * Changes a running cluster cannot take. Both are refused by the API server anyway when the reconciler
+ * applies the StatefulSet (its volumeClaimTemplates are immutable), so without the webhook nothing is
+ * lost; with it, the user learns why at `kubectl apply` instead of from a stuck reconcile.
+ */
+export function transitionViolations(oldSpec: TidbClusterSpec, spec: TidbClusterSpec): Violation[] {
+  const out: Violation[] = [];
+  for (const c of VOLUME_COMPONENTS) {
+    const before = oldSpec[c].storageClassName;
+    const after = spec[c].storageClassName;
+    if (before !== after) {
+      const name = (v: string | undefined) => (v === undefined ? 'the cluster default' : `"${v}"`);
+      out.push({
+        type: 'FieldValueForbidden',
+        path: `spec.${c}.storageClassName`,
+        message: `cannot change from ${name(before)} to ${name(after)}: existing volumes keep their StorageClass and the StatefulSet's volume claim template is immutable; put it back, or create a new cluster in the new class and move the data (BR backup and restore)`,
+      });
+    }
+    const was = parseQuantity(oldSpec[c].storageSize);
+    const now = parseQuantity(spec[c].storageSize);
+    if (now < was) {
+      out.push({
+        type: 'FieldValueForbidden',
+        path: `spec.${c}.storageSize`,
+        message: `cannot shrink from ${oldSpec[c].storageSize} to ${spec[c].storageSize}: a volume cannot be made smaller; put it back to ${oldSpec[c].storageSize}`,
+      });
+    } else if (now > was) {
+      out.push({
+        type: 'FieldValueForbidden',
+        path: `spec.${c}.storageSize`,
+        message: `cannot grow from ${oldSpec[c].storageSize} to ${spec[c].storageSize}: tidb-steward does not resize volumes and the StatefulSet's volume claim template is immutable; keep ${oldSpec[c].storageSize} and expand each PersistentVolumeClaim of the ${c === 'pd' ? 'PD' : 'TiKV'} pods instead (kubectl patch pvc, with a StorageClass that allows expansion)`,
+      });
+    }
+  }
+  return out;
+}
+
+export function reviewTidbCluster(change: TidbClusterChange): TidbClusterVerdict {
+  const what = `TidbCluster ${change.namespace}/${change.name}`;
+  // An update that leaves the spec alone (finalizers, labels, annotations) is not judged: the
+  // controller must be able to add and remove its finalizer even on a cluster stored before the rules.
+  if (change.operation === 'UPDATE' && isDeepStrictEqual(change.spec ?? {}, change.oldSpec ?? {})) {
+    return { allowed: true, reason: `${what}: the spec is unchanged`, warnings: [] };
+  }
+  const validation = validateTidbCluster(change.name, change.spec);
+  const violations: Violation[] = validation.ok ? [] : validation.errors.map((e) => ({ type: 'FieldValueInvalid', ...e }));
+  const warnings = validation.ok ? validation.warnings : [];
+  if (change.operation === 'UPDATE' && validation.ok) {
+    // An old spec that is itself invalid (stored without the webhook) has nothing to compare with.
+    const old = validateTidbCluster(change.name, change.oldSpec);
+    if (old.ok) violations.push(...transitionViolations(old.spec, validation.spec));
+  }
+  if (violations.length === 0) return { allowed: true, reason: `${what} is valid`, warnings };
+  return { allowed: false, reason: `${what} is invalid: ${describeErrors(violations)}`, violations, warnings };
+}

@@ -1,0 +1,134 @@
+// The TidbCluster validating webhook over the real Fastify app: a well-formed AdmissionReview for every
+// body, the uid echoed, 422 Invalid with one cause per field path, warnings passed on, metrics counted.
+import t from 'tap';
+import { post, testApp } from './harness.ts';
+import { TIDBCLUSTER_BODY_LIMIT } from '../../src/http/admission.ts';
+
+const URL = '/admission/tidbclusters';
+const volume = { storageClassName: 'fast', storageSize: '10Gi' };
+const spec = { pd: { replicas: 3, ...volume }, tikv: { replicas: 3, ...volume }, tidb: { replicas: 2 } };
+
+function review(opts: { uid?: string; operation?: string; name?: string; spec?: unknown; oldSpec?: unknown; kind?: string; resource?: string; subResource?: string } = {}) {
+  const name = opts.name ?? 'basic';
+  const obj = (s: unknown) => ({ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'TidbCluster', metadata: { name, namespace: 'db' }, spec: s });
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: opts.uid ?? 'tc-uid-1',
+      kind: { group: 'tidb-steward.dev', version: 'v1alpha1', kind: opts.kind ?? 'TidbCluster' },
+      resource: { group: 'tidb-steward.dev', version: 'v1alpha1', resource: opts.resource ?? 'tidbclusters' },
+      ...(opts.subResource ? { subResource: opts.subResource } : {}),
+      name,
+      namespace: 'db',
+      operation: opts.operation ?? 'CREATE',
+      userInfo: { username: 'alice' },
+      object: obj(opts.spec ?? spec),
+      oldObject: opts.operation === 'UPDATE' ? obj(opts.oldSpec ?? spec) : null,
+      dryRun: false,
+    },
+  };
+}
+
+t.test('a valid TidbCluster is allowed; an even PD count carries the warning kubectl prints', async (t) => {
+  const { app } = testApp();
+  const ok = await app.inject(post(URL, review()));
+  t.equal(ok.statusCode, 200);
+  t.same(ok.json(), { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'tc-uid-1', allowed: true } });
+  const even = (await app.inject(post(URL, review({ uid: 'tc-uid-2', spec: { ...spec, pd: { ...spec.pd, replicas: 4 } } })))).json().response;
+  t.same(even, { uid: 'tc-uid-2', allowed: true, warnings: ['spec.pd.replicas is 4: an even number of PD members tolerates no more failures than 3'] });
+});
+
+t.test('an invalid TidbCluster: 422 Invalid, every error a cause with its field path', async (t) => {
+  const { app, metrics } = testApp();
+  const bad = review({ uid: 'bad-1', name: 'my.cluster', spec: { ...spec, pd: { ...spec.pd, storageSize: '0' }, tikv: { ...spec.tikv, storageSize: '0' } } });
+  const res = await app.inject(post(URL, bad));
+  t.equal(res.statusCode, 200);
+  const r = res.json().response;
+  t.equal(r.uid, 'bad-1');
+  t.equal(r.allowed, false);
+  t.equal(r.status.code, 422);
+  t.equal(r.status.reason, 'Invalid');
+  t.same(r.status.details, {
+    name: 'my.cluster',
+    group: 'tidb-steward.dev',
+    kind: 'TidbCluster',
+    causes: [
+      { type: 'FieldValueInvalid', field: 'metadata.name', message: 'must be a DNS label: lower-case letters, digits and "-", starting with a letter' },
+      { type: 'FieldValueInvalid', field: 'spec.pd.storageSize', message: 'must be greater than zero' },
+      { type: 'FieldValueInvalid', field: 'spec.tikv.storageSize', message: 'must be greater than zero' },
+    ],
+  });
+  t.match(r.status.message, /^tidb-steward: TidbCluster db\/my\.cluster is invalid: metadata\.name: .*; spec\.pd\.storageSize: must be greater than zero; spec\.tikv\.storageSize: must be greater than zero$/);
+  t.match(await metrics.registry.metrics(), /tidb_steward_admission_requests_total\{webhook="tidbclusters",outcome="denied"\} 1/);
+});
+
+t.test('an UPDATE that shrinks storage or changes its class is refused as Forbidden causes', async (t) => {
+  const { app } = testApp();
+  const next = { ...spec, pd: { ...spec.pd, storageClassName: 'slow' }, tikv: { ...spec.tikv, storageSize: '5Gi' } };
+  const r = (await app.inject(post(URL, review({ uid: 'up-1', operation: 'UPDATE', spec: next })))).json().response;
+  t.equal(r.status.code, 422);
+  t.same(r.status.details.causes.map((c: { type: string; field: string }) => [c.type, c.field]), [
+    ['FieldValueForbidden', 'spec.pd.storageClassName'],
+    ['FieldValueForbidden', 'spec.tikv.storageSize'],
+  ]);
+  // A metadata-only update (the controller's finalizer) of the same spec passes.
+  const same = (await app.inject(post(URL, review({ uid: 'up-2', operation: 'UPDATE', spec: next, oldSpec: next })))).json().response;
+  t.same(same, { uid: 'up-2', allowed: true });
+});
+
+t.test('bad input: always a well-formed AdmissionReview on HTTP 200, uid echoed when it can be seen', async (t) => {
+  const { app, metrics } = testApp({ bodyLimitBytes: 32 * 1024 });
+  const huge = JSON.stringify({ ...review({ uid: 'big-1' }), pad: 'x'.repeat(TIDBCLUSTER_BODY_LIMIT) });
+  const table: Array<{ name: string; req: ReturnType<typeof post>; code: number; uid: string }> = [
+    { name: 'malformed JSON', req: post(URL, '{"kind":"AdmissionReview","request":{"uid":"m-1","kind":'), code: 400, uid: 'm-1' },
+    { name: 'wrong content type', req: post(URL, JSON.stringify(review({ uid: 'ct-1' })), { 'content-type': 'text/yaml' }), code: 415, uid: 'ct-1' },
+    { name: 'not an AdmissionReview', req: post(URL, { kind: 'TidbCluster', request: { uid: 'k-1' } }), code: 400, uid: 'k-1' },
+    { name: 'missing request fields', req: post(URL, { kind: 'AdmissionReview', request: { uid: 'f-1' } }), code: 400, uid: 'f-1' },
+    { name: 'body over the limit', req: post(URL, huge), code: 413, uid: '' },
+  ];
+  for (const row of table) {
+    const res = await app.inject(row.req);
+    t.equal(res.statusCode, 200, `${row.name}: HTTP 200`);
+    const body = res.json();
+    t.equal(body.kind, 'AdmissionReview', row.name);
+    t.equal(body.apiVersion, 'admission.k8s.io/v1', row.name);
+    t.equal(body.response.uid, row.uid, `${row.name}: uid echoed`);
+    t.equal(body.response.allowed, false, row.name);
+    t.equal(body.response.status.code, row.code, `${row.name}: code ${row.code}`);
+    t.match(body.response.status.message, /^tidb-steward/, `${row.name}: says who answered`);
+  }
+  t.match(await metrics.registry.metrics(), /tidb_steward_admission_requests_total\{webhook="tidbclusters",outcome="invalid"\} 5/);
+});
+
+t.test('the route takes a TidbCluster update larger than the configured admission limit (two objects)', async (t) => {
+  const { app } = testApp({ bodyLimitBytes: 32 * 1024 });
+  const big = { ...spec, tikv: { ...spec.tikv, config: `# ${'x'.repeat(1024 * 1024)}\n` } };
+  const r = (await app.inject(post(URL, review({ uid: 'cfg-1', operation: 'UPDATE', spec: big, oldSpec: big })))).json().response;
+  t.same(r, { uid: 'cfg-1', allowed: true });
+  const pods = (await app.inject(post('/admission/pods', JSON.stringify({ pad: 'x'.repeat(64 * 1024) })))).json().response;
+  t.equal(pods.status.code, 413, 'the pods route keeps the configured limit');
+});
+
+t.test('wrong kind, resource or operation (misrouted by the webhook rules): allowed with a warning', async (t) => {
+  const { app } = testApp();
+  const rows = [
+    review({ uid: 'w-1', kind: 'Pod', resource: 'pods', spec: { pd: { replicas: 0 } } }),
+    review({ uid: 'w-2', subResource: 'status', spec: { pd: { replicas: 0 } } }),
+    review({ uid: 'w-3', operation: 'DELETE', spec: { pd: { replicas: 0 } } }),
+  ];
+  for (const row of rows) {
+    const r = (await app.inject(post(URL, row))).json().response;
+    t.match(r, { uid: row.request.uid, allowed: true, warnings: [/^tidb-steward does not judge /] });
+  }
+});
+
+t.test('without the drain service the TidbCluster route is still served', async (t) => {
+  const { buildApp } = await import('../../src/http/app.ts');
+  const { createMetrics } = await import('../../src/http/metrics.ts');
+  const { silentLogger } = await import('../fakes.ts');
+  const base = testApp();
+  const app = buildApp({ logger: silentLogger, metrics: createMetrics({ defaultMetrics: false }), placement: base.placement, readiness: { pending: () => [] }, extenderBodyLimitBytes: 1 << 20 });
+  t.same((await app.inject(post(URL, review()))).json().response, { uid: 'tc-uid-1', allowed: true });
+  t.equal((await app.inject(post('/admission/pods', review()))).statusCode, 404);
+});
