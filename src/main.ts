@@ -119,7 +119,7 @@ const reflectorDefaults = {
 const restarts = (reflector: string) => (reason: string) => metrics.reflectorRestarts.inc({ reflector, reason });
 const reflectors = [
   new Reflector({ ...reflectorDefaults, name: 'pods', source: podSource(clients, TIDB_SELECTOR), transform: podView, store: pods, onRestart: restarts('pods') }),
-  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.topologyKeys, config.drainTaints), store: nodes, onRestart: restarts('nodes') }),
+  new Reflector({ ...reflectorDefaults, name: 'nodes', source: nodeSource(clients), transform: nodeViewFor(config.drainTaints), store: nodes, onRestart: restarts('nodes') }),
   // All StatefulSets, kept only when their pod template carries the TiDB labels: a StatefulSet needs no
   // labels of its own to be found.
   new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: allStatefulSetSource(clients), transform: statefulSetView, store: statefulSets, onRestart: restarts('statefulsets') }),

@@ -2,6 +2,7 @@
 // CRD's structural schema is generated (scripts/manifests.ts). Field names follow PingCAP's
 // pingcap.com/v1alpha1 TidbCluster where the meaning is the same, so its users feel at home.
 import { z } from 'zod';
+import { LABEL_KEY } from '../domain/placement.ts';
 
 export const GROUP = 'tidb-steward.dev';
 export const VERSION = 'v1alpha1';
@@ -60,9 +61,9 @@ export const PdSpec = z.strictObject({
   storageSize: storageFields.storageSize.default('10Gi'),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
   topologyKeys: z
-    .array(z.string().min(1))
+    .array(z.string().regex(LABEL_KEY, 'must be a node label key such as topology.kubernetes.io/zone'))
     .optional()
-    .meta({ description: 'Node label keys PD members are spread over (failure domains); written on the PD pods for the scheduler extender.' }),
+    .meta({ description: 'Node label keys PD members are spread over (failure domains), instead of the extender\'s configured keys; written on the PD pods for the scheduler extender.' }),
 }).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
 export const TikvSpec = z.strictObject({

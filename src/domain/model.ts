@@ -40,6 +40,8 @@ export interface PodView {
   skipDrainCheck: boolean;
   /** The escape hatch was set with the deprecated PingCAP-domain key. */
   skipDrainCheckLegacy?: boolean;
+  /** The cluster's own failure-domain keys, from the pod's tidb-steward.dev/topology-keys annotation. */
+  topologyKeys?: readonly string[];
 }
 
 /** Our own names live under this domain; PingCAP's keys are only read, for compatibility. */
@@ -87,7 +89,7 @@ export function untoleratedTaints(taints: readonly Taint[], tolerations: readonl
 
 export interface NodeView {
   name: string;
-  /** Only the labels named by the configured topology keys are kept. */
+  /** Every label of the node: a cluster may name its own failure-domain keys (spec.pd.topologyKeys). */
   labels: Readonly<Record<string, string>>;
   /** spec.unschedulable (cordoned). */
   unschedulable: boolean;

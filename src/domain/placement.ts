@@ -4,6 +4,38 @@ import type { Component, NodeView, TidbIdentity } from './model.ts';
 
 export const HOSTNAME_KEY = 'kubernetes.io/hostname';
 
+/** Where the controller writes spec.pd.topologyKeys on the PD pods (comma-separated label keys). */
+export const ANNOTATION_TOPOLOGY_KEYS = 'tidb-steward.dev/topology-keys';
+
+// A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
+export const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Is this a well-formed node label key? */
+export function isLabelKey(key: string): boolean {
+  return key.length <= 317 && LABEL_KEY.test(key) && (key.indexOf('/') < 0 || key.indexOf('/') <= 253);
+}
+
+/**
+ * The failure-domain keys an annotation value names, in order, without repeats; null when it names none.
+ * A malformed key makes the whole value unusable (null): spreading over fewer keys than the user asked
+ * for would be weaker than they think, so the configured keys apply instead.
+ */
+export function parseTopologyKeys(value: string | undefined | null): string[] | null {
+  if (typeof value !== 'string') return null;
+  const keys = [...new Set(value.split(',').map((k) => k.trim()).filter((k) => k !== ''))];
+  if (keys.length === 0 || !keys.every(isLabelKey)) return null;
+  return keys;
+}
+
+/**
+ * The keys a PD member is spread over: its cluster's own (spec.pd.topologyKeys, carried by the pod)
+ * instead of the configured ones when it has any. TiKV follows the configured keys.
+ */
+export function topologyKeysFor(component: Component, own: readonly string[] | undefined, configured: readonly string[]): { keys: readonly string[]; source: 'cluster' | 'configured' } {
+  if (component === 'pd' && own && own.length > 0) return { keys: own, source: 'cluster' };
+  return { keys: configured, source: 'configured' };
+}
+
 /** Read access to the node cache, with an index by failure domain so that a plan can find the few
  * nodes it must refuse without looking at every candidate's labels. */
 export interface NodeIndex {

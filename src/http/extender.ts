@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PlacementService, PodRef } from '../services/placement.ts';
 import { claimsOf, statefulSetOwner } from '../k8s/binder.ts';
+import { ANNOTATION_TOPOLOGY_KEYS, parseTopologyKeys } from '../domain/placement.ts';
 import type { Metrics } from './metrics.ts';
 import { ExtenderArgs, ExtenderBindingArgs, describeIssues } from './schemas.ts';
 
@@ -28,7 +29,10 @@ function errorResult(message: string): FilterResult {
 function podRef(args: ExtenderArgs): PodRef {
   const meta = args.Pod.metadata;
   const owner = statefulSetOwner(meta.ownerReferences);
-  return { namespace: meta.namespace, name: meta.name, uid: meta.uid, labels: meta.labels, owner: owner?.name ?? null, ownerAdvanced: owner?.advanced ?? false, claims: claimsOf(args.Pod) };
+  // Read without a schema: annotations pass through the loose envelope untouched.
+  const annotations = (meta as { annotations?: unknown }).annotations;
+  const keys = annotations && typeof annotations === 'object' ? parseTopologyKeys((annotations as Record<string, unknown>)[ANNOTATION_TOPOLOGY_KEYS] as string | undefined) : null;
+  return { namespace: meta.namespace, name: meta.name, uid: meta.uid, labels: meta.labels, owner: owner?.name ?? null, ownerAdvanced: owner?.advanced ?? false, claims: claimsOf(args.Pod), ...(keys ? { topologyKeys: keys } : {}) };
 }
 
 /** Candidate names, and how to hand the survivors back in the mode the scheduler asked in. */

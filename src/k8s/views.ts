@@ -1,5 +1,6 @@
 // Wire objects (typed list items or raw watch JSON: same field names) → the narrow views the caches
 // keep. Anything that is not a TiDB PD/TiKV object maps to null and is not kept.
+import { ANNOTATION_TOPOLOGY_KEYS, parseTopologyKeys } from '../domain/placement.ts';
 import { objectKey, skipDrainCheckOf, tidbIdentity, type ClaimView, type NodeView, type PodView, type StatefulSetView, type Taint, type VolumeView } from '../domain/model.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -20,6 +21,7 @@ export function podView(obj: Wire): Keyed<PodView> {
   const phase = obj?.status?.phase;
   const owner = statefulSetOwner(meta.ownerReferences);
   const skip = skipDrainCheckOf(meta.annotations);
+  const keys = identity.component === 'pd' ? parseTopologyKeys(meta.annotations?.[ANNOTATION_TOPOLOGY_KEYS]) : null;
   return {
     key,
     value: {
@@ -37,6 +39,7 @@ export function podView(obj: Wire): Keyed<PodView> {
       ready: (obj?.status?.conditions ?? []).some((c: Wire) => c?.type === 'Ready' && c?.status === 'True'),
       skipDrainCheck: skip !== null,
       ...(skip === 'legacy' ? { skipDrainCheckLegacy: true } : {}),
+      ...(keys ? { topologyKeys: keys } : {}),
     },
   };
 }
@@ -69,13 +72,17 @@ function taintsOf(spec: Wire): Taint[] {
 /** Taints that say a node is being drained, as autoscalers and node-pool upgrades set them. */
 export const DEFAULT_DRAIN_TAINTS: readonly string[] = ['karpenter.sh/disrupted', 'ToBeDeletedByClusterAutoscaler', 'node.kubernetes.io/unschedulable'];
 
-export function nodeViewFor(topologyKeys: readonly string[], drainTaints: readonly string[] = DEFAULT_DRAIN_TAINTS) {
+/**
+ * Every label is kept, not only the configured topology keys: a TidbCluster may spread its PD members
+ * over keys of its own (spec.pd.topologyKeys), and the node cache must answer for those too.
+ */
+export function nodeViewFor(drainTaints: readonly string[] = DEFAULT_DRAIN_TAINTS) {
   const drainSet = new Set(drainTaints);
   return (obj: Wire): Keyed<NodeView> => {
     const meta = obj?.metadata ?? {};
     const all = meta.labels ?? {};
     const labels: Record<string, string> = {};
-    for (const k of topologyKeys) if (typeof all[k] === 'string') labels[k] = all[k];
+    if (all && typeof all === 'object') for (const k of Object.keys(all)) if (typeof all[k] === 'string') labels[k] = all[k];
     const taints = taintsOf(obj?.spec);
     const draining = Boolean(obj?.spec?.unschedulable) || (Array.isArray(obj?.spec?.taints) ? obj.spec.taints : []).some((t: Wire) => drainSet.has(t?.key));
     return { key: meta.name ?? '', value: { name: meta.name ?? '', labels, unschedulable: Boolean(obj?.spec?.unschedulable), draining, ...(taints.length ? { taints } : {}) } };

@@ -12,7 +12,7 @@ import {
   type TidbIdentity,
   type VolumeView,
 } from '../domain/model.ts';
-import { HOSTNAME_KEY, filterNodes, planPlacement, scoreNode, judgeNode, type FilterOutcome, type PlacementPlan } from '../domain/placement.ts';
+import { HOSTNAME_KEY, filterNodes, planPlacement, scoreNode, judgeNode, topologyKeysFor, type FilterOutcome, type PlacementPlan } from '../domain/placement.ts';
 import type { BinderPort, LivePod } from '../k8s/binder.ts';
 import type { EventSink } from '../k8s/events.ts';
 import { LockBusy, localOnly, type BindLock } from '../k8s/leases.ts';
@@ -30,6 +30,8 @@ export interface PodRef {
   ownerAdvanced?: boolean | undefined;
   /** PersistentVolumeClaims the pod mounts (a bound local volume pins it to its node). */
   claims?: readonly string[] | undefined;
+  /** The cluster's own failure-domain keys (the pod's tidb-steward.dev/topology-keys annotation). */
+  topologyKeys?: readonly string[] | undefined;
 }
 
 /** Nodes a pod's bound volumes confine it to, with the volumes that do it (for the Event). */
@@ -197,7 +199,8 @@ export class PlacementService {
       pod.uid,
     );
     const pin = pod.claims?.length && this.deps.claims && this.deps.volumes ? pinOf(pod.namespace, pod.claims, this.deps.claims, this.deps.volumes) : null;
-    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, this.deps.topologyKeys, this.deps.nodes), pin };
+    const { keys } = topologyKeysFor(identity.component, pod.topologyKeys, this.deps.topologyKeys);
+    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, keys, this.deps.nodes), pin };
   }
 
   private pinned(pin: Pin | null, nodeName: string): boolean {

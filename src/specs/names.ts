@@ -11,7 +11,7 @@ export const MANAGED_BY = 'tidb-steward';
 /** Pod template annotation: hash of the component's config file and start script (a change rolls pods). */
 export const ANNOTATION_CONFIG_HASH = 'tidb-steward.dev/config-hash';
 /** Pod annotation: the node label keys PD members of this cluster spread over. */
-export const ANNOTATION_TOPOLOGY_KEYS = 'tidb-steward.dev/topology-keys';
+export { ANNOTATION_TOPOLOGY_KEYS } from '../domain/placement.ts';
 export const FIELD_MANAGER = 'tidb-steward';
 export const FINALIZER = 'tidb-steward.dev/cleanup';
 

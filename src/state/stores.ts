@@ -122,16 +122,35 @@ export class NodeStore implements Store<NodeView> {
   private byName = new Map<string, NodeView>();
   private byDomain = new Map<string, Map<string, Set<NodeView>>>();
   private unlabeled = new Map<string, Set<NodeView>>();
-  private readonly keys: readonly string[];
+  /** Keys indexed so far: the configured ones, then any a cluster names (built on first use). */
+  private readonly keys: string[] = [];
   /** Called after every upsert with the node before (if any), e.g. to start a drain's hand-over. */
   onChange: ((before: NodeView | undefined, after: NodeView) => void) | null = null;
 
   constructor(topologyKeys: readonly string[]) {
-    this.keys = topologyKeys;
-    for (const key of topologyKeys) {
-      this.byDomain.set(key, new Map());
-      this.unlabeled.set(key, new Set());
+    for (const key of topologyKeys) this.index(key);
+  }
+
+  /**
+   * Indexes the nodes by a key not indexed yet: one pass over the cache, the first time a cluster's
+   * own topology key is asked for; from then on upserts keep it up to date like the configured keys.
+   */
+  private index(key: string): void {
+    if (this.byDomain.has(key)) return;
+    this.keys.push(key);
+    const domains = new Map<string, Set<NodeView>>();
+    const unlabeled = new Set<NodeView>();
+    for (const node of this.byName.values()) {
+      const value = node.labels[key];
+      if (value === undefined) unlabeled.add(node);
+      else {
+        let members = domains.get(value);
+        if (!members) domains.set(value, (members = new Set()));
+        members.add(node);
+      }
     }
+    this.byDomain.set(key, domains);
+    this.unlabeled.set(key, unlabeled);
   }
 
   replace(items: Iterable<[string, NodeView]>): void {
@@ -183,20 +202,18 @@ export class NodeStore implements Store<NodeView> {
   }
 
   inDomain(key: string, value: string): Iterable<NodeView> {
-    return this.domains(key).get(value) ?? NO_NODES;
+    this.index(key);
+    return this.byDomain.get(key)!.get(value) ?? NO_NODES;
   }
 
   missing(key: string): Iterable<NodeView> {
-    return this.unlabeled.get(key) ?? this.notIndexed(key);
+    this.index(key);
+    return this.unlabeled.get(key)!;
   }
 
-  private domains(key: string): Map<string, Set<NodeView>> {
-    return this.byDomain.get(key) ?? this.notIndexed(key);
-  }
-
-  // An unindexed key would make every domain look empty and let everything through.
-  private notIndexed(key: string): never {
-    throw new Error(`node cache is not indexed by ${key}; it is built with the configured topology keys`);
+  /** The keys the cache is indexed by (configured first). */
+  indexedKeys(): readonly string[] {
+    return this.keys;
   }
 
   values(): IterableIterator<NodeView> {

@@ -30,7 +30,7 @@ function lureAffinity(lure: Lure, selector: Record<string, string>) {
   };
 }
 
-export function statefulSet(opts: { namespace: string; cluster: string; component: 'pd' | 'tikv'; replicas: number; parallel?: boolean; scheduler?: string; lure?: Lure }) {
+export function statefulSet(opts: { namespace: string; cluster: string; component: 'pd' | 'tikv'; replicas: number; parallel?: boolean; scheduler?: string; lure?: Lure; annotations?: Record<string, string> }) {
   const labels = TIDB_LABELS(opts.cluster, opts.component);
   const selector = { 'app.kubernetes.io/component': opts.component, 'app.kubernetes.io/instance': opts.cluster };
   return JSON.stringify({
@@ -43,7 +43,7 @@ export function statefulSet(opts: { namespace: string; cluster: string; componen
       podManagementPolicy: opts.parallel ? 'Parallel' : 'OrderedReady',
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels },
+        metadata: { labels, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
         spec: {
           schedulerName: opts.scheduler ?? 'tidb-scheduler',
           terminationGracePeriodSeconds: 1,

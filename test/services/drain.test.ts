@@ -352,7 +352,7 @@ t.test('an eviction someone else started times out from when tidb-steward first 
 
 t.test('the node watch: a drain taint (not a cordon) starts the hand-over, its removal ends it', async (t) => {
   const { drain, pd, nodes } = setup();
-  const view = nodeViewFor(['kubernetes.io/hostname'], DEFAULT_DRAIN_TAINTS);
+  const view = nodeViewFor(DEFAULT_DRAIN_TAINTS);
   const wire = (taints: Array<{ key: string; effect: string }>) => view({ metadata: { name: 'n3', labels: { 'kubernetes.io/hostname': 'n3' } }, spec: { taints } }).value!;
   const plain = wire([]);
   const tainted = wire([{ key: 'karpenter.sh/disrupted', effect: 'NoSchedule' }]);
