@@ -74,6 +74,7 @@ const SEEDS = {
   bind: load('extender', /bind/),
   pods: load('admission', /pod-/),
   nodes: load('admission', /node-/),
+  tidbclusters: load('admission', /tidbcluster-/),
 };
 const ROUTES = [
   { path: '/scheduler/filter', seeds: SEEDS.filter, weight: 3 },
@@ -81,8 +82,9 @@ const ROUTES = [
   { path: '/scheduler/bind', seeds: SEEDS.bind, weight: 1 },
   { path: '/admission/pods', seeds: SEEDS.pods, weight: 4 },
   { path: '/admission/nodes', seeds: SEEDS.nodes, weight: 2 },
+  { path: '/admission/tidbclusters', seeds: SEEDS.tidbclusters, weight: 2 },
 ] as const;
-const ALL_SEEDS = [...SEEDS.filter, ...SEEDS.bind, ...SEEDS.pods, ...SEEDS.nodes];
+const ALL_SEEDS = [...SEEDS.filter, ...SEEDS.bind, ...SEEDS.pods, ...SEEDS.nodes, ...SEEDS.tidbclusters];
 
 // ---- structural mutations -----------------------------------------------------------------------
 type Path = Array<string | number>;

@@ -132,3 +132,44 @@ t.test('without the drain service the TidbCluster route is still served', async 
   t.same((await app.inject(post(URL, review()))).json().response, { uid: 'tc-uid-1', allowed: true });
   t.equal((await app.inject(post('/admission/pods', review()))).statusCode, 404);
 });
+
+t.test('property: mutated TidbCluster reviews always get a well-formed reply; a denial lists causes with paths', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const { admissionFixture } = await import('./harness.ts');
+  const { app } = testApp();
+  const seeds = [admissionFixture('tidbcluster-create.json'), admissionFixture('tidbcluster-update-shrink.json')];
+  const paths = ['request.uid', 'request.kind', 'request.operation', 'request.name', 'request.object', 'request.oldObject', 'request.object.spec', 'request.object.spec.pd', 'request.object.spec.pd.replicas', 'request.object.spec.tikv.storageSize', 'request.oldObject.spec.tikv.storageClassName', 'request.object.spec.pd.topologyKeys', 'request.object.metadata.name', 'kind'];
+  const mutate = fc.record({
+    path: fc.constantFrom(...paths),
+    value: fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer(), fc.string(), fc.boolean(), fc.array(fc.anything(), { maxLength: 3 }), fc.object({ maxDepth: 2 }), fc.constantFrom('0', '1Gi', '-1', 'v1.0.0')),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(0, 1), fc.array(mutate, { minLength: 1, maxLength: 4 }), async (which, mutations) => {
+      const body = structuredClone(seeds[which]!) as Record<string, unknown>;
+      for (const { path, value } of mutations) {
+        const keys = path.split('.');
+        let target = body;
+        for (const k of keys.slice(0, -1)) {
+          if (typeof target[k] !== 'object' || target[k] === null) target[k] = {};
+          target = target[k] as Record<string, unknown>;
+        }
+        target[keys.at(-1)!] = value;
+      }
+      const sent = JSON.parse(JSON.stringify(body));
+      const res = await app.inject(post(URL, sent));
+      if (res.statusCode !== 200) return false;
+      const reply = res.json();
+      if (reply.kind !== 'AdmissionReview' || typeof reply.response?.allowed !== 'boolean') return false;
+      const sentUid = sent?.request?.uid;
+      if (typeof sentUid === 'string' && reply.response.uid !== sentUid) return false;
+      if (reply.response.allowed) return true;
+      const status = reply.response.status;
+      if (status.code === 422) return status.reason === 'Invalid' && status.details.causes.length > 0 && status.details.causes.every((c: { field: unknown; message: unknown }) => typeof c.field === 'string' && c.field !== '' && typeof c.message === 'string');
+      return status.code === 400 && typeof status.message === 'string';
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 mutated reviews answered well-formed');
+  t.match((await app.inject(post(URL, seeds[1]))).json().response.status.details.causes, [{ type: 'FieldValueForbidden', field: 'spec.tikv.storageSize', message: /^cannot shrink from 100Gi to 50Gi/ }], 'the update fixture is refused for its shrink');
+  t.same((await app.inject(post(URL, seeds[0]))).json().response, { uid: '7c0e2d4a-1f3b-4e5d-8a6c-000000000011', allowed: true }, 'the create fixture is allowed');
+});
