@@ -9,6 +9,7 @@ import type { ComponentName, TidbCluster, TidbClusterStatus } from '../cluster/s
 import { diagnosePending, type Diagnosis, type NodeCapacity, type PendingPod, type StorageFacts } from '../domain/pending.ts';
 import { deriveStatus } from '../domain/status.ts';
 import { setCondition } from '../domain/conditions.ts';
+import { runningVolumeViolations } from '../domain/tidbcluster-admission.ts';
 import { decidePd, decideSuspend, decideTidb, decideTikv, pdBootstrapped, type Observed, type PdAction, type Step, type StoreObserved } from '../domain/steps.ts';
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import { Reflector, type ListWatchSource } from '../k8s/reflector.ts';
@@ -190,8 +191,11 @@ export class TidbClusterController {
       return;
     }
     const validation = validateTidbCluster(name, raw.spec);
-    if (!validation.ok) {
-      const message = `the spec is invalid, nothing is changed until it is fixed: ${describeErrors(validation.errors)}`;
+    // The webhook's update rules, re-checked against the running StatefulSets (immutable claim templates).
+    const running = (c: 'pd' | 'tikv') => this.statefulSets.get(`${namespace}/${names.statefulSet(name, c)}`)?.volume ?? null;
+    const errors = validation.ok ? runningVolumeViolations(validation.spec, { pd: running('pd'), tikv: running('tikv') }) : validation.errors;
+    if (!validation.ok || errors.length > 0) {
+      const message = `the spec is invalid, nothing is changed until it is fixed: ${describeErrors(errors)}`;
       this.opts.events.emit(this.ref(raw), 'Warning', 'InvalidSpec', message);
       const gen = raw.metadata.generation;
       let conditions = raw.status.conditions ?? [];

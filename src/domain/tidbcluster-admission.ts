@@ -28,9 +28,9 @@ export type TidbClusterVerdict =
 const VOLUME_COMPONENTS = ['pd', 'tikv'] as const;
 
 /**
- * Changes a running cluster cannot take. Both are refused by the API server anyway when the reconciler
- * applies the StatefulSet (its volumeClaimTemplates are immutable), so without the webhook nothing is
- * lost; with it, the user learns why at `kubectl apply` instead of from a stuck reconcile.
+ * Changes a running cluster cannot take: its StatefulSets' volumeClaimTemplates are immutable and a
+ * volume cannot shrink. The webhook compares with the stored spec; the reconciler, which has no old
+ * spec, compares with the running StatefulSets (runningVolumeViolations), so both say the same.
  */
 export function transitionViolations(oldSpec: TidbClusterSpec, spec: TidbClusterSpec): Violation[] {
   const out: Violation[] = [];
@@ -62,6 +62,27 @@ export function transitionViolations(oldSpec: TidbClusterSpec, spec: TidbCluster
     }
   }
   return out;
+}
+
+/** The volume claim template of a running StatefulSet (PD or TiKV), as the reconciler sees it. */
+export interface RunningVolume {
+  storageClassName?: string | undefined;
+  storageSize?: string | undefined;
+}
+
+/**
+ * The reconciler's re-check of the update rules, for a cluster whose spec got past no webhook: the
+ * running StatefulSets' volume claim templates stand for the previous spec (they are what the spec
+ * was when they were created, and cannot have changed since).
+ */
+export function runningVolumeViolations(spec: TidbClusterSpec, running: Partial<Record<'pd' | 'tikv', RunningVolume | null>>): Violation[] {
+  return transitionViolations({ ...spec, pd: asRunning(spec.pd, running.pd), tikv: asRunning(spec.tikv, running.tikv) }, spec);
+}
+
+function asRunning<T extends { storageClassName?: string | undefined; storageSize: string }>(component: T, v: RunningVolume | null | undefined): T {
+  if (!v || v.storageSize === undefined) return component;
+  const { storageClassName: _spec, ...rest } = component;
+  return { ...rest, storageSize: v.storageSize, ...(v.storageClassName !== undefined ? { storageClassName: v.storageClassName } : {}) } as unknown as T;
 }
 
 export function reviewTidbCluster(change: TidbClusterChange): TidbClusterVerdict {

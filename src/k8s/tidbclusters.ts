@@ -14,6 +14,7 @@ import { GROUP, PLURAL, VERSION, type TidbClusterStatus } from '../cluster/schem
 import { parseQuantity } from '../cluster/quantity.ts';
 import type { LeaseLock, LeaseRecord } from '../controller/leader.ts';
 import type { MemberPod, StsState } from '../domain/steps.ts';
+import type { RunningVolume } from '../domain/tidbcluster-admission.ts';
 import type { NodeCapacity, PendingPod, StorageFacts } from '../domain/pending.ts';
 import { FIELD_MANAGER, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, ordinalOf } from '../specs/names.ts';
 import type { KubeObject } from '../specs/objects.ts';
@@ -138,6 +139,8 @@ export interface ControllerSts extends StsState {
   name: string;
   cluster: string;
   component: 'pd' | 'tikv' | 'tidb';
+  /** The data volume's claim template (PD, TiKV): immutable, so what the spec said at creation. */
+  volume?: RunningVolume;
 }
 
 export function controllerStsView(obj: Wire): Keyed<ControllerSts> {
@@ -159,8 +162,16 @@ export function controllerStsView(obj: Wire): Keyed<ControllerSts> {
       updatedReplicas: st.updatedReplicas ?? 0,
       currentRevision: st.currentRevision ?? '',
       updateRevision: st.updateRevision ?? '',
+      ...volumeOf(obj),
     },
   };
+}
+
+function volumeOf(obj: Wire): { volume?: RunningVolume } {
+  const claim = obj?.spec?.volumeClaimTemplates?.[0]?.spec;
+  const size = claim?.resources?.requests?.storage;
+  if (typeof size !== 'string') return {};
+  return { volume: { storageSize: size, ...(typeof claim.storageClassName === 'string' ? { storageClassName: claim.storageClassName } : {}) } };
 }
 
 /**

@@ -164,3 +164,24 @@ t.test('an invalid spec: nothing applied; Ready=False InvalidSpec naming every b
   t.match(ready.message, /spec\.pd\.replicas: .*; spec\.tidb\.service\.type: /);
   t.ok(h.events.includes('InvalidSpec'));
 });
+
+t.test('without the webhook: a storage change the running StatefulSets cannot take is refused like an invalid spec', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  for (const c of ['pd', 'tikv'] as const) {
+    const sts = h.c.statefulSets.get(`db/basic-${c}`)!;
+    h.c.statefulSets.upsert(`db/basic-${c}`, { ...sts, volume: { storageClassName: 'fast', storageSize: c === 'pd' ? '10Gi' : '100Gi' } });
+  }
+  h.c.clusters.upsert('db/basic', h.tc({ pd: { storageClassName: 'slow', storageSize: '10Gi' }, tikv: { storageClassName: 'fast', storageSize: '50Gi' } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.applied, [], 'nothing applied');
+  const ready = h.statuses[0]!.conditions!.find((c) => c.type === 'Ready')!;
+  t.equal(ready.reason, 'InvalidSpec');
+  t.match(ready.message, /^the spec is invalid, nothing is changed until it is fixed: spec\.pd\.storageClassName: cannot change from "fast" to "slow": .*; spec\.tikv\.storageSize: cannot shrink from 100Gi to 50Gi: /);
+  t.ok(h.events.includes('InvalidSpec'));
+  // Put back: reconciled again.
+  h.c.clusters.upsert('db/basic', h.tc({ pd: { storageClassName: 'fast', storageSize: '10Gi' }, tikv: { storageClassName: 'fast', storageSize: '100Gi' } }));
+  await h.c.reconcile('db/basic');
+  t.ok(h.applied.length > 0, 'the same storage as running: applied');
+});

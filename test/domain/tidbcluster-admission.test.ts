@@ -85,3 +85,25 @@ t.test('the webhook and the reconciler agree on validity (same validation)', asy
     if (!reconciler.ok && !webhook.allowed) t.same(webhook.violations.map((v) => ({ path: v.path, message: v.message })), reconciler.errors);
   }
 });
+
+t.test('the reconciler\'s re-check: the running claim templates stand for the previous spec', async (t) => {
+  const { runningVolumeViolations } = await import('../../src/domain/tidbcluster-admission.ts');
+  const spec = (input: unknown) => {
+    const v = validateTidbCluster('basic', input);
+    if (!v.ok) throw new Error('invalid');
+    return v.spec;
+  };
+  const s = spec(valid);
+  const rows: Array<[string, Parameters<typeof runningVolumeViolations>[1], string[]]> = [
+    ['nothing running yet', {}, []],
+    ['StatefulSets without a claim template (unknown)', { pd: null, tikv: {} }, []],
+    ['the same storage', { pd: { storageClassName: 'fast', storageSize: '10Gi' }, tikv: { storageClassName: 'fast', storageSize: '100Gi' } }, []],
+    ['the same size written another way', { pd: { storageClassName: 'fast', storageSize: '10240Mi' } }, []],
+    ['TiKV shrunk', { tikv: { storageClassName: 'fast', storageSize: '200Gi' } }, ['spec.tikv.storageSize']],
+    ['PD grown', { pd: { storageClassName: 'fast', storageSize: '1Gi' } }, ['spec.pd.storageSize']],
+    ['created in the default class, now named', { pd: { storageSize: '10Gi' } }, ['spec.pd.storageClassName']],
+    ['another class', { tikv: { storageClassName: 'slow', storageSize: '100Gi' } }, ['spec.tikv.storageClassName']],
+  ];
+  for (const [name, running, paths] of rows) t.same(runningVolumeViolations(s, running).map((v) => v.path), paths, name);
+  t.match(runningVolumeViolations(s, { tikv: { storageClassName: 'fast', storageSize: '200Gi' } })[0]?.message, /^cannot shrink from 200Gi to 100Gi/);
+});
