@@ -14,6 +14,12 @@ export interface TidbClusterChange {
   spec: unknown;
   /** The stored spec, on UPDATE. */
   oldSpec?: unknown;
+  /**
+   * The stored object's status says the reconciler refuses its spec (Ready=False InvalidSpec): a change
+   * may have landed while no webhook judged it, so the stored spec is no baseline and the update rules
+   * are left to the reconciler (which compares with what runs); otherwise putting it back would be refused.
+   */
+  storedRefused?: boolean;
 }
 
 /** A field error as the API server words its own (metav1.StatusCause types). */
@@ -95,7 +101,9 @@ export function reviewTidbCluster(change: TidbClusterChange): TidbClusterVerdict
   const validation = validateTidbCluster(change.name, change.spec);
   const violations: Violation[] = validation.ok ? [] : validation.errors.map((e) => ({ type: 'FieldValueInvalid', ...e }));
   const warnings = validation.ok ? validation.warnings : [];
-  if (change.operation === 'UPDATE' && validation.ok) {
+  if (change.operation === 'UPDATE' && validation.ok && change.storedRefused) {
+    warnings.push('the stored spec is refused by the reconciler (Ready=False InvalidSpec), so storage changes are checked by the reconciler against the running StatefulSets, not here');
+  } else if (change.operation === 'UPDATE' && validation.ok) {
     // An old spec that is itself invalid (stored without the webhook) has nothing to compare with.
     const old = validateTidbCluster(change.name, change.oldSpec);
     if (old.ok) violations.push(...transitionViolations(old.spec, validation.spec));

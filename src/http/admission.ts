@@ -188,7 +188,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       log.warn({ operation: req.operation, kind: req.kind.kind, resource: req.resource.resource, subResource: req.subResource }, 'unexpected request on the tidbclusters webhook; allowed (check the webhook rules)');
       return reviewReply(apiVersion, { uid: req.uid, allowed: true, warnings: [`tidb-steward does not judge ${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''} (${req.kind.kind})`] });
     }
-    const verdict = reviewTidbCluster({ operation: req.operation, namespace: req.namespace ?? '', name, spec: req.object?.spec, oldSpec: req.oldObject?.spec });
+    const verdict = reviewTidbCluster({ operation: req.operation, namespace: req.namespace ?? '', name, spec: req.object?.spec, oldSpec: req.oldObject?.spec, storedRefused: refusedByReconciler(req.oldObject) });
     const warnings = verdict.warnings.length ? { warnings: verdict.warnings } : {};
     if (verdict.allowed) {
       deps.count('tidbclusters', 'allowed');
@@ -255,6 +255,13 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
     }
     return reviewReply(apiVersion, { uid: req.uid, allowed: true });
   });
+}
+
+/** Ready=False InvalidSpec on the stored TidbCluster: the reconciler refuses its spec. */
+function refusedByReconciler(obj: unknown): boolean {
+  const conditions = (obj as { status?: { conditions?: unknown } } | null | undefined)?.status?.conditions;
+  if (!Array.isArray(conditions)) return false;
+  return conditions.some((c: { type?: unknown; status?: unknown; reason?: unknown } | null) => c?.type === 'Ready' && c.status === 'False' && c.reason === 'InvalidSpec');
 }
 
 /**

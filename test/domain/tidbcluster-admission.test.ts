@@ -107,3 +107,12 @@ t.test('the reconciler\'s re-check: the running claim templates stand for the pr
   for (const [name, running, paths] of rows) t.same(runningVolumeViolations(s, running).map((v) => v.path), paths, name);
   t.match(runningVolumeViolations(s, { tikv: { storageClassName: 'fast', storageSize: '200Gi' } })[0]?.message, /^cannot shrink from 200Gi to 100Gi/);
 });
+
+t.test('a stored spec the reconciler refuses is no baseline: storage rules are left to the reconciler, validity is not', async (t) => {
+  const putBack = reviewTidbCluster({ ...update(withTikv({ storageSize: '50Gi' }), valid), storedRefused: true });
+  t.equal(putBack.allowed, true, 'putting the running size back is possible');
+  t.same(putBack.warnings, ['the stored spec is refused by the reconciler (Ready=False InvalidSpec), so storage changes are checked by the reconciler against the running StatefulSets, not here']);
+  const stillInvalid = reviewTidbCluster({ ...update(valid, withPd({ replicas: 0 })), storedRefused: true });
+  t.equal(stillInvalid.allowed, false, 'an invalid spec is refused all the same');
+  t.equal(reviewTidbCluster({ ...update(valid, withTikv({ storageSize: '50Gi' })), storedRefused: false }).allowed, false);
+});

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { ensureUp } from './cluster.ts';
 import { kubectl, kubectlOk, namespace, until } from './helpers.ts';
-import { installCrd, tidbCluster } from './tc-helpers.ts';
+import { condition, getTc, installCrd, tidbCluster } from './tc-helpers.ts';
 
 t.setTimeout(300_000);
 const NS = 'e2e-tcwh';
@@ -56,6 +56,42 @@ t.test('an update that shrinks storage or changes its class is refused, naming b
   t.not(merge.code, 0, 'a patch is judged the same way');
   t.match(merge.stderr, 'spec.tikv.storageSize: cannot grow from 1Gi to 2Gi: tidb-steward does not resize volumes');
   t.equal((await kubectl(['label', 'tc', '-n', NS, 'web', 'team=db'])).code, 0, 'a label change (spec untouched) passes');
+});
+
+t.test('with the webhook gone, the reconciler refuses the same change; putting it back is allowed again', async (t) => {
+  // Not paused: the reconciler creates the PD StatefulSet, whose claim template it compares with.
+  await kubectlOk(['apply', '-f', '-'], tidbCluster(NS, 'solo', { tikv: { replicas: 1 }, tidb: { replicas: 0 } }));
+  await until('the PD StatefulSet', async () => (await kubectl(['get', 'statefulset', '-n', NS, 'solo-pd'])).code === 0, 60_000);
+  const vwc = JSON.parse(await kubectlOk(['get', 'validatingwebhookconfiguration', 'tidb-steward', '-o', 'json']));
+  const at = vwc.webhooks.findIndex((w: { name: string }) => w.name === 'tidbclusters.tidb-steward.dev');
+  t.ok(at >= 0, 'the webhook is registered');
+  const entry = vwc.webhooks[at];
+  await kubectlOk(['patch', 'validatingwebhookconfiguration', 'tidb-steward', '--type=json', '-p', JSON.stringify([{ op: 'test', path: `/webhooks/${at}/name`, value: entry.name }, { op: 'remove', path: `/webhooks/${at}` }])]);
+  let restored = false;
+  const restore = async () => {
+    if (restored) return;
+    restored = true;
+    await kubectlOk(['patch', 'validatingwebhookconfiguration', 'tidb-steward', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/webhooks/-', value: entry }])]);
+  };
+  t.teardown(restore);
+  const shrink = JSON.stringify({ spec: { pd: { storageSize: '512Mi' } } });
+  // The API server picks the configuration change up within moments.
+  await until('the shrink stored, no webhook judging it', async () => (await kubectl(['patch', 'tc', '-n', NS, 'solo', '--type=merge', '-p', shrink])).code === 0, 30_000);
+  const ready = await until('Ready=False InvalidSpec from the reconciler', async () => {
+    const tc = await getTc(NS, 'solo');
+    const c = condition(tc, 'Ready');
+    return c?.reason === 'InvalidSpec' && c.observedGeneration === tc.metadata.generation ? c : null;
+  }, 60_000);
+  t.match(ready.message, 'spec.pd.storageSize: cannot shrink from 1Gi to 512Mi: a volume cannot be made smaller; put it back to 1Gi');
+  const sts = JSON.parse(await kubectlOk(['get', 'statefulset', '-n', NS, 'solo-pd', '-o', 'json']));
+  t.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '1Gi', 'the StatefulSet is untouched');
+  await restore();
+  const back = await until('putting 1Gi back is allowed (the stored spec is refused, so it is no baseline)', async () => {
+    const r = await kubectl(['patch', 'tc', '-n', NS, 'solo', '--type=merge', '-p', JSON.stringify({ spec: { pd: { storageSize: '1Gi' } } })]);
+    return r.code === 0 && /stored spec is refused by the reconciler/.test(r.stderr) ? r : null;
+  }, 30_000);
+  t.match(back.stderr, 'Warning: the stored spec is refused by the reconciler');
+  await until('the reconciler takes the cluster up again', async () => condition(await getTc(NS, 'solo'), 'Ready')?.reason !== 'InvalidSpec', 60_000);
 });
 
 t.test('the webhook answered (its metric counted the replies)', async (t) => {

@@ -72,6 +72,11 @@ t.test('an UPDATE that shrinks storage or changes its class is refused as Forbid
     ['FieldValueForbidden', 'spec.pd.storageClassName'],
     ['FieldValueForbidden', 'spec.tikv.storageSize'],
   ]);
+  // The stored cluster is refused by the reconciler (the shrink landed while no webhook ran): putting
+  // the running size back must be possible.
+  const stored = review({ uid: 'up-3', operation: 'UPDATE', spec, oldSpec: next });
+  (stored.request.oldObject as Record<string, unknown>).status = { conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'x', lastTransitionTime: '2026-11-23T00:00:00Z' }] };
+  t.match((await app.inject(post(URL, stored))).json().response, { uid: 'up-3', allowed: true, warnings: [/^the stored spec is refused by the reconciler/] });
   // A metadata-only update (the controller's finalizer) of the same spec passes.
   const same = (await app.inject(post(URL, review({ uid: 'up-2', operation: 'UPDATE', spec: next, oldSpec: next })))).json().response;
   t.same(same, { uid: 'up-2', allowed: true });
