@@ -10,9 +10,9 @@ export const ANNOTATION_TOPOLOGY_KEYS = 'tidb-steward.dev/topology-keys';
 // A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
 export const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
-/** Is this a well-formed node label key? */
+/** Is this a well-formed node label key? (The prefix, before "/", is at most 253 characters.) */
 export function isLabelKey(key: string): boolean {
-  return key.length <= 317 && LABEL_KEY.test(key) && (key.indexOf('/') < 0 || key.indexOf('/') <= 253);
+  return LABEL_KEY.test(key) && key.indexOf('/') <= 253;
 }
 
 /**

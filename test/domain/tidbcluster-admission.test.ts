@@ -28,6 +28,8 @@ t.test('allowed: valid creates and safe updates', async (t) => {
     const v = reviewTidbCluster(change);
     t.equal(v.allowed, true, `${name}: ${v.reason}`);
     t.same(v.warnings, warnings, `${name}: warnings`);
+    const unchanged = change.operation === 'UPDATE' && JSON.stringify(change.spec) === JSON.stringify(change.oldSpec);
+    t.equal(v.reason, `TidbCluster db/${change.name}${unchanged ? ': the spec is unchanged' : ' is valid'}`, `${name}: reason`);
   }
 });
 
@@ -47,6 +49,10 @@ t.test('refused: every violation with its field path', async (t) => {
       ['spec.tidb.requests.memory', 'FieldValueInvalid', /^must not exceed spec\.tidb\.limits\.memory \(8Gi > 4Gi\)$/],
     ]],
     ['an update is validated like a create', update(valid, withPd({ replicas: 0 })), [['spec.pd.replicas', 'FieldValueInvalid', /must be at least 1/]]],
+    ['a create is always judged, even of an empty spec', { operation: 'CREATE', namespace: 'db', name: 'bad.name', spec: {}, oldSpec: {} }, [['metadata.name', 'FieldValueInvalid', /^must be a DNS label/]]],
+    ['growing TiKV storage', update(valid, withTikv({ storageSize: '1Ti' })), [
+      ['spec.tikv.storageSize', 'FieldValueForbidden', /^cannot grow from 100Gi to 1Ti: .*keep 100Gi and expand each PersistentVolumeClaim of the TiKV pods instead/],
+    ]],
     ['shrinking TiKV storage', update(valid, withTikv({ storageSize: '50Gi' })), [
       ['spec.tikv.storageSize', 'FieldValueForbidden', /^cannot shrink from 100Gi to 50Gi: a volume cannot be made smaller; put it back to 100Gi$/],
     ]],
@@ -73,6 +79,7 @@ t.test('refused: every violation with its field path', async (t) => {
     t.same(v.violations.map((x) => [x.path, x.type]), want.map(([p, ty]) => [p, ty]), `${name}: paths and types`);
     for (const [i, [, , message]] of want.entries()) t.match(v.violations[i]?.message, message, `${name}: ${want[i]![0]}`);
     t.equal(v.reason, `TidbCluster db/${change.name} is invalid: ${v.violations.map((x) => `${x.path}: ${x.message}`).join('; ')}`, `${name}: reason lists every error`);
+    t.same(v.warnings, [], `${name}: no warnings`);
   }
 });
 

@@ -25,10 +25,25 @@ t.test('parseTopologyKeys: label keys in order, without repeats; null when none 
     [`x/${'a'.repeat(64)}`, null],
     [`x/${'a'.repeat(63)}`, [`x/${'a'.repeat(63)}`]],
     ['-rack', null],
+    [`${ZONE},,${HOST}`, [ZONE, HOST]],
+    ['a', ['a']],
+    ['a.b-c/d', ['a.b-c/d']],
+    ['x/a.b-c_D', ['x/a.b-c_D']],
+    ['x/y/z', null],
+    ['x/', null],
+    ['a_b/c', null],
+    ['ab-/c', null],
+    ['.a/c', null],
+    ['a..b/c', null],
+    ['x/a_', null],
+    ['x/_a', null],
+    [`${'a'.repeat(253)}/x`, [`${'a'.repeat(253)}/x`]],
+    [`${'a'.repeat(254)}/x`, null],
   ];
   for (const [value, want] of rows) t.same(parseTopologyKeys(value), want, JSON.stringify(value));
   t.ok(isLabelKey(HOST));
   t.notOk(isLabelKey(''));
+  t.equal(ANNOTATION_TOPOLOGY_KEYS, 'tidb-steward.dev/topology-keys', 'the name the controller writes and the README gives');
 });
 
 t.test('topologyKeysFor: a PD member follows its cluster\'s keys, everything else the configured ones', async (t) => {
