@@ -101,12 +101,14 @@ export function reviewTidbCluster(change: TidbClusterChange): TidbClusterVerdict
   const validation = validateTidbCluster(change.name, change.spec);
   const violations: Violation[] = validation.ok ? [] : validation.errors.map((e) => ({ type: 'FieldValueInvalid', ...e }));
   const warnings = validation.ok ? validation.warnings : [];
-  if (change.operation === 'UPDATE' && validation.ok && change.storedRefused) {
-    warnings.push('the stored spec is refused by the reconciler (Ready=False InvalidSpec), so storage changes are checked by the reconciler against the running StatefulSets, not here');
-  } else if (change.operation === 'UPDATE' && validation.ok) {
-    // An old spec that is itself invalid (stored without the webhook) has nothing to compare with.
-    const old = validateTidbCluster(change.name, change.oldSpec);
-    if (old.ok) violations.push(...transitionViolations(old.spec, validation.spec));
+  if (change.operation === 'UPDATE' && validation.ok) {
+    if (change.storedRefused) {
+      warnings.push('the stored spec is refused by the reconciler (Ready=False InvalidSpec), so storage changes are checked by the reconciler against the running StatefulSets, not here');
+    } else {
+      // An old spec that is itself invalid (stored without the webhook) has nothing to compare with.
+      const old = validateTidbCluster(change.name, change.oldSpec);
+      if (old.ok) violations.push(...transitionViolations(old.spec, validation.spec));
+    }
   }
   if (violations.length === 0) return { allowed: true, reason: `${what} is valid`, warnings };
   return { allowed: false, reason: `${what} is invalid: ${describeErrors(violations)}`, violations, warnings };

@@ -121,5 +121,8 @@ t.test('a stored spec the reconciler refuses is no baseline: storage rules are l
   t.same(putBack.warnings, ['the stored spec is refused by the reconciler (Ready=False InvalidSpec), so storage changes are checked by the reconciler against the running StatefulSets, not here']);
   const stillInvalid = reviewTidbCluster({ ...update(valid, withPd({ replicas: 0 })), storedRefused: true });
   t.equal(stillInvalid.allowed, false, 'an invalid spec is refused all the same');
+  t.same(stillInvalid.warnings, [], 'and says nothing about storage');
+  const created = reviewTidbCluster({ ...create(valid), oldSpec: withTikv({ storageSize: '1Ti' }), storedRefused: true });
+  t.same([created.allowed, created.warnings], [true, []], 'a create has no stored spec to speak of');
   t.equal(reviewTidbCluster({ ...update(valid, withTikv({ storageSize: '50Gi' })), storedRefused: false }).allowed, false);
 });

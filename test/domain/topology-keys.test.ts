@@ -28,6 +28,7 @@ t.test('parseTopologyKeys: label keys in order, without repeats; null when none 
     [`${ZONE},,${HOST}`, [ZONE, HOST]],
     ['a', ['a']],
     ['a.b-c/d', ['a.b-c/d']],
+    ['a.b/c', ['a.b/c']],
     ['x/a.b-c_D', ['x/a.b-c_D']],
     ['x/y/z', null],
     ['x/', null],
