@@ -6,6 +6,7 @@ import { ConfigSchema, SETTINGS, loadConfig } from '../src/config.ts';
 import { createMetrics } from '../src/http/metrics.ts';
 import { decidePdRemoval, decideTikvRemoval } from '../src/domain/drain.ts';
 import { filterNodes, maxPerDomain, planPlacement } from '../src/domain/placement.ts';
+import { reviewTidbCluster } from '../src/domain/tidbcluster-admission.ts';
 import type { TidbIdentity } from '../src/domain/model.ts';
 import { makeNode, nodeStore } from './builders.ts';
 
@@ -96,6 +97,13 @@ t.test('quoted messages are the ones the policy prints', async (t) => {
   t.match(service, '`${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${e.message}; will retry`');
   quote('`db/basic-pd-1 cannot go yet: cannot check it with PD of cluster db/basic: PD is unreachable (...); will retry`');
   quote('`db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1`');
+});
+
+t.test('the TidbCluster webhook example is what the decision says', async (t) => {
+  const v = reviewTidbCluster({ operation: 'CREATE', namespace: 'db', name: 'my.cluster', spec: { pd: { storageSize: '0' } } });
+  if (v.allowed) return t.fail('refused');
+  t.match(README, 'The TidbCluster "my.cluster" is invalid:\n');
+  for (const x of v.violations) t.match(README, `\n* ${x.path}: ${x.message}\n`, x.path);
 });
 
 t.test('the placement table is the rule', async (t) => {
