@@ -222,12 +222,13 @@ export interface DisruptionDecision {
   reason: string;
 }
 
-/** Members other than `self` that count as away: leaving (hard), or soft-leaving and ahead by name. */
-function away(members: readonly MemberDisruptionState[], self: MemberDisruptionState | undefined, selfName: string): MemberDisruptionState[] {
-  return members.filter((m) => {
-    if (m.name === selfName || m.leaving === null) return false;
+/** The other members that count as away: leaving (hard), or soft-leaving and ahead by name. */
+function away(others: readonly MemberDisruptionState[], self: MemberDisruptionState | undefined, selfName: string): MemberDisruptionState[] {
+  return others.filter((m) => {
+    if (m.leaving === null) return false;
     if (!m.leavingSoft) return true;
     // Two members leaving only because their nodes drain: the one with the smaller name goes first.
+    // Stryker disable next-line EqualityOperator: equivalent, no other member has this member's name
     return !(self?.leavingSoft && selfName < m.name);
   });
 }
@@ -247,9 +248,10 @@ export function decideDisruption(input: DisruptionInput, now: number): Disruptio
 function decidePdDisruption(input: DisruptionInput, self: MemberDisruptionState | undefined, now: number): DisruptionDecision {
   const n = input.members.length;
   const majority = Math.floor(n / 2) + 1;
-  const gone = away(input.members, self, input.member);
+  const others = input.members.filter((m) => m.name !== input.member);
+  const gone = away(others, self, input.member);
   const goneNames = new Set(gone.map((m) => m.name));
-  const staying = input.members.filter((m) => m.name !== input.member && m.healthy && !goneNames.has(m.name));
+  const staying = others.filter((m) => m.healthy && !goneNames.has(m.name));
   if (!self) return { allowed: true, reason: `${input.member} is not a member of this PD cluster` };
   if (!self.healthy) {
     return { allowed: true, reason: `PD member ${input.member} is not healthy, so removing it does not lower the ${staying.length} of ${n} healthy members that stay` };
@@ -257,7 +259,7 @@ function decidePdDisruption(input: DisruptionInput, self: MemberDisruptionState 
   if (staying.length >= majority) {
     return { allowed: true, reason: `${staying.length} of ${n} PD members stay healthy without ${input.member} (quorum ${majority})` };
   }
-  const sick = input.members.filter((m) => m.name !== input.member && !m.healthy && !goneNames.has(m.name)).map((m) => `${m.name} (unhealthy)`);
+  const sick = others.filter((m) => !m.healthy && !goneNames.has(m.name)).map((m) => `${m.name} (unhealthy)`);
   const blockers = [...gone.map((m) => describe(m, now)), ...sick];
   return {
     allowed: false,
@@ -269,12 +271,14 @@ function decideTikvDisruption(input: DisruptionInput, self: MemberDisruptionStat
   if (!self) return { allowed: true, reason: `store ${input.member} is not a store of this cluster` };
   const replicas = Math.max(1, input.maxReplicas ?? 3);
   const tolerated = Math.floor((replicas - 1) / 2);
-  const gone = away(input.members, self, input.member);
+  const others = input.members.filter((m) => m.name !== input.member);
+  const gone = away(others, self, input.member);
   const goneNames = new Set(gone.map((m) => m.name));
-  const down = input.members.filter((m) => m.name !== input.member && !m.healthy && !goneNames.has(m.name));
+  const down = others.filter((m) => !m.healthy && !goneNames.has(m.name));
   const faults = Math.max(0, input.regionFaults ?? 0);
-  if (!self.healthy && self.leaving === null) {
-    // Its replicas are away already; its pod going changes nothing for the other regions.
+  if (!self.healthy) {
+    // Its peers are away already (PD's down-peer check counts them too): its pod going changes nothing
+    // for any region, also when it is leaving already (a crashed pod is not Ready).
     return { allowed: true, reason: `store ${input.member} is not Up: its regions already count it away` };
   }
   // Worst case: the stores away and the faults PD reports all hit the same region.
@@ -324,14 +328,15 @@ export function decideLeavingCleanup(
   const what = `${entry.component === 'pd' ? 'PD member' : 'store'} ${entry.member}`;
   if (!member && !pod) return { remove: true, reason: `${what} and its pod ${entry.pod} are gone` };
   if (!pod) return { remove: false, reason: `${what} has no pod yet` };
-  const serving = pod.running && pod.ready && !pod.deleting;
-  if (serving && pod.uid !== entry.podUid) {
-    if (!member) return { remove: true, reason: `${entry.pod} is back and ${what} is no longer part of the cluster` };
-    if (member.healthy) return { remove: true, reason: `${entry.pod} is back and ${what} is healthy` };
-    return { remove: false, reason: `${entry.pod} is back but ${what} is not healthy yet` };
-  }
-  if (serving && pod.uid === entry.podUid && policy.now - entry.since >= policy.abandonAfterMs && (member?.healthy ?? false)) {
-    return { remove: true, reason: `the allowed removal of ${entry.pod} was not carried out; it still serves` };
+  if (pod.running && pod.ready && !pod.deleting) {
+    if (pod.uid !== entry.podUid) {
+      if (!member) return { remove: true, reason: `${entry.pod} is back and ${what} is no longer part of the cluster` };
+      if (member.healthy) return { remove: true, reason: `${entry.pod} is back and ${what} is healthy` };
+      return { remove: false, reason: `${entry.pod} is back but ${what} is not healthy yet` };
+    }
+    if (policy.now - entry.since >= policy.abandonAfterMs && (member?.healthy ?? false)) {
+      return { remove: true, reason: `the allowed removal of ${entry.pod} was not carried out; it still serves` };
+    }
   }
   return { remove: false, reason: `${what} is still leaving` };
 }

@@ -299,6 +299,16 @@ t.test('TiKV: two stores of three never away together; region faults and stores 
   t.match(await b.reviewRemoval(evict(other)), { allowed: true });
 });
 
+t.test('TiKV: a crashed pod (store Down, pod not Ready, its peers reported down) may go; the others wait for it', async (t) => {
+  const { drain, pd, pods } = setup();
+  pd.storeList.pop(); // 3 stores: basic-tikv-0..2
+  pd.storeList[0]!.store.state_name = 'Down';
+  pd.checks.set('down-peer', [{ id: '9', peers: ['1', '2', '3'], down_peers: ['1'] }]);
+  pods.upsert('db/basic-tikv-0', { ...pods.get('db/basic-tikv-0')!, ready: false });
+  t.match(await drain.reviewRemoval(evict('basic-tikv-0')), { allowed: true, reason: /store 1 of basic-tikv-0 is Down: it serves no leaders, so its pod may go/ });
+  t.match(await drain.reviewRemoval(evict('basic-tikv-1')), { allowed: false, code: 429, message: /waiting for store 1 \(removal allowed for 0s\), 1 regions PD reports with down, offline or missing peers/ });
+});
+
 t.test('region faults: missing, down and offline peers per region; the worst region counts', async (t) => {
   const checks = new Map([
     ['miss-peer', [{ id: '1', peers: ['1', '2'], down_peers: [] }]],
