@@ -12,7 +12,8 @@
 // PD: allowed only if the healthy members that are not leaving, without this one, still hold a
 // majority. TiKV: allowed only if no region can lose its majority (at most floor((R-1)/2) stores of
 // max-replicas R away at once, counting the stores already leaving or not Up plus the most
-// down, offline or missing peers PD reports in any one region). TiDB is never gated. A caller that acts on
+// down, offline or missing peers PD reports in any one region). A PD member that is not healthy, or a
+// store that is not Up, may always go: it is away already. TiDB is never gated. A caller that acts on
 // `allowed` must first record the member as leaving in the ledger with a resourceVersion
 // precondition, so that concurrent replicas serialise.
 
