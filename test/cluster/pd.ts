@@ -121,9 +121,10 @@ export interface PdClusterOptions {
 export interface PdCluster {
   namespace: string;
   cluster: string;
-  names: readonly string[];
+  /** Current members' names (those started with the cluster, plus added, minus removed). */
+  readonly names: readonly string[];
   /** Client URLs, in member order. */
-  endpoints: string[];
+  readonly endpoints: string[];
   urlOf(name: string): string;
   /** Stops a member: SIGTERM (PD resigns its leadership), SIGKILL after graceMs; `kill` for a crash. */
   stop(name: string, opts?: { kill?: boolean; graceMs?: number }): Promise<void>;
@@ -137,6 +138,21 @@ export interface PdCluster {
   stopAll(): Promise<void>;
   logOf(name: string): string;
   dataDirOf(name: string): string;
+  /**
+   * A new member at run time: a pd-server started with `join` (the running members' client URLs) and
+   * an empty data dir, so PD adds it to its etcd membership itself (MemberAdd) and hands it the
+   * initial cluster; a restart later finds both in its data dir. Its ports are those of member
+   * `index` (default: the next free one). Waits until PD reports it healthy unless `wait: false`.
+   */
+  add(name: string, opts?: { index?: number; wait?: boolean; timeoutMs?: number }): Promise<void>;
+  /**
+   * Forgets a member that was removed from PD's membership (DELETE /pd/api/v1/members/name/<name>):
+   * stops its pd-server if it still runs and drops its data dir, which etcd would refuse to start
+   * from again. It is no longer in `names`.
+   */
+  remove(name: string): Promise<void>;
+  /** Member names as PD lists them (GET /pd/api/v1/members, asked of any running member). */
+  memberNames(): Promise<string[]>;
 }
 
 interface Member {
@@ -148,6 +164,8 @@ interface Member {
   config: string;
   log: string;
   child: ChildProcess | null;
+  /** Client URLs of the members to join through; empty for a member of the initial cluster. */
+  join: string[];
 }
 
 // Children of this process are killed when it exits, whichever way the test ends.
@@ -225,9 +243,11 @@ function memberToml(m: Member, all: Member[], opts: PdClusterOptions, tuning: Pd
     `advertise-client-urls = ${q(m.clientUrl)}`,
     `peer-urls = ${q(m.peerUrl)}`,
     `advertise-peer-urls = ${q(m.peerUrl)}`,
-    // Used only on the first start; a restart finds its membership in data-dir.
-    `initial-cluster = ${q(all.map((x) => `${x.name}=${x.peerUrl}`).join(','))}`,
-    `initial-cluster-state = "new"`,
+    // Used only on the first start; a restart finds its membership in data-dir. A joining member
+    // names the cluster to join instead: PD adds it and derives its initial cluster from that.
+    ...(m.join.length
+      ? [`join = ${q(m.join.join(','))}`]
+      : [`initial-cluster = ${q(all.map((x) => `${x.name}=${x.peerUrl}`).join(','))}`, `initial-cluster-state = "new"`]),
     `initial-cluster-token = ${q(`${opts.namespace}/${opts.cluster}`)}`,
     `lease = ${tuning.lease}`,
     `tick-interval = ${q(tuning.tickInterval)}`,
@@ -252,7 +272,7 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
   if (opts.fresh ?? true) rmSync(dataRoot, { recursive: true, force: true });
   mkdirSync(dataRoot, { recursive: true });
 
-  const members: Member[] = names.map((name, index) => ({
+  const makeMember = (name: string, index: number, joinUrls: string[]): Member => ({
     name,
     index,
     clientUrl: `http://127.0.0.1:${basePort + 2 * index}`,
@@ -261,17 +281,23 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
     config: join(dataRoot, `${name}.toml`),
     log: join(dataRoot, `${name}.log`),
     child: null,
-  }));
-  for (const m of members) {
+    join: joinUrls,
+  });
+  const checkPorts = async (m: Member) => {
     for (const url of [m.clientUrl, m.peerUrl]) {
       const port = Number(new URL(url).port);
       if (!(await portFree(port))) throw new Error(`PD member ${m.name} needs 127.0.0.1:${port}, which is taken by ${portOwner(port) ?? 'another process'}`);
     }
-    writeFileSync(m.config, memberToml(m, members, opts, tuning));
+  };
+  const members: Member[] = names.map((name, index) => makeMember(name, index, []));
+  const initial = [...members];
+  for (const m of members) {
+    await checkPorts(m);
+    writeFileSync(m.config, memberToml(m, initial, opts, tuning));
   }
   const byName = (name: string): Member => {
     const m = members.find((x) => x.name === name);
-    if (!m) throw new Error(`no PD member ${name} (members: ${names.join(', ')})`);
+    if (!m) throw new Error(`no PD member ${name} (members: ${members.map((x) => x.name).join(', ')})`);
     return m;
   };
 
@@ -362,25 +388,47 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
     stopping.delete(name);
   };
 
+  const waitMember = async (m: Member, what: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!running(m)) throw explain(`${m.name} exited on its way to ${what}`, timeoutMs);
+      if ((await health()).get(m.name) === true) return;
+      await sleep(200);
+    }
+    throw explain(`${m.name} did not ${what}`, timeoutMs);
+  };
+
+  const memberNames = async (): Promise<string[]> => {
+    const errors: string[] = [];
+    for (const m of members.filter(running)) {
+      try {
+        const r = await pdRequest(`${m.clientUrl}/pd/api/v1/members`, { timeoutMs: 1000 });
+        const list = (r.json as { members?: Array<{ name?: string }> } | undefined)?.members;
+        if (r.status === 200 && Array.isArray(list)) return list.map((x) => x.name ?? '').filter(Boolean).sort();
+        errors.push(`${m.name}: HTTP ${r.status} ${r.text.slice(0, 120)}`);
+      } catch (err) {
+        errors.push(`${m.name}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`GET /pd/api/v1/members: ${errors.join('; ') || 'no member is running'}`);
+  };
+
   const cluster: PdCluster = {
     namespace: opts.namespace,
     cluster: opts.cluster,
-    names: [...names],
-    endpoints: members.map((m) => m.clientUrl),
+    get names() {
+      return members.map((m) => m.name);
+    },
+    get endpoints() {
+      return members.map((m) => m.clientUrl);
+    },
     urlOf: (name) => byName(name).clientUrl,
     stop,
     async start(name, o = {}) {
       const m = byName(name);
       spawnMember(m);
       if (o.wait === false) return;
-      const timeoutMs = o.timeoutMs ?? 60_000;
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (!running(m)) throw explain(`${name} exited after a restart`, timeoutMs);
-        if ((await health()).get(name) === true) return;
-        await sleep(200);
-      }
-      throw explain(`${name} did not rejoin`, timeoutMs);
+      await waitMember(m, 'rejoin', o.timeoutMs ?? 60_000);
     },
     isRunning: (name) => running(byName(name)),
     leader,
@@ -390,6 +438,46 @@ export async function startPdCluster(opts: PdClusterOptions): Promise<PdCluster>
     },
     logOf: (name) => byName(name).log,
     dataDirOf: (name) => byName(name).dataDir,
+    memberNames,
+    async add(name, o = {}) {
+      if (members.some((x) => x.name === name)) throw new Error(`PD member ${name} exists already`);
+      const index = o.index ?? Math.max(-1, ...members.map((x) => x.index)) + 1;
+      const clash = members.find((x) => x.index === index);
+      if (clash) throw new Error(`PD member ${name}: ports of index ${index} are ${clash.name}'s`);
+      const joinUrls = members.filter(running).map((x) => x.clientUrl);
+      if (!joinUrls.length) throw new Error(`PD member ${name} cannot join: no member is running`);
+      const m = makeMember(name, index, joinUrls);
+      await checkPorts(m);
+      // join with data does nothing; a member must join with an empty data dir.
+      rmSync(m.dataDir, { recursive: true, force: true });
+      writeFileSync(m.config, memberToml(m, initial, opts, tuning));
+      members.push(m);
+      spawnMember(m);
+      if (o.wait === false) return;
+      // etcd refuses a MemberAdd while the member asked has not been connected to all its peers for a
+      // while (strict reconfiguration check; "join meet error ... unhealthy cluster"), and pd-server
+      // then exits: start it again, as a kubelet restarts a crashed container.
+      const timeoutMs = o.timeoutMs ?? 60_000;
+      const deadline = Date.now() + timeoutMs;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await waitMember(m, 'join', Math.max(1000, deadline - Date.now()));
+          return;
+        } catch (err) {
+          const refused = !running(m) && /join meet error/.test(lastLines(m.log, 5)) && !existsSync(join(m.dataDir, 'member'));
+          if (!refused || attempt >= 10 || Date.now() > deadline) throw err;
+          await sleep(1000);
+          spawnMember(m);
+        }
+      }
+    },
+    async remove(name) {
+      const m = byName(name);
+      await stop(name, { graceMs: 3000 });
+      members.splice(members.indexOf(m), 1);
+      stopped.delete(name);
+      rmSync(m.dataDir, { recursive: true, force: true });
+    },
   };
 
   for (const m of members) spawnMember(m);
@@ -548,7 +636,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     statusUrl,
     log,
     stores: simStores,
-    storeOf: (pod) => simStores.find((s) => s.pod === pod),
+    // The newest store of a pod: a pod replaced after its store was deleted has a new one.
+    storeOf: (pod) => simStores.findLast((s) => s.pod === pod),
     isRunning: running,
     async downNode(storeId) {
       await event(`event=down-node&node-id=${storeId}`);
@@ -601,6 +690,16 @@ export interface FollowOptions {
    *   labelled with the pod. That is a TiKV pod replaced with an empty volume, not a restart.
    */
   tikv?: 'keep' | 'replace';
+  /**
+   * Membership follows the pods too (a controller scaling PD and TiKV): a PD pod of this cluster
+   * Running without a member starts one that joins (PdCluster.add, its ports those of the pod's
+   * ordinal); a member PD no longer lists, once listed, was removed through PD's API: its pd-server
+   * is stopped and its data dropped (PdCluster.remove), and that pod (by uid) is not made a member
+   * again, as PD would refuse it. A TiKV pod Running without a store, or whose store PD made
+   * Tombstone under an earlier pod of that name, gets a new simulated store (add-node) labelled
+   * with it. Default false: members and stores stay as started.
+   */
+  membership?: boolean;
   /** Called for every action taken, e.g. to log it. */
   onEvent?: (e: FollowEvent) => void;
   /** PD members left alone whatever their pods do (a test holds a member down, or all of PD). */
@@ -612,7 +711,7 @@ export interface FollowOptions {
 export interface FollowEvent {
   at: number;
   pod: string;
-  action: 'pd-stop' | 'pd-start' | 'tikv-down' | 'tikv-up' | 'error';
+  action: 'pd-stop' | 'pd-start' | 'pd-join' | 'pd-removed' | 'tikv-down' | 'tikv-up' | 'tikv-new' | 'error';
   detail?: string;
 }
 
@@ -657,6 +756,75 @@ export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise
     busy.set(pod, p);
   };
 
+  // membership: what PD lists, refreshed by a poll of its own (PD answers slower than the pod cache).
+  const pdPrefix = `${opts.cluster}-pd-`;
+  const listed = new Set<string>();
+  const removedUids = new Set<string>();
+  /** Pod uid under which each TiKV pod's current store was last seen not Tombstone. */
+  const storeUid = new Map<string, string>();
+  let pdView: { members: string[]; stores: Map<number, string> } | null = null;
+  let polling = false;
+  const poll = async () => {
+    if (polling || stopped) return;
+    polling = true;
+    try {
+      const names = await opts.pd.memberNames();
+      const e = await anyEndpoint(opts.pd.endpoints);
+      const r = await pdRequest(`${e}/pd/api/v1/stores?state=0&state=1&state=2`, { timeoutMs: 2000 });
+      const stores = r.status === 200 ? ((r.json as { stores?: StoreInfo[] }).stores ?? []) : [];
+      pdView = { members: names, stores: new Map(stores.map((s) => [s.store.id, s.store.state_name])) };
+      for (const n of names) listed.add(n);
+    } catch {
+      pdView = null;
+    } finally {
+      polling = false;
+    }
+  };
+  const podUid = (p: PodView | undefined) => p?.metadata?.uid ?? '';
+  const removeMember = (name: string, pod: PodView | undefined) => {
+    if (pod) removedUids.add(podUid(pod));
+    listed.delete(name);
+    serially(name, async () => {
+      await opts.pd.remove(name);
+      emit({ pod: name, action: 'pd-removed', detail: 'no longer a PD member: stopped, data dropped' });
+    });
+  };
+  const followMembership = (pods: Map<string, PodView>, wanted: (name: string) => 'up' | 'down' | null) => {
+    const view = pdView;
+    if (!view) return;
+    for (const name of opts.pd.names) {
+      if (listed.has(name) && !view.members.includes(name) && !busy.has(name)) removeMember(name, pods.get(name));
+    }
+    for (const [name, p] of pods) {
+      const ordinal = name.startsWith(pdPrefix) ? Number(name.slice(pdPrefix.length)) : NaN;
+      if (!Number.isInteger(ordinal) || opts.pd.names.includes(name) || removedUids.has(podUid(p))) continue;
+      if (wanted(name) !== 'up' || opts.hold?.has(name)) continue;
+      serially(name, async () => {
+        await opts.pd.add(name, { index: ordinal });
+        emit({ pod: name, action: 'pd-join', detail: `joined PD at ${opts.pd.urlOf(name)}` });
+      });
+    }
+    const sim = opts.sim;
+    if (!sim) return;
+    for (const [name, p] of pods) {
+      if (!name.startsWith(tikvPrefix) || wanted(name) !== 'up') continue;
+      const store = sim.storeOf(name);
+      const state = store ? view.stores.get(store.id) : undefined;
+      const gone = !store || state === undefined || state === 'Tombstone';
+      if (!gone) {
+        storeUid.set(name, podUid(p));
+        continue;
+      }
+      // A tombstoned store's TiKV stops for good; only a new pod (new volume) registers again.
+      if (store && storeUid.get(name) === podUid(p)) continue;
+      serially(name, async () => {
+        const s = await sim.addNode(name);
+        storeUid.set(name, podUid(p));
+        emit({ pod: name, action: 'tikv-new', detail: `new store ${s.id} (add-node)${store ? `; store ${store.id} is ${state ?? 'gone'}` : ''}` });
+      });
+    }
+  };
+
   const reconcile = () => {
     const pods = new Map<string, PodView>();
     for (const p of informer.list(opts.namespace) as PodView[]) if (p.metadata?.name) pods.set(p.metadata.name, p);
@@ -671,6 +839,7 @@ export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise
     };
     for (const name of opts.pd.names) {
       if (opts.hold?.has(name)) continue;
+      if (opts.membership && listed.has(name) && pdView && !pdView.members.includes(name)) continue;
       const w = wanted(name);
       if (w === 'down' && opts.pd.isRunning(name)) {
         serially(name, async () => {
@@ -679,11 +848,13 @@ export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise
         });
       } else if (w === 'up' && !opts.pd.isRunning(name)) {
         serially(name, async () => {
+          if (opts.membership && listed.has(name) && !(await opts.pd.memberNames().catch(() => [name])).includes(name)) return;
           await opts.pd.start(name);
           emit({ pod: name, action: 'pd-start' });
         });
       }
     }
+    if (opts.membership) followMembership(pods, wanted);
     const sim = opts.sim;
     if (!sim) return;
     const tikvPods = new Set([...pods.keys(), ...seen].filter((n) => n.startsWith(tikvPrefix)));
@@ -715,12 +886,15 @@ export async function followPods(opts: FollowOptions): Promise<{ stop(): Promise
     }
   };
   const timer = setInterval(reconcile, opts.intervalMs ?? 250);
+  const pollTimer = opts.membership ? setInterval(() => void poll(), 500) : null;
+  if (opts.membership) await poll();
   reconcile();
   return {
     events,
     async stop() {
       stopped = true;
       clearInterval(timer);
+      if (pollTimer) clearInterval(pollTimer);
       await informer.stop();
       await Promise.all(busy.values());
     },

@@ -1,8 +1,10 @@
 // The TidbCluster controller end to end on the local control plane (real kube-apiserver,
-// kube-controller-manager, kube-scheduler + tidb-scheduler, kwok) with the PD stand-in whose members
-// and stores follow the pods (pd-fleet.ts). One cluster goes through its life: created → Ready, paused,
-// PD 3→5→3, TiKV 3→4→3, a refused scale-in, suspended and resumed, deleted; a second one cannot be
-// placed and says why; a second tidb-steward replica takes over when the active one dies.
+// kube-controller-manager, kube-scheduler + tidb-scheduler, kwok). One cluster, "basic", goes through
+// its life on real PD when PD_BIN_DIR is set (pd-server members that join and leave PD as the
+// controller scales it, pd-simulator stores; tc-pd.ts), on the pod-following stand-in otherwise:
+// created → Ready, paused, PD 3→5→3, TiKV 3→4→3, a refused scale-in, suspended and resumed, deleted.
+// A second one cannot be placed and says why; a second tidb-steward replica takes over when the
+// active one dies.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,27 +12,31 @@ import { defaultNodes, ensureCluster, KUBECONFIG, PORTS, stewardEnv, type Cluste
 import { REPO } from '../cluster/paths.ts';
 import { kubectl, kubectlOk, namespace, sleep, until } from './helpers.ts';
 import { PdFleet } from './pd-fleet.ts';
+import { startTcPd, type TcPd } from './tc-pd.ts';
 import { condition, dropReleasedVolumes, ensureVolumes, getTc, installCrd, isReady, patchTc, stsReplicas, tidbCluster } from './tc-helpers.ts';
 
 t.setTimeout(900_000);
 const NS = 'e2e-tc';
 const fleet = new PdFleet();
-const basic = fleet.model(NS, 'basic');
+let basic: TcPd & { follow(): Promise<void> };
 let cluster: Cluster;
 let env: Record<string, string> = {};
 const figures: Record<string, string> = {};
 
 t.before(async () => {
-  t.comment(
-    `PD: the pod-following stand-in (test/e2e/pd-fleet.ts)${process.env.PD_BIN_DIR ? '; PD_BIN_DIR is set, but this suite needs PD members that join and leave at run time, which the real-PD harness (test/cluster/pd.ts) does not start yet' : ''}`,
-  );
   await fleet.start();
-  env = { STEWARD_PD_ENDPOINTS: fleet.stewardEndpoints([[NS, 'basic'], [NS, 'hungry']]), STEWARD_PENDING_GRACE_SECONDS: '5', STEWARD_PD_TIMEOUT_MS: '1000' };
+  basic = await startTcPd({ namespace: NS, cluster: 'basic', pdMembers: 3, tikvStores: 3, fleet, onFollow: (l) => t.comment(`pd: ${l}`) });
+  t.teardown(() => basic.stop());
+  t.comment(basic.line);
+  // "hungry" never gets a PD pod Running: it stays on the stand-in either way.
+  const endpoints = { [`${NS}/basic`]: basic.endpoints, [`${NS}/hungry`]: [fleet.endpoint(NS, 'hungry')] };
+  env = { STEWARD_PD_ENDPOINTS: JSON.stringify(endpoints), STEWARD_PENDING_GRACE_SECONDS: '5', STEWARD_PD_TIMEOUT_MS: '1000' };
   // 5 nodes: on the way from 3 to 5 PD members, 4 members need 4 failure domains (at most
   // floor((4-1)/2) = 1 per node under the placement rule).
   cluster = await ensureCluster({ stewardEnv: env, nodes: defaultNodes(5) });
   await fleet.follow(KUBECONFIG);
   t.teardown(() => fleet.stop());
+  await basic.follow();
   await installCrd();
   const cleanup = await namespace(NS);
   t.teardown(cleanup);
@@ -110,23 +116,23 @@ t.test('PD 3 → 5 → 3: members join one at a time, leave through PD, the lead
   await patchTc(NS, 'basic', { spec: { pd: { replicas: 5 } } });
   await until('5 PD members Ready', async () => {
     seen.add((await stsReplicas(NS, 'basic-pd')) ?? 0);
-    return basic.members.size === 5 && (await ready());
+    return (await basic.members()).length === 5 && (await ready());
   }, 120_000, 250);
   figures.pdScaleOutSeconds = ((Date.now() - started) / 1000).toFixed(1);
   t.ok(seen.has(4), `the StatefulSet went through 4 (seen ${[...seen].sort().join(',')})`);
-  t.same([...basic.members.keys()].sort(), ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4']);
+  t.same(await basic.members(), ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4']);
   // Make the member to be removed first the leader: it must hand leadership over before it goes.
-  basic.leader = 'basic-pd-4';
+  await basic.makeLeader('basic-pd-4');
   const inStarted = Date.now();
   await patchTc(NS, 'basic', { spec: { pd: { replicas: 3 } } });
-  await until('3 PD members Ready', async () => basic.members.size === 3 && (await stsReplicas(NS, 'basic-pd')) === 3 && (await ready()), 120_000, 250);
+  await until('3 PD members Ready', async () => (await basic.members()).length === 3 && (await stsReplicas(NS, 'basic-pd')) === 3 && (await ready()), 120_000, 250);
   figures.pdScaleInSeconds = ((Date.now() - inStarted) / 1000).toFixed(1);
   const log = basic.log.map((l) => l.what);
   const transfer = log.findIndex((w) => /^leader basic-pd-4 → /.test(w));
   const removed4 = log.indexOf('member basic-pd-4 removed');
   t.ok(transfer >= 0 && removed4 > transfer, `leader handed over before basic-pd-4 was removed: ${log.slice(-6).join(' | ')}`);
   t.ok(log.includes('member basic-pd-3 removed'));
-  t.same([...basic.members.keys()].sort(), ['basic-pd-0', 'basic-pd-1', 'basic-pd-2']);
+  t.same(await basic.members(), ['basic-pd-0', 'basic-pd-1', 'basic-pd-2']);
   const pods = (await podsOf(NS, 'basic')).map((p) => p.name);
   t.notOk(pods.includes('basic-pd-3') || pods.includes('basic-pd-4'), 'their pods are gone');
 });
@@ -134,17 +140,21 @@ t.test('PD 3 → 5 → 3: members join one at a time, leave through PD, the lead
 t.test('TiKV 3 → 4 → 3: the store is Tombstone before its pod goes', async (t) => {
   const started = Date.now();
   await patchTc(NS, 'basic', { spec: { tikv: { replicas: 4 } } });
-  await until('4 stores Up and Ready', async () => basic.stores.filter((s) => s.state === 'Up').length === 4 && (await ready()), 120_000, 250);
+  await until('4 stores Up and Ready', async () => (await basic.stores()).filter((s) => s.state === 'Up').length === 4 && (await ready()), 120_000, 250);
   figures.tikvScaleOutSeconds = ((Date.now() - started) / 1000).toFixed(1);
-  const store = basic.stores.find((s) => s.pod === 'basic-tikv-3' && s.state === 'Up')!;
+  const store = (await basic.stores()).find((s) => s.pod === 'basic-tikv-3' && s.state === 'Up')!;
+  t.ok(store, 'a store labelled or addressed with the new pod, Up');
+  let stateWhenPodWent = '';
   const uid = (await podsOf(NS, 'basic')).find((p) => p.name === 'basic-tikv-3')!.uid;
   let podGoneAt = 0;
   const watch = (async () => {
     while (!podGoneAt) {
       const r = await kubectl(['get', 'pod', '-n', NS, 'basic-tikv-3', '-o', 'jsonpath={.metadata.uid}|{.metadata.deletionTimestamp}']);
       const [u, deleting] = r.stdout.split('|');
-      if (r.code !== 0 || u !== uid || deleting) podGoneAt = Date.now();
-      else await sleep(100);
+      if (r.code !== 0 || u !== uid || deleting) {
+        podGoneAt = Date.now();
+        stateWhenPodWent = (await basic.stores()).find((s) => s.id === store.id)?.state ?? 'absent';
+      } else await sleep(100);
     }
   })();
   const inStarted = Date.now();
@@ -152,8 +162,12 @@ t.test('TiKV 3 → 4 → 3: the store is Tombstone before its pod goes', async (
   await until('TiKV back at 3 and Ready', async () => (await stsReplicas(NS, 'basic-tikv')) === 3 && (await ready()), 120_000, 250);
   await watch;
   figures.tikvScaleInSeconds = ((Date.now() - inStarted) / 1000).toFixed(1);
-  t.equal(store.state, 'Tombstone');
-  t.ok(store.tombstoneAt && store.tombstoneAt < podGoneAt, `store ${store.id} Tombstone ${((podGoneAt - (store.tombstoneAt ?? 0)) / 1000).toFixed(1)}s before its pod was deleted`);
+  const after = (await basic.stores()).find((s) => s.id === store.id)!;
+  t.equal(after.state, 'Tombstone');
+  t.equal(stateWhenPodWent, 'Tombstone', 'the store was Tombstone when its pod was seen going');
+  t.ok(after.tombstoneAt && after.tombstoneAt < podGoneAt, `store ${store.id} Tombstone ${((podGoneAt - (after.tombstoneAt ?? 0)) / 1000).toFixed(1)}s before its pod was deleted`);
+  const log = basic.log.map((l) => l.what);
+  t.ok(log.indexOf(`store ${store.id} of basic-tikv-3 Offline`) >= 0 && log.indexOf(`store ${store.id} of basic-tikv-3 Offline`) < log.indexOf(`store ${store.id} of basic-tikv-3 Tombstone`), `Offline, then Tombstone: ${log.filter((w) => w.startsWith(`store ${store.id} `)).join(' | ')}`);
   const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=TidbCluster', '-o', 'jsonpath={.items[*].reason}']);
   t.match(events, /StoreDeleting/);
   t.match(events, /StoreTombstoned/);
@@ -168,13 +182,13 @@ t.test('a TiKV scale-in below max-replicas is refused with the reason', async (t
   t.equal(c.status, 'False');
   t.match(c.message, /would leave 2 Up stores, fewer than PD's max-replicas 3/);
   t.equal(await stsReplicas(NS, 'basic-tikv'), 3, 'no store was removed');
-  t.equal(basic.stores.filter((s) => s.state === 'Up').length, 3);
+  t.equal((await basic.stores()).filter((s) => s.state === 'Up').length, 3);
   await patchTc(NS, 'basic', { spec: { tikv: { replicas: 3 } } });
   await until('Ready with 3 stores', async () => (await ready()) && condition(await getTc(NS, 'basic'), 'Progressing')?.reason !== 'ScaleInBlocked', 30_000);
 });
 
 t.test('suspend → zero pods with PVCs kept; resume → Ready with the same stores', async (t) => {
-  const storesBefore = basic.stores.filter((s) => s.state === 'Up').map((s) => s.id).sort();
+  const storesBefore = (await basic.stores()).filter((s) => s.state === 'Up').map((s) => s.id).sort();
   const claimsBefore = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.uid}'])).split(' ').sort();
   const started = Date.now();
   await patchTc(NS, 'basic', { spec: { suspend: true } });
@@ -189,10 +203,11 @@ t.test('suspend → zero pods with PVCs kept; resume → Ready with the same sto
   await patchTc(NS, 'basic', { spec: { suspend: false } });
   await until('Ready after resume', ready, 180_000, 500);
   figures.resumeToReadySeconds = ((Date.now() - resumed) / 1000).toFixed(1);
-  t.same(basic.stores.filter((s) => s.state === 'Up').map((s) => s.id).sort(), storesBefore, 'the stores came back with their data (same ids)');
-  await until('no evict-leader entry left', async () => basic.evicting.size === 0 && !(await getTc(NS, 'basic')).status.tikv.evictLeader, 30_000);
+  t.same((await basic.stores()).filter((s) => s.state === 'Up').map((s) => s.id).sort(), storesBefore, 'the stores came back with their data (same ids)');
+  await until('no evict-leader entry left', async () => (await basic.evicting()).length === 0 && !(await getTc(NS, 'basic')).status.tikv.evictLeader, 30_000);
 });
 
+// On the stand-in either way: its PD pod never runs, so there is no PD of its own to start.
 t.test('a pod Pending for lack of CPU explains itself', async (t) => {
   await cluster.apply(tidbCluster(NS, 'hungry', { pvReclaimPolicy: 'Delete', pd: { replicas: 1, requests: { cpu: '2000' } }, tikv: { replicas: 1 }, tidb: { replicas: 1 } }));
   const c = await until('the diagnosis in status', async () => {
@@ -237,8 +252,12 @@ t.test('the active controller replica killed: another takes over', async (t) => 
 
 t.test('deleting the TidbCluster removes its objects; nothing is left in PD or the eviction records', async (t) => {
   // An eviction record of the drain service, as a drain in progress would leave it.
-  await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'DisruptionLedger', metadata: { name: 'basic', namespace: NS }, spec: { cluster: 'basic', evictions: [{ storeId: '1', podUid: 'x', beganAt: '2026-01-01T00:00:00Z', cause: 'removal' }] } }));
-  basic.evicting.add(1);
+  const evicted = (await basic.stores()).find((s) => s.state === 'Up')!.id;
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'DisruptionLedger', metadata: { name: 'basic', namespace: NS }, spec: { cluster: 'basic', evictions: [{ storeId: String(evicted), podUid: 'x', beganAt: '2026-01-01T00:00:00Z', cause: 'removal' }] } }));
+  await basic.evict(evicted);
+  t.same(await basic.evicting(), [evicted], `store ${evicted} in PD's evict-leader scheduler`);
+  // Real PD: pd-server keeps running after its pods go, so PD can be asked what is left in it.
+  basic.holdMembers();
   const claims = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);
   const started = Date.now();
   await kubectlOk(['delete', 'tidbcluster', '-n', NS, 'basic', '--wait=true', '--timeout=90s']);
@@ -247,7 +266,7 @@ t.test('deleting the TidbCluster removes its objects; nothing is left in PD or t
     return left.trim() === '';
   }, 120_000);
   figures.deleteSeconds = ((Date.now() - started) / 1000).toFixed(1);
-  t.equal(basic.evicting.size, 0, 'the evict-leader entry in PD was ended');
+  t.same(await basic.evicting(), [], 'the evict-leader entry in PD was ended');
   const ledger = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'basic', '-o', 'jsonpath={.spec.evictions}{.spec.leaving}']);
   t.ok(ledger.code !== 0 || ['', '[][]'].includes(ledger.stdout.trim()), `the eviction records are gone: ${ledger.stdout}`);
   const after = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);
