@@ -4,6 +4,7 @@
 import { defaultNodes, ensureCluster, KUBECONFIG, kubectl, kubectlOk } from './controlplane.ts';
 import { sleep } from './procs.ts';
 import { PdFleet } from '../e2e/pd-fleet.ts';
+import { tcPd } from '../e2e/tc-pd.ts';
 import { condition, dropReleasedVolumes, ensureVolumes, getTc, installCrd, isReady, patchTc, tidbCluster } from '../e2e/tc-helpers.ts';
 
 const step = (msg: string) => process.stdout.write(`\n\x1b[1m== ${msg}\x1b[0m\n`);
@@ -22,16 +23,19 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 const fleet = new PdFleet();
+// Real PD (pd-server, pd-simulator) when PD_BIN_DIR is set, the stand-in otherwise; either follows the pods.
+const pd = tcPd({ namespace: NS, cluster: 'basic', pdMembers: 3, tikvStores: 3, fleet, onFollow: (l) => note(`pd | ${l}`) });
 try {
   step('1. Local control plane (etcd, kube-apiserver, controller-manager, default scheduler, tidb-scheduler, kwok, tidb-steward)');
   await fleet.start();
-  note('PD: the stand-in (PD members and TiKV stores follow their pods; see test/e2e/pd-fleet.ts), not real PD');
+  note(pd.line);
   const started = Date.now();
-  await ensureCluster({ nodes: defaultNodes(4), stewardEnv: { STEWARD_PD_ENDPOINTS: fleet.stewardEndpoints([[NS, 'basic']]), STEWARD_PENDING_GRACE_SECONDS: '5' } });
+  await ensureCluster({ nodes: defaultNodes(4), stewardEnv: { STEWARD_PD_ENDPOINTS: JSON.stringify({ [`${NS}/basic`]: pd.endpoints }), STEWARD_PENDING_GRACE_SECONDS: '5' } });
   await fleet.follow(KUBECONFIG);
   await installCrd();
   await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=120s'], { timeoutMs: 130_000 });
   await kubectlOk(['create', 'namespace', NS]);
+  await pd.start();
   await dropReleasedVolumes();
   await ensureVolumes(12, '1Gi', `demo-${Date.now().toString(36)}`);
   note(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s: 4 kwok nodes, the TidbCluster CRD, 12 local volumes`);
@@ -86,14 +90,16 @@ try {
   step('Events of the TidbCluster');
   show(await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=TidbCluster', '--sort-by=.lastTimestamp', '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']));
 
-  step('The control plane keeps running (PD stand-in stopped with this demo). Look around:');
+  step(`The control plane keeps running (${pd.kind === 'real' ? 'pd-server and pd-simulator' : 'the PD stand-in'} stopped with this demo). Look around:`);
   note(`.cluster/kubectl get tc -n ${NS} -o yaml`);
   note(`.cluster/kubectl describe tc -n ${NS} basic`);
   note(`kubeconfig: ${KUBECONFIG}; logs: .cluster/logs/ (tidb-steward.log, tidb-scheduler.log, ...)`);
   note('stop everything: npm run cluster:down');
+  await pd.stop();
   await fleet.stop();
 } catch (err) {
   process.stderr.write(`\n[demo] ${(err as Error).message}\n[demo] logs are in .cluster/logs/; npm run cluster:down stops what is running\n`);
+  await pd.stop().catch(() => undefined);
   await fleet.stop().catch(() => undefined);
   process.exit(1);
 }

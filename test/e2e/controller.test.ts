@@ -12,21 +12,20 @@ import { defaultNodes, ensureCluster, KUBECONFIG, PORTS, stewardEnv, type Cluste
 import { REPO } from '../cluster/paths.ts';
 import { kubectl, kubectlOk, namespace, sleep, until } from './helpers.ts';
 import { PdFleet } from './pd-fleet.ts';
-import { startTcPd, type TcPd } from './tc-pd.ts';
+import { tcPd, type TcPdHandle } from './tc-pd.ts';
 import { condition, dropReleasedVolumes, ensureVolumes, getTc, installCrd, isReady, patchTc, stsReplicas, tidbCluster } from './tc-helpers.ts';
 
 t.setTimeout(900_000);
 const NS = 'e2e-tc';
 const fleet = new PdFleet();
-let basic: TcPd & { follow(): Promise<void> };
+let basic: TcPdHandle;
 let cluster: Cluster;
 let env: Record<string, string> = {};
 const figures: Record<string, string> = {};
 
 t.before(async () => {
   await fleet.start();
-  basic = await startTcPd({ namespace: NS, cluster: 'basic', pdMembers: 3, tikvStores: 3, fleet, onFollow: (l) => t.comment(`pd: ${l}`) });
-  t.teardown(() => basic.stop());
+  basic = tcPd({ namespace: NS, cluster: 'basic', pdMembers: 3, tikvStores: 3, fleet, onFollow: (l) => t.comment(`pd: ${l}`) });
   t.comment(basic.line);
   // "hungry" never gets a PD pod Running: it stays on the stand-in either way.
   const endpoints = { [`${NS}/basic`]: basic.endpoints, [`${NS}/hungry`]: [fleet.endpoint(NS, 'hungry')] };
@@ -36,10 +35,12 @@ t.before(async () => {
   cluster = await ensureCluster({ stewardEnv: env, nodes: defaultNodes(5) });
   await fleet.follow(KUBECONFIG);
   t.teardown(() => fleet.stop());
-  await basic.follow();
   await installCrd();
   const cleanup = await namespace(NS);
   t.teardown(cleanup);
+  // After the namespace is emptied: pods of an earlier run are not this run's members.
+  await basic.start();
+  t.teardown(() => basic.stop());
   await dropReleasedVolumes();
   await ensureVolumes(24, '1Gi', `e2e-tc-${Date.now().toString(36)}`);
 });
@@ -90,7 +91,11 @@ t.test('a TidbCluster becomes Services, ConfigMaps, StatefulSets, PDBs, Running 
   for (const type of ['Progressing', 'Paused', 'Suspended', 'Degraded']) t.equal(condition(tc, type)?.status, 'False', `${type} False`);
   const printed = await kubectlOk(['get', 'tc', '-n', NS]);
   t.match(printed, /NAME\s+READY\s+PD\s+TIKV\s+TIDB\s+AGE\nbasic\s+True\s+3\/3\s+3\/3\s+2\/2/, printed);
-  const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=TidbCluster', '-o', 'jsonpath={.items[*].reason}']);
+  // Events are posted apart from the status write: wait for it a little.
+  const events = await until('the ClusterReady Event', async () => {
+    const reasons = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=TidbCluster', '-o', 'jsonpath={.items[*].reason}']);
+    return /ClusterReady/.test(reasons) ? reasons : null;
+  }, 15_000);
   t.match(events, /ClusterReady/);
 });
 

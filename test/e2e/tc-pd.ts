@@ -24,8 +24,8 @@ export interface TcPd {
   kind: PdBackendKind;
   /** The one line saying which PD runs. */
   line: string;
-  /** The STEWARD_PD_ENDPOINTS entry of this cluster. */
-  endpoints: string[];
+  /** The STEWARD_PD_ENDPOINTS entry of this cluster (known before start()). */
+  readonly endpoints: string[];
   /** Member names as PD lists them, sorted. */
   members(): Promise<string[]>;
   leader(): Promise<string | null>;
@@ -59,16 +59,21 @@ export interface TcPdOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/**
- * Starts the PD of one TidbCluster. Real: before the control plane's steward starts (its endpoints go
- * into STEWARD_PD_ENDPOINTS), then `follow()` once the control plane runs. Stand-in: a model in `fleet`.
- */
-export async function startTcPd(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void> }> {
+export type TcPdHandle = TcPd & {
+  /**
+   * Starts PD and its following of the pods. Real PD: once the control plane runs (bringing it up
+   * stops pd-servers left under its state folder); its endpoints are known before, for the steward.
+   */
+  start(): Promise<void>;
+};
+
+/** The PD of one TidbCluster, started by `start()`. Stand-in: a model in `fleet` (which the caller follows). */
+export function tcPd(opts: TcPdOptions): TcPdHandle {
   if (pdBackendKind() === 'stand-in') return standin(opts.fleet.model(opts.namespace, opts.cluster), opts);
   return real(opts);
 }
 
-function standin(model: PdModel, opts: TcPdOptions): TcPd & { follow(): Promise<void> } {
+function standin(model: PdModel, opts: TcPdOptions): TcPdHandle {
   return {
     kind: 'stand-in',
     line: 'PD: the stand-in whose members and stores follow their pods (test/e2e/pd-fleet.ts). Set PD_BIN_DIR to a folder with pd-server and pd-simulator v8.5 to run against real PD.',
@@ -89,24 +94,19 @@ function standin(model: PdModel, opts: TcPdOptions): TcPd & { follow(): Promise<
       return model.log;
     },
     holdMembers() {},
-    follow: async () => undefined,
+    start: async () => undefined,
     stop: async () => undefined,
   };
 }
 
-async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void> }> {
+function real(opts: TcPdOptions): TcPdHandle {
   const root = join(STATE, 'pd', `${opts.namespace}-${opts.cluster}`);
   const names = Array.from({ length: opts.pdMembers }, (_, i) => `${opts.cluster}-pd-${i}`);
-  const pd: PdCluster = await startPdCluster({ namespace: opts.namespace, cluster: opts.cluster, names, dataRoot: join(root, 'pd') });
-  let sim: Simulator;
-  try {
-    sim = await startSimulator({ pdEndpoints: pd.endpoints, stores: opts.tikvStores, regions: opts.regions ?? 60, statusAddr: `127.0.0.1:${PD_BASE_PORT + 40}`, dir: join(root, 'sim'), cluster: opts.cluster });
-  } catch (err) {
-    await pd.stopAll();
-    throw err;
-  }
-  // The steward is told the initial members; the controller finds the others through PD.
-  const endpoints = [...pd.endpoints];
+  // startPdCluster's ports (member i on PD_BASE_PORT + 2i). The steward is told the initial members;
+  // the controller finds the others through PD.
+  const endpoints = names.map((_, i) => `http://127.0.0.1:${PD_BASE_PORT + 2 * i}`);
+  let pd: PdCluster | null = null;
+  let sim: Simulator | null = null;
   const hold = new Set<string>();
   let following: { stop(): Promise<void> } | null = null;
   const log: Array<{ at: number; what: string }> = [];
@@ -115,7 +115,9 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
 
   const get = async (path: string) => {
     const errors: string[] = [];
-    for (const e of pd.endpoints.filter((_, i) => pd.isRunning(pd.names[i]!))) {
+    if (!pd) throw new Error('PD is not started');
+    const p = pd;
+    for (const e of p.endpoints.filter((_, i) => p.isRunning(p.names[i]!))) {
       try {
         const r = await pdRequest(`${e}${path}`, { timeoutMs: 1500 });
         if (r.status < 500) return r;
@@ -128,6 +130,7 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
   };
   const api = {
     async members() {
+      if (!pd) throw new Error('PD is not started');
       return pd.memberNames();
     },
     async leader() {
@@ -151,7 +154,7 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
   // The log: PD's leader, members, store states and evict-leader entries, every 100 ms.
   let watching = true;
   const seen = { leader: null as string | null, members: null as string[] | null, stores: new Map<number, string>(), evicting: new Set<number>() };
-  const watch = (async () => {
+  const watchLoop = async () => {
     while (watching) {
       const [leader, members, stores, evicting] = await Promise.all([api.leader().catch(() => null), api.members().catch(() => null), api.stores().catch(() => null), api.evicting().catch(() => null)]);
       if (leader && leader !== seen.leader) {
@@ -179,18 +182,18 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
       }
       await sleep(100);
     }
-  })();
+  };
+  let watch: Promise<void> | null = null;
 
-  const b = pdBinLine(pd, sim);
   return {
     kind: 'real',
-    line: `${pdBackendLine()}: ${b}`,
+    line: `${pdBackendLine()}: ${opts.pdMembers} pd-server members that join and leave PD as their pods do, ${opts.tikvStores} pd-simulator stores and a new one per new TiKV pod`,
     endpoints,
     ...api,
     async makeLeader(name) {
       const from = await api.leader();
       if (from === name) return;
-      const r = await pdRequest(`${pd.urlOf(name)}/pd/api/v1/leader/transfer/${encodeURIComponent(name)}`, { method: 'POST', timeoutMs: 10_000 });
+      const r = await pdRequest(`${pd!.urlOf(name)}/pd/api/v1/leader/transfer/${encodeURIComponent(name)}`, { method: 'POST', timeoutMs: 10_000 });
       if (r.status !== 200) throw new Error(`PD refused to transfer leadership to ${name}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
       const deadline = Date.now() + 30_000;
       while ((await api.leader().catch(() => null)) !== name) {
@@ -202,14 +205,22 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
     },
     async evict(id) {
       const leader = (await api.leader()) ?? '';
-      const r = await pdRequest(`${pd.urlOf(leader)}/pd/api/v1/schedulers`, { method: 'POST', body: { name: 'evict-leader-scheduler', store_id: id }, timeoutMs: 5000 });
+      const r = await pdRequest(`${pd!.urlOf(leader)}/pd/api/v1/schedulers`, { method: 'POST', body: { name: 'evict-leader-scheduler', store_id: id }, timeoutMs: 5000 });
       if (r.status !== 200) throw new Error(`PD refused to evict leaders of store ${id}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
     },
     log,
     holdMembers() {
-      for (const n of pd.names) hold.add(n);
+      for (const n of pd?.names ?? []) hold.add(n);
     },
-    async follow() {
+    async start() {
+      pd = await startPdCluster({ namespace: opts.namespace, cluster: opts.cluster, names, dataRoot: join(root, 'pd') });
+      try {
+        sim = await startSimulator({ pdEndpoints: pd.endpoints, stores: opts.tikvStores, regions: opts.regions ?? 60, statusAddr: `127.0.0.1:${PD_BASE_PORT + 40}`, dir: join(root, 'sim'), cluster: opts.cluster });
+      } catch (err) {
+        await pd.stopAll();
+        throw err;
+      }
+      watch = watchLoop();
       following = await followPods({
         kubeconfig: KUBECONFIG,
         namespace: opts.namespace,
@@ -226,12 +237,8 @@ async function real(opts: TcPdOptions): Promise<TcPd & { follow(): Promise<void>
       watching = false;
       await watch;
       await following?.stop();
-      await sim.stop();
-      await pd.stopAll();
+      await sim?.stop();
+      await pd?.stopAll();
     },
   };
-}
-
-function pdBinLine(pd: PdCluster, sim: Simulator): string {
-  return `${pd.names.length} pd-server members that join and leave as their pods do, ${sim.stores.length} pd-simulator stores (a new one per new TiKV pod)`;
 }
