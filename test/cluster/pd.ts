@@ -1,7 +1,9 @@
 // Real PD for tests, from binaries the user brings (PD_BIN_DIR, see pdBinaries()): a pd-server cluster on 127.0.0.1 whose member names are the PD pod names, a
 // pd-simulator standing in for the TiKV stores, and followPods(), which keeps both in step with the
 // pods of a TidbCluster in the local control plane (a deleted PD pod stops its member, the pod
-// Running again starts it with its data, as a pod with a PersistentVolume would).
+// Running again starts it with its data, as a pod with a PersistentVolume would), and with
+// `membership` also who is a member: members join (pd-server `join`) and leave (removed through PD's
+// API) at run time, and new TiKV pods get new simulated stores.
 //
 // Everything listens on 127.0.0.1. Ports: member i serves clients on basePort+2i and peers on
 // basePort+2i+1 (default 12379: 12379/12380, 12381/12382, ...), clear of etcd's 2379/2380 and

@@ -5,6 +5,7 @@ import t from 'tap';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { PD_BASE_PORT, getStores, pdBinaries, pdBinDir, pdRequest, startPdCluster, startSimulator, stewardPdEndpoints, type PdCluster, type Simulator, type StoreInfo } from '../cluster/pd.ts';
 
 const NAMES = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2'];
@@ -306,4 +307,36 @@ t.test('down-node and add-node: what the simulator offers for TiKV pods', async 
   t.not(added.id, victim.id, `add-node registers a new store ${added.id} (${added.address}), never the old id`);
   const now = await getStores(pd.endpoints[0]!);
   t.same(now.find((s) => s.store.id === added.id)?.store.labels, [{ key: 'pod', value: 'basic-tikv-3' }]);
+});
+
+t.test('a member joins at run time (join) and leaves through DELETE /members/name/<name>', async (t) => {
+  await allUp();
+  const joined = Date.now();
+  await pd.add('basic-pd-3', { index: 3 });
+  measure('basic-pd-3 joined (started with join, healthy)', Date.now() - joined);
+  t.same(await pd.memberNames(), [...NAMES, 'basic-pd-3'], 'PD lists the new member');
+  t.equal(pd.names.length, 4);
+  // A joined member restarts from its data dir (join does nothing then).
+  await pd.stop('basic-pd-3');
+  await pd.start('basic-pd-3');
+  t.same(await pd.memberNames(), [...NAMES, 'basic-pd-3'], 'it restarts as the same member');
+  // etcd refuses a membership change while a member joined or restarted less than a few seconds ago
+  // (HTTP 500 "etcdserver: unhealthy cluster"); tidb-steward retries, and so does this test.
+  const removed = Date.now();
+  const { value: answer } = await until('DELETE /members/name/basic-pd-3 accepted', async () => {
+    const r = await call(pd.endpoints[0] + `${API}/members/name/basic-pd-3`, { method: 'DELETE', timeoutMs: 10_000 });
+    if (r.status === 500) t.comment(`PD: HTTP 500 ${r.text.trim()}`);
+    return r.status === 200 ? r : undefined;
+  }, 30_000, 500);
+  measure('DELETE /members/name/basic-pd-3 accepted after', Date.now() - removed);
+  t.match(answer.text, /removed, pd: basic-pd-3/);
+  t.same(await pd.memberNames(), NAMES, 'no longer listed');
+  t.ok(pd.isRunning('basic-pd-3'), 'the removed pd-server does not exit by itself');
+  const dir = pd.dataDirOf('basic-pd-3');
+  await pd.remove('basic-pd-3');
+  t.same(pd.names, NAMES, 'the harness forgets it');
+  t.notOk(existsSync(dir), 'its data dir is dropped (a removed member cannot start from it)');
+  const gone = await call(pd.endpoints[0] + `${API}/members/name/basic-pd-3`, { method: 'DELETE' });
+  t.equal(gone.status, 404, `deleting it again: HTTP ${gone.status} ${gone.text.trim()}`);
+  await pd.waitHealthy(30_000);
 });
