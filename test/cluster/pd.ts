@@ -650,6 +650,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       await event('event=add-node');
       const until = Date.now() + 30_000;
       while (Date.now() < until) {
+        if (!running()) throw fail(`exited with ${child.exitCode ?? child.signalCode} during add-node`);
         const now = await getStores(await anyEndpoint(opts.pdEndpoints)).catch(() => [] as StoreInfo[]);
         const fresh = now.find((s) => !before.has(s.store.id) && !known.has(s.store.id));
         if (fresh) {

@@ -260,7 +260,7 @@ t.test('deleting the TidbCluster removes its objects; nothing is left in PD or t
   const evicted = (await basic.stores()).find((s) => s.state === 'Up')!.id;
   await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'tidb-steward.dev/v1alpha1', kind: 'DisruptionLedger', metadata: { name: 'basic', namespace: NS }, spec: { cluster: 'basic', evictions: [{ storeId: String(evicted), podUid: 'x', beganAt: '2026-01-01T00:00:00Z', cause: 'removal' }] } }));
   await basic.evict(evicted);
-  t.same(await basic.evicting(), [evicted], `store ${evicted} in PD's evict-leader scheduler`);
+  t.ok((await basic.evicting()).includes(evicted), `store ${evicted} in PD's evict-leader scheduler`);
   // Real PD: pd-server keeps running after its pods go, so PD can be asked what is left in it.
   basic.holdMembers();
   const claims = (await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);

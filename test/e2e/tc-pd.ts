@@ -215,7 +215,20 @@ function real(opts: TcPdOptions): TcPdHandle {
     async start() {
       pd = await startPdCluster({ namespace: opts.namespace, cluster: opts.cluster, names, dataRoot: join(root, 'pd') });
       try {
-        sim = await startSimulator({ pdEndpoints: pd.endpoints, stores: opts.tikvStores, regions: opts.regions ?? 60, statusAddr: `127.0.0.1:${PD_BASE_PORT + 40}`, dir: join(root, 'sim'), cluster: opts.cluster });
+        sim = await startSimulator({
+          pdEndpoints: pd.endpoints,
+          stores: opts.tikvStores,
+          regions: opts.regions ?? 60,
+          statusAddr: `127.0.0.1:${PD_BASE_PORT + 40}`,
+          dir: join(root, 'sim'),
+          cluster: opts.cluster,
+          // pd-simulator v8.5.4's add-node puts the new node in its node map before the node's PD
+          // client has a connection (about 100 ms); a store heartbeat in that window dereferences a
+          // nil gRPC connection and the simulator dies (SIGSEGV in StoreHeartbeat), which nothing can
+          // undo: a new simulator refuses a bootstrapped PD. Store heartbeats every 5 s instead of 1 s
+          // make that about one add-node in 50 rather than one in 10; a new store is Up a little later.
+          storeHeartbeat: '5s',
+        });
       } catch (err) {
         await pd.stopAll();
         throw err;
