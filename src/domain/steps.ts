@@ -48,6 +48,11 @@ export interface Observed {
   maxReplicas: number;
   /** Store ids in PD's evict-leader scheduler. */
   evicting: string[];
+  /**
+   * PD's evict-leader list could not be trusted: unreadable, or read from a PD leader that has not
+   * restored its schedulers yet (it then lists none for a few seconds). No eviction record is dropped.
+   */
+  evictingUnknown?: boolean;
 }
 
 export type PdAction =
@@ -276,6 +281,8 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
 
 /** Evict-leader entries started by a suspend end once the store serves again (or is gone). */
 function endEvictions(tc: TidbCluster, o: Observed, s: Step): void {
+  // An entry PD does not list now may still come back with its schedulers: keep the record.
+  if (o.evictingUnknown) return;
   for (const e of tc.status.tikv?.evictLeader ?? []) {
     // Stryker disable next-line ArrayDeclaration: equivalent, endEvictions runs only once the stores were read, so ?? [] is never taken
     const st = (o.stores ?? []).find((x) => x.id === e.storeId);

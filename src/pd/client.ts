@@ -200,6 +200,18 @@ export class PdClient {
     return { count: parsed.data.regions.length || parsed.data.count, regions: parsed.data.regions };
   }
 
+  /**
+   * Whether PD's leader runs any scheduler. A newly elected leader lists none (GET /schedulers → [])
+   * until it has restored them from storage, and its evict-leader list answers 404 meanwhile. A PD
+   * that does not serve the list gives no such sign: true.
+   */
+  async schedulersLoaded(): Promise<boolean> {
+    const { status, text } = await this.call('GET', '/pd/api/v1/schedulers');
+    if (status !== 200) return true;
+    const list = parseJsonExact(text);
+    return !Array.isArray(list) || list.length > 0;
+  }
+
   /** Store ids currently in the evict-leader scheduler (none when it does not exist). */
   async evictingStores(): Promise<string[]> {
     const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);

@@ -74,7 +74,7 @@ function harness() {
       c.pods.upsert(`db/${p.name}`, p);
     }
   };
-  return { c, applied, statuses, finalizers, pdCalls, events, pd, tc, runningSet };
+  return { c, applied, statuses, finalizers, pdCalls, events, pd, port, tc, runningSet };
 }
 
 const store = (id: number, pod: string): StoreInfo => ({ store: { id: String(id), address: `${pod}.basic-tikv-peer.db.svc:20160`, state_name: 'Up', labels: [] }, status: { leader_count: 10, region_count: 30 } });
@@ -118,6 +118,36 @@ t.test('a running cluster: Ready, and the status is not written again when nothi
   await h.c.reconcile('db/basic');
   t.equal(h.statuses.length, 1, 'unchanged status not written');
   t.equal(h.applied.length, appliedOnce, 'unchanged objects not re-applied');
+});
+
+t.test('an eviction record is kept while PD cannot say whether the eviction is still there', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
+  const status: TidbClusterStatus = { pd: { bootstrapped: true }, tikv: { evictLeader: [{ storeId: '2', since: '2026-01-01T00:00:00Z' }] } } as TidbClusterStatus;
+  const records = () => h.statuses.at(-1)?.tikv?.evictLeader?.map((e) => e.storeId);
+  // Real PD v8.5, a leader elected a moment ago: no scheduler listed, the evict-leader list a 404.
+  h.port.schedulersLoaded = async () => false;
+  h.c.clusters.upsert('db/basic', h.tc({}, status));
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, [], 'nothing ended');
+  t.same(records(), ['2'], 'the record is kept');
+  h.port.schedulersLoaded = async () => {
+    throw new Error('PD GET /pd/api/v1/schedulers: timeout');
+  };
+  h.port.evictingStores = async () => {
+    throw new Error('PD evict-leader list answered HTTP 503');
+  };
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, [], 'an unreadable list ends nothing either');
+  // The schedulers restored: the entry is listed again and ended.
+  h.port.schedulersLoaded = async () => true;
+  h.port.evictingStores = async () => ['2'];
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, ['end-evict 2']);
+  t.same(records(), undefined, 'the record goes once PD ended it');
 });
 
 t.test('paused: nothing applied, nothing asked of PD, the held change in status', async (t) => {

@@ -465,6 +465,9 @@ t.test('decideTikv ends the evict-leader entries a suspend started, once the sto
   }
   const tc = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }] } }).obj();
   t.same(decideTikv(tc, observed({ stores: null, pdReachable: false, evicting: ['2'] }), policy).evictLeaderEnded, undefined, 'nothing ends while PD cannot list stores');
+  const unknown = { ...observed({ evicting: [] }), evictingUnknown: true };
+  const held = decideTikv(tc, unknown, policy);
+  t.same([held.actions, held.evictLeaderEnded], [[], undefined], 'nothing ends while PD\'s evict-leader list cannot be trusted (a new leader restoring its schedulers)');
   const two = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }, { storeId: '3', since }] } }).obj();
   t.same(decideTikv(two, observed({ evicting: ['2', '3'] }), policy).evictLeaderEnded, ['2', '3'], 'every entry is judged');
 });

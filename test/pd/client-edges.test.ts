@@ -114,6 +114,18 @@ t.test('answers that are not what PD sends are errors that say so', async (t) =>
   await t.rejects(pd(ok({ 'store-id-ranges': 5 })).evictingStores(), { message: 'PD evict-leader list has an unexpected shape' });
 });
 
+t.test('schedulersLoaded: false only when PD lists no scheduler at all (a new leader before it restored them)', async (t) => {
+  const f = (a: Answer) => fakeFetch(() => a);
+  const recorded = f(ok([]));
+  t.equal(await new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: recorded.impl }).schedulersLoaded(), false, '[] as real PD answers in its first seconds as leader');
+  t.same(recorded.calls.map((c) => `${c.method} ${c.url}`), ['GET http://a/pd/api/v1/schedulers']);
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f(a).impl });
+  t.equal(await pd(ok(['balance-leader-scheduler', 'evict-leader-scheduler'])).schedulersLoaded(), true);
+  t.equal(await pd({ status: 404, text: '404 page not found' }).schedulersLoaded(), true, 'a PD without the list gives no sign');
+  t.equal(await pd(ok({ not: 'a list' })).schedulersLoaded(), true);
+  await t.rejects(pd(ok('<html>')).schedulersLoaded(), 'an answer that is not JSON is an error');
+});
+
 t.test('evict-leader list: absent scheduler in each way PD says it, or the ids', async (t) => {
   const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
   t.same(await pd({ status: 404, text: 'whatever' }).evictingStores(), []);
