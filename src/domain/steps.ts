@@ -281,8 +281,12 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
 
 /** Evict-leader entries started by a suspend end once the store serves again (or is gone). */
 function endEvictions(tc: TidbCluster, o: Observed, s: Step): void {
-  // An entry PD does not list now may still come back with its schedulers: keep the record.
-  if (o.evictingUnknown) return;
+  // An entry PD does not list now may still come back with its schedulers: keep the record, and
+  // ask again soon (a new PD leader restores them within seconds).
+  if (o.evictingUnknown) {
+    if (tc.status.tikv?.evictLeader?.length) s.requeueAfterMs = 2000;
+    return;
+  }
   for (const e of tc.status.tikv?.evictLeader ?? []) {
     // Stryker disable next-line ArrayDeclaration: equivalent, endEvictions runs only once the stores were read, so ?? [] is never taken
     const st = (o.stores ?? []).find((x) => x.id === e.storeId);

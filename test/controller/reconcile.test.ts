@@ -131,8 +131,9 @@ t.test('an eviction record is kept while PD cannot say whether the eviction is s
   // Real PD v8.5, a leader elected a moment ago: no scheduler listed, the evict-leader list a 404.
   h.port.schedulersLoaded = async () => false;
   h.c.clusters.upsert('db/basic', h.tc({}, status));
-  await h.c.reconcile('db/basic');
+  const r = await h.c.reconcile('db/basic');
   t.same(h.pdCalls, [], 'nothing ended');
+  t.ok(r && r.requeueAfterMs && r.requeueAfterMs <= 2000, 'asked again soon');
   t.same(records(), ['2'], 'the record is kept');
   h.port.schedulersLoaded = async () => {
     throw new Error('PD GET /pd/api/v1/schedulers: timeout');

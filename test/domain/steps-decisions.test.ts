@@ -467,7 +467,8 @@ t.test('decideTikv ends the evict-leader entries a suspend started, once the sto
   t.same(decideTikv(tc, observed({ stores: null, pdReachable: false, evicting: ['2'] }), policy).evictLeaderEnded, undefined, 'nothing ends while PD cannot list stores');
   const unknown = { ...observed({ evicting: [] }), evictingUnknown: true };
   const held = decideTikv(tc, unknown, policy);
-  t.same([held.actions, held.evictLeaderEnded], [[], undefined], 'nothing ends while PD\'s evict-leader list cannot be trusted (a new leader restoring its schedulers)');
+  t.same([held.actions, held.evictLeaderEnded, held.requeueAfterMs], [[], undefined, 2000], 'nothing ends while PD\'s evict-leader list cannot be trusted (a new leader restoring its schedulers); asked again in 2 s');
+  t.equal(decideTikv(makeTc().obj(), unknown, policy).requeueAfterMs, null, 'no record: nothing to ask again for');
   const two = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }, { storeId: '3', since }] } }).obj();
   t.same(decideTikv(two, observed({ evicting: ['2', '3'] }), policy).evictLeaderEnded, ['2', '3'], 'every entry is judged');
 });
