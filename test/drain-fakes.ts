@@ -60,7 +60,15 @@ export class DrainFakePd implements DrainPdApi {
   }
   async removeEvictLeader(id: string) {
     this.check();
+    this.removals.push(id);
     this.evicting.delete(id);
+  }
+  removals: string[] = [];
+  /** False: a new PD leader that has not restored its schedulers (lists none, 404 for the evict list). */
+  schedulersRestored = true;
+  async schedulersLoaded() {
+    this.check();
+    return this.schedulersRestored;
   }
   /** Members that do not answer their own health check at all (process dead, pod Running). */
   silent = new Set<string>();

@@ -388,3 +388,20 @@ t.test('autoscaler drain taints start the hand-over; removing them ends it', asy
   await drain.nodeDrainChanged('n2', false);
   t.same([...pd.evicting], []);
 });
+
+t.test('cleanup waits while a new PD leader has not restored its schedulers, then ends the eviction', async (t) => {
+  const { drain, pd, records, pods, advance } = setup();
+  await drain.reviewRemoval(evict('basic-tikv-2'));
+  t.ok(pd.evicting.has('3'));
+  pods.upsert('db/basic-tikv-2', { ...pods.get('db/basic-tikv-2')!, uid: 'tikv-uid-2-new' });
+  advance(30_000);
+  // PD's leader changed: it lists no schedulers yet, and a DELETE now would be undone by its restore.
+  pd.schedulersRestored = false;
+  t.equal(await drain.reconcileEvictions(), 0, 'nothing ended while PD has not restored its schedulers');
+  t.same(pd.removals, [], 'no DELETE sent to PD');
+  t.match(await records.forCluster('db', 'basic'), [{ storeId: '3' }], 'the record is kept');
+  pd.schedulersRestored = true;
+  t.equal(await drain.reconcileEvictions(), 1);
+  t.same(pd.removals, ['3']);
+  t.same(await records.forCluster('db', 'basic'), []);
+});
