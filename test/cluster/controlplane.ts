@@ -10,8 +10,8 @@
 // ensureCluster reuses a running healthy cluster (a second call costs a readyz probe), builds missing
 // binaries first, and on any failure stops what it started and throws with the failing component's
 // log tail. `down()` stops everything; `npm run cluster:down` does the same from a shell.
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'undici';
@@ -377,10 +377,29 @@ async function ensureLeaseNamespace(): Promise<void> {
   if (r.code !== 0 && !/AlreadyExists/.test(r.stderr)) throw new Error(`cannot create namespace tidb-steward: ${r.stderr}`);
 }
 
+/** A digest of tidb-steward's code (src/ and manifests/), to tell a running process that is out of date. */
+function stewardCode(): string {
+  const hash = createHash('sha256');
+  for (const dir of ['src', 'manifests']) {
+    for (const f of (readdirSync(join(REPO, dir), { recursive: true }) as string[]).sort()) {
+      const path = join(REPO, dir, f);
+      try {
+        hash.update(f).update(readFileSync(path));
+      } catch {
+        // a directory
+      }
+    }
+  }
+  return hash.digest('hex');
+}
+const codeMark = (name: string) => join(STATE, `${name}.code`);
+const runsCurrentCode = (name: string) => existsSync(codeMark(name)) && readFileSync(codeMark(name), 'utf8') === stewardCode();
+
 async function startStewardProcess(name: string, port: number, env: Record<string, string>): Promise<void> {
   const main = join(REPO, 'src', 'main.ts');
   await ensureLeaseNamespace();
   await applyStewardCrds();
+  writeFileSync(codeMark(name), stewardCode());
   const pid = start(name, process.execPath, ['--max-semi-space-size=8', main], stewardEnv({ ...env, STEWARD_PORT: String(port) }));
   const ca = readFileSync(join(PKI, 'ca.crt'));
   const probe = new Agent({ connect: { ca } });
@@ -482,8 +501,12 @@ export async function up(opts: UpOptions = {}): Promise<{ reused: boolean; secon
   if (await running()) {
     say('a healthy local cluster is already running; reusing it');
     if (opts.bindVerb !== undefined) await setBindVerb(opts.bindVerb);
-    if (opts.steward !== false && !alive(readPids()['tidb-steward'] ?? 0)) {
-      await restartSteward(stewardExtra);
+    const stewardUp = alive(readPids()['tidb-steward'] ?? 0);
+    // A tidb-steward started before src/ changed would test old code: restart it as it ran.
+    const outdated = stewardUp && !runsCurrentCode('tidb-steward');
+    if (outdated) say('tidb-steward runs older code than src/ and manifests/: restarting it');
+    if (opts.steward !== false && (!stewardUp || outdated)) {
+      await restartSteward(outdated ? stewardOverrides() : stewardExtra);
       await kubectlOk(['apply', '-f', '-'], webhookManifest(pki().caPem));
     }
     return { reused: true, seconds: (Date.now() - started) / 1000 };
