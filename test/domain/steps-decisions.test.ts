@@ -469,6 +469,7 @@ t.test('decideTikv ends the evict-leader entries a suspend started, once the sto
   const held = decideTikv(tc, unknown, policy);
   t.same([held.actions, held.evictLeaderEnded, held.requeueAfterMs], [[], undefined, 2000], 'nothing ends while PD\'s evict-leader list cannot be trusted (a new leader restoring its schedulers); asked again in 2 s');
   t.equal(decideTikv(makeTc().obj(), unknown, policy).requeueAfterMs, null, 'no record: nothing to ask again for');
+  t.equal(decideTikv(makeTc().status({ tikv: {} }).obj(), unknown, policy).requeueAfterMs, null, 'TiKV status without eviction records: nothing to ask again for');
   const two = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }, { storeId: '3', since }] } }).obj();
   t.same(decideTikv(two, observed({ evicting: ['2', '3'] }), policy).evictLeaderEnded, ['2', '3'], 'every entry is judged');
 });
