@@ -4,33 +4,7 @@ import t from 'tap';
 import { decidePd, decideSuspend, decideTidb, decideTikv, pdBootstrapped, pdQuorum, type MemberPod, type Observed, type Step, type StoreObserved } from '../../src/domain/steps.ts';
 import { makeTc } from '../tidbcluster.ts';
 
-const pod = (name: string, over: Partial<MemberPod> = {}): MemberPod => ({ name, ordinal: Number(name.split('-').pop()), phase: 'Running', ready: true, deleting: false, nodeName: 'n1', ...over });
-const sts = (replicas: number) => ({ replicas, readyReplicas: replicas, updatedReplicas: replicas, currentRevision: 'r1', updateRevision: 'r1' });
-const store = (id: number, podName: string | null, state = 'Up', leaders = 10): StoreObserved => ({ id: String(id), pod: podName, state, leaderCount: leaders, regionCount: 30 });
-const upStores = (n: number) => Array.from({ length: n }, (_, i) => store(i + 1, `basic-tikv-${i}`));
-
-function observed(opts: { pd?: number; tikv?: number; tidb?: number; leader?: string | null; unhealthy?: string[]; members?: string[]; stores?: StoreObserved[] | null; maxReplicas?: number; evicting?: string[]; pdReachable?: boolean; pdError?: string } = {}): Observed {
-  const n = { pd: opts.pd ?? 3, tikv: opts.tikv ?? 3, tidb: opts.tidb ?? 2 };
-  const members = opts.members ?? Array.from({ length: n.pd }, (_, i) => `basic-pd-${i}`);
-  return {
-    now: 1_000_000,
-    sts: { pd: sts(n.pd), tikv: sts(n.tikv), tidb: sts(n.tidb) },
-    pods: {
-      pd: Array.from({ length: n.pd }, (_, i) => pod(`basic-pd-${i}`)),
-      tikv: Array.from({ length: n.tikv }, (_, i) => pod(`basic-tikv-${i}`)),
-      tidb: Array.from({ length: n.tidb }, (_, i) => pod(`basic-tidb-${i}`)),
-    },
-    pd: {
-      reachable: opts.pdReachable ?? true,
-      ...(opts.pdError ? { error: opts.pdError } : {}),
-      members: members.map((m) => ({ name: m, healthy: !(opts.unhealthy ?? []).includes(m) })),
-      leader: opts.leader === undefined ? 'basic-pd-0' : opts.leader,
-    },
-    stores: opts.stores === undefined ? upStores(n.tikv) : opts.stores,
-    maxReplicas: opts.maxReplicas ?? 3,
-    evicting: opts.evicting ?? [],
-  };
-}
+import { observed, pod, sts, store, upStores } from './observed.ts';
 
 /** The expected step: an idle step of the component with the given fields. */
 const want = (component: Step['component'], replicas: number | null, over: Partial<Step> = {}): Step => ({

@@ -1,29 +1,9 @@
 // Scale, suspend and gating decisions: tables of (cluster, observed) → step.
 import t from 'tap';
-import { decidePd, decideSuspend, decideTidb, decideTikv, pdQuorum, type MemberPod, type Observed, type StoreObserved } from '../../src/domain/steps.ts';
+import { decidePd, decideSuspend, decideTidb, decideTikv, pdQuorum } from '../../src/domain/steps.ts';
 import { makeTc } from '../tidbcluster.ts';
 
-const pod = (name: string, over: Partial<MemberPod> = {}): MemberPod => ({ name, ordinal: Number(name.split('-').pop()), phase: 'Running', ready: true, deleting: false, nodeName: 'n1', ...over });
-const sts = (replicas: number) => ({ replicas, readyReplicas: replicas, updatedReplicas: replicas, currentRevision: 'r1', updateRevision: 'r1' });
-const store = (id: number, podName: string, state = 'Up', leaders = 10): StoreObserved => ({ id: String(id), pod: podName, state, leaderCount: leaders, regionCount: 30 });
-
-function observed(opts: { pd?: number; tikv?: number; tidb?: number; leader?: string | null; unhealthy?: string[]; members?: string[]; stores?: StoreObserved[] | null; maxReplicas?: number; evicting?: string[]; pdReachable?: boolean } = {}): Observed {
-  const n = { pd: opts.pd ?? 3, tikv: opts.tikv ?? 3, tidb: opts.tidb ?? 2 };
-  const members = opts.members ?? Array.from({ length: n.pd }, (_, i) => `basic-pd-${i}`);
-  return {
-    now: 1_000_000,
-    sts: { pd: sts(n.pd), tikv: sts(n.tikv), tidb: sts(n.tidb) },
-    pods: {
-      pd: Array.from({ length: n.pd }, (_, i) => pod(`basic-pd-${i}`)),
-      tikv: Array.from({ length: n.tikv }, (_, i) => pod(`basic-tikv-${i}`)),
-      tidb: Array.from({ length: n.tidb }, (_, i) => pod(`basic-tidb-${i}`)),
-    },
-    pd: { reachable: opts.pdReachable ?? true, members: members.map((m) => ({ name: m, healthy: !(opts.unhealthy ?? []).includes(m) })), leader: opts.leader === undefined ? 'basic-pd-0' : opts.leader },
-    stores: opts.stores === undefined ? Array.from({ length: n.tikv }, (_, i) => store(i + 1, `basic-tikv-${i}`)) : opts.stores,
-    maxReplicas: opts.maxReplicas ?? 3,
-    evicting: opts.evicting ?? [],
-  };
-}
+import { observed, pod, sts, store } from './observed.ts';
 
 const bootstrapped = { pd: { bootstrapped: true } };
 const policy = { evictTimeoutMs: 60_000 };
