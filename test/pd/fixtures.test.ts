@@ -148,6 +148,20 @@ t.test('the PD client sends the recorded requests and reads PD\'s recorded answe
     ['scheduler-delete-evict-leader', async (pd, fx) => pd.removeEvictLeader(fx.request.path.split('-').pop()!)],
     ['scheduler-delete-evict-leader-last', async (pd, fx) => pd.removeEvictLeader(fx.request.path.split('-').pop()!)],
     ['scheduler-delete-absent', async (pd, fx) => pd.removeEvictLeader(fx.request.path.split('-').pop()!)],
+    ['config-replicate', async (pd) => t.equal(await pd.maxReplicas(), 3)],
+    ...(['miss-peer', 'down-peer', 'offline-peer'] as const).flatMap((check) =>
+      ['', '-offline'].map((suffix): [string, (pd: PdClient, fx: PdFixture) => Promise<unknown>] => [`regions-check-${check}${suffix}`, async (pd, fx) => {
+        const got = await pd.regionCheck(check);
+        t.same(got.regions.map((r) => Number(r.id)).sort((a, b) => a - b), fx.state.regionChecks[check], `${fx.name}: the regions PD listed`);
+        t.equal(got.count, fx.state.regionChecks[check]!.length, `${fx.name}: counted`);
+        if (check === 'offline-peer' && suffix) t.ok(got.regions.every((r) => r.peers.includes('3')), 'each has a peer on the Offline store 3');
+      }]),
+    ),
+    ['store-delete', async (pd) => pd.deleteStore('3')],
+    ['store-delete-empty', async (pd) => pd.deleteStore('1085')],
+    ['store-delete-tombstone', async (pd) => {
+      t.equal(await pd.deleteStore('1085').then(() => 'resolved', (e: Error) => e.message), 'PD refused to delete store 1085: HTTP 410 "[PD:core:ErrStoreRemoved]store 1085 has been removed"\n');
+    }],
     ['leader-transfer', async (pd, fx) => pd.transferLeader(fx.request.path.split('/').pop()!)],
     ['leader-transfer-to-leader', async (pd, fx) => pd.transferLeader(fx.request.path.split('/').pop()!)],
     ['leader-transfer-unknown', async (pd) => {
