@@ -58,7 +58,7 @@ export const CheckedRegion = z.looseObject({
   down_peers: z
     .array(z.looseObject({ peer: z.looseObject({ store_id: Id }).nullish() }))
     .nullish()
-    .transform((p) => (p ?? []).flatMap((x) => (x.peer ? [x.peer.store_id] : []))),
+    .transform((p) => p?.flatMap((x) => (x.peer ? [x.peer.store_id] : [])) ?? []),
 });
 export type CheckedRegion = z.infer<typeof CheckedRegion>;
 export const CheckedRegions = z.looseObject({

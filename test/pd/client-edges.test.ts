@@ -233,9 +233,9 @@ t.test('max-replicas: read from the replication config, refused when it is not a
 });
 
 t.test('region checks: exact request, peers and down peers as exact store ids, count from the list', async (t) => {
-  const f = fakeFetch(() => ok('{"count":1,"regions":[{"id":18446744073709551615,"peers":[{"id":5,"store_id":1},{"id":6,"store_id":"18446744073709551614"}],"down_peers":[{"peer":{"id":6,"store_id":18446744073709551613},"down_seconds":30},{"peer":null},{}]}]}'));
+  const f = fakeFetch(() => ok('{"count":1,"regions":[{"id":18446744073709551615,"peers":[{"id":5,"store_id":1},{"id":6,"store_id":"18446744073709551614"}],"down_peers":[{"peer":{"id":6,"store_id":18446744073709551613},"down_seconds":30},{"peer":null},{},{"peer":{"id":7,"store_id":4}}]}]}'));
   const pd = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f.impl });
-  t.same(await pd.regionCheck('down-peer'), { count: 1, regions: [{ id: '18446744073709551615', peers: ['1', '18446744073709551614'], down_peers: ['18446744073709551613'] }] });
+  t.same(await pd.regionCheck('down-peer'), { count: 1, regions: [{ id: '18446744073709551615', peers: ['1', '18446744073709551614'], down_peers: ['18446744073709551613', '4'] }] });
   await pd.regionCheck('miss-peer');
   await pd.regionCheck('offline-peer');
   t.same(f.calls, ['down-peer', 'miss-peer', 'offline-peer'].map((c) => ({ url: `http://a/pd/api/v1/regions/check/${c}`, method: 'GET', headers: {}, body: undefined })));
