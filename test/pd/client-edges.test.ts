@@ -235,17 +235,17 @@ t.test('max-replicas: read from the replication config, refused when it is not a
 t.test('region checks: exact request, peers and down peers as exact store ids, count from the list', async (t) => {
   const f = fakeFetch(() => ok('{"count":1,"regions":[{"id":18446744073709551615,"peers":[{"id":5,"store_id":1},{"id":6,"store_id":"18446744073709551614"}],"down_peers":[{"peer":{"id":6,"store_id":18446744073709551613},"down_seconds":30},{"peer":null},{},{"peer":{"id":7,"store_id":4}}]}]}'));
   const pd = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f.impl });
-  t.same(await pd.regionCheck('down-peer'), { count: 1, regions: [{ id: '18446744073709551615', peers: ['1', '18446744073709551614'], down_peers: ['18446744073709551613', '4'] }] });
+  t.strictSame(await pd.regionCheck('down-peer'), { count: 1, regions: [{ id: '18446744073709551615', peers: ['1', '18446744073709551614'], down_peers: ['18446744073709551613', '4'] }] });
   await pd.regionCheck('miss-peer');
   await pd.regionCheck('offline-peer');
   t.same(f.calls, ['down-peer', 'miss-peer', 'offline-peer'].map((c) => ({ url: `http://a/pd/api/v1/regions/check/${c}`, method: 'GET', headers: {}, body: undefined })));
 
   const check = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl }).regionCheck('offline-peer');
   const region = (id: number) => ({ id, peers: [{ store_id: 3 }] });
-  t.same(await check(ok({ count: 9, regions: [region(7), region(8)] })), { count: 2, regions: [{ id: '7', peers: ['3'], down_peers: [] }, { id: '8', peers: ['3'], down_peers: [] }] }, 'the regions listed count, whatever count says');
+  t.strictSame(await check(ok({ count: 9, regions: [region(7), region(8)] })), { count: 2, regions: [{ id: '7', peers: ['3'], down_peers: [] }, { id: '8', peers: ['3'], down_peers: [] }] }, 'the regions listed count, whatever count says');
   t.same(await check(ok({ count: 9, regions: [] })), { count: 9, regions: [] }, 'a PD that counts without listing: its count');
   t.same(await check(ok({ regions: null })), { count: 0, regions: [] });
-  t.same(await check(ok({ regions: [{ id: 7, peers: null, down_peers: null }] })), { count: 1, regions: [{ id: '7', peers: [], down_peers: [] }] });
+  t.strictSame(await check(ok({ regions: [{ id: 7, peers: null, down_peers: null }] })), { count: 1, regions: [{ id: '7', peers: [], down_peers: [] }] });
   t.equal(await messageOf(check({ status: 500, text: long('r') })), `PD region check offline-peer answered HTTP 500: ${'r'.repeat(300)}`);
   t.equal(await statusOf(check({ status: 500, text: 'r' })), 500);
   t.equal(await messageOf(check({ status: 201, text: '{}' })), 'PD region check offline-peer answered HTTP 201: {}', 'only 200 is an answer');
