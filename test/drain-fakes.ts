@@ -52,6 +52,7 @@ export class DrainFakePd implements DrainPdApi {
   }
   async evictingStores() {
     this.check();
+    this.restored('PD evict-leader list');
     return [...this.evicting];
   }
   async addEvictLeader(id: string) {
@@ -60,15 +61,15 @@ export class DrainFakePd implements DrainPdApi {
   }
   async removeEvictLeader(id: string) {
     this.check();
+    this.restored(`stopping the leader eviction of store ${id}`);
     this.removals.push(id);
     this.evicting.delete(id);
   }
   removals: string[] = [];
-  /** False: a new PD leader that has not restored its schedulers (lists none, 404 for the evict list). */
+  /** False: a new PD leader that has not restored its schedulers yet; the client then refuses to say "none". */
   schedulersRestored = true;
-  async schedulersLoaded() {
-    this.check();
-    return this.schedulersRestored;
+  private restored(what: string) {
+    if (!this.schedulersRestored) throw new Error(`${what}: PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds`);
   }
   /** Members that do not answer their own health check at all (process dead, pod Running). */
   silent = new Set<string>();

@@ -29,8 +29,6 @@ export interface PdPort {
   stores(): Promise<StoreInfo[]>;
   maxReplicas(): Promise<number>;
   evictingStores(): Promise<string[]>;
-  /** False while PD's leader lists no scheduler at all (it has not restored them yet). */
-  schedulersLoaded?(): Promise<boolean>;
   transferLeader(to: string): Promise<void>;
   deleteMember(name: string): Promise<void>;
   deleteStore(storeId: string): Promise<void>;
@@ -323,10 +321,9 @@ export class TidbClusterController {
       o.stores = stores.map((s) => storeView(s));
       o.maxReplicas = maxReplicas;
       o.evicting = evicting ?? [];
-      // A newly elected PD leader answers 404 for the evict-leader list until it has restored its
-      // schedulers (seconds, once enough regions reported), though the entries are kept and come back.
+      // Unreadable, or a PD leader elected a moment ago that has not restored its schedulers (the PD
+      // client says so): the entries may come back, so no record may be dropped.
       if (evicting === null) o.evictingUnknown = true;
-      else if (evicting.length === 0 && tc.status.tikv?.evictLeader?.length && pd.schedulersLoaded && !(await pd.schedulersLoaded().catch(() => false))) o.evictingUnknown = true;
     } catch (err) {
       o.pd.error = `cannot list stores: ${(err as Error).message}`;
     }

@@ -99,12 +99,16 @@ export interface ControllerPod extends MemberPod {
   claims: string[];
 }
 
-export function controllerPodView(obj: Wire): Keyed<ControllerPod> {
+/** An object's key and the TidbCluster component its labels name (null when it belongs to none). */
+function componentObject(obj: Wire): { m: Wire; key: string; cluster: string | undefined; component: 'pd' | 'tikv' | 'tidb' | null } {
   const m = obj?.metadata ?? {};
-  const key = `${m.namespace ?? ''}/${m.name ?? ''}`;
   const component = m.labels?.[LABEL_COMPONENT];
-  const cluster = m.labels?.[LABEL_INSTANCE];
-  if (!cluster || !['pd', 'tikv', 'tidb'].includes(component)) return { key, value: null };
+  return { m, key: `${m.namespace ?? ''}/${m.name ?? ''}`, cluster: m.labels?.[LABEL_INSTANCE], component: ['pd', 'tikv', 'tidb'].includes(component) ? component : null };
+}
+
+export function controllerPodView(obj: Wire): Keyed<ControllerPod> {
+  const { m, key, cluster, component } = componentObject(obj);
+  if (!cluster || !component) return { key, value: null };
   const conds: Wire[] = obj?.status?.conditions ?? [];
   const scheduled = conds.find((c) => c.type === 'PodScheduled');
   const requests = { cpu: 0, memory: 0 };
@@ -144,11 +148,8 @@ export interface ControllerSts extends StsState {
 }
 
 export function controllerStsView(obj: Wire): Keyed<ControllerSts> {
-  const m = obj?.metadata ?? {};
-  const key = `${m.namespace ?? ''}/${m.name ?? ''}`;
-  const component = m.labels?.[LABEL_COMPONENT];
-  const cluster = m.labels?.[LABEL_INSTANCE];
-  if (!cluster || !['pd', 'tikv', 'tidb'].includes(component)) return { key, value: null };
+  const { m, key, cluster, component } = componentObject(obj);
+  if (!cluster || !component) return { key, value: null };
   const st = obj?.status ?? {};
   return {
     key,

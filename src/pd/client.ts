@@ -217,10 +217,23 @@ export class PdClient {
     return !Array.isArray(list) || list.length > 0;
   }
 
+  /**
+   * "No evict-leader scheduler" is only an answer once PD's leader has restored its schedulers: until
+   * then the evictions it will restore are unknown, and treating them as gone would leave one behind.
+   */
+  private async noEvictLeaderScheduler(what: string): Promise<void> {
+    if (!(await this.schedulersLoaded())) {
+      throw new PdError(`${what}: PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds`, 503);
+    }
+  }
+
   /** Store ids currently in the evict-leader scheduler (none when it does not exist). */
   async evictingStores(): Promise<string[]> {
     const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);
-    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return [];
+    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) {
+      await this.noEvictLeaderScheduler('PD evict-leader list');
+      return [];
+    }
     if (status !== 200) throw new PdError(`PD evict-leader list answered HTTP ${status}: ${text.slice(0, 300)}`, status);
     const parsed = EvictLeaderList.safeParse(parseAnswer('PD evict-leader list', status, text));
     if (!parsed.success) throw new PdError('PD evict-leader list has an unexpected shape');
@@ -235,7 +248,8 @@ export class PdClient {
   /** Idempotent: a store that is not being evicted is not an error. */
   async removeEvictLeader(storeId: string): Promise<void> {
     const { status, text } = await this.call('DELETE', `/pd/api/v1/schedulers/${EVICT_LEADER}-${encodeURIComponent(storeId)}`);
-    if (status === 200 || status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return;
+    if (status === 200) return;
+    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return this.noEvictLeaderScheduler(`stopping the leader eviction of store ${storeId}`);
     throw new PdError(`PD refused to stop evicting leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
   }
 

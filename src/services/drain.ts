@@ -38,8 +38,6 @@ export interface DrainPdApi extends PdApi {
   memberHealth(members: readonly Member[]): Promise<Array<{ name: string; healthy: boolean }>>;
   regionCheck(check: RegionCheck): Promise<{ count: number; regions: CheckedRegion[] }>;
   maxReplicas(): Promise<number>;
-  /** False while a newly elected PD leader has not restored its schedulers (it lists none). */
-  schedulersLoaded(): Promise<boolean>;
 }
 
 /** Kubernetes reads on the admission path (each with a deadline): is this cluster being torn down? */
@@ -547,7 +545,7 @@ export class DrainService {
       try {
         removed += await this.reconcileCluster(namespace, cluster, ledger);
       } catch (err) {
-        this.deps.logger.warn({ cluster: where, err: (err as Error).message }, 'cannot reach PD to clean up the DisruptionLedger; will retry');
+        this.deps.logger.warn({ cluster: where, err: (err as Error).message }, 'cannot clean up the DisruptionLedger from what PD answers now; will retry');
       }
     }
     return removed;
@@ -560,12 +558,7 @@ export class DrainService {
     const stores = needStores ? await pd.stores() : [];
     const now = this.deps.now();
     const podAt = (name: string | undefined) => (name ? this.deps.pods.get(objectKey(namespace, name)) : undefined);
-    // A PD leader elected moments ago lists no schedulers until it has restored them from storage: a
-    // DELETE of an evict-leader entry then answers 404 and the entry comes back with the others,
-    // evicting for good with no record left to end it. End and forget nothing until they are back.
-    const evictionsKnown = ledger.evictions.length + ledger.seenEvictions.length === 0 || (await pd.schedulersLoaded());
-    if (!evictionsKnown) this.deps.logger.info({ cluster: `${namespace}/${cluster}` }, 'PD leader has not restored its schedulers yet; leader evictions are left as they are until it has');
-    for (const record of evictionsKnown ? ledger.evictions : []) {
+    for (const record of ledger.evictions) {
       const store = stores.find((s) => s.store.id === record.storeId) ?? null;
       const pod = podAt(store ? podOfStore(store) : undefined);
       const node = pod?.nodeName ? this.deps.nodes.get(pod.nodeName) : undefined;
@@ -586,7 +579,7 @@ export class DrainService {
         this.deps.logger.warn({ store: record.storeId, err: (err as Error).message }, 'could not end leader eviction; will retry');
       }
     }
-    if (evictionsKnown && ledger.seenEvictions.length) {
+    if (ledger.seenEvictions.length) {
       const evicting = new Set(await pd.evictingStores());
       const ended = ledger.seenEvictions.filter((s) => !evicting.has(s.storeId)).map((s) => s.storeId);
       if (ended.length) {

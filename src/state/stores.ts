@@ -138,19 +138,22 @@ export class NodeStore implements Store<NodeView> {
   private index(key: string): void {
     if (this.byDomain.has(key)) return;
     this.keys.push(key);
-    const domains = new Map<string, Set<NodeView>>();
-    const unlabeled = new Set<NodeView>();
-    for (const node of this.byName.values()) {
-      const value = node.labels[key];
-      if (value === undefined) unlabeled.add(node);
-      else {
-        let members = domains.get(value);
-        if (!members) domains.set(value, (members = new Set()));
-        members.add(node);
-      }
+    this.byDomain.set(key, new Map());
+    this.unlabeled.set(key, new Set());
+    for (const node of this.byName.values()) this.place(key, node);
+  }
+
+  /** Files a node under its domain for one key (or as unlabeled). */
+  private place(key: string, node: NodeView): void {
+    const value = node.labels[key];
+    if (value === undefined) {
+      this.unlabeled.get(key)!.add(node);
+      return;
     }
-    this.byDomain.set(key, domains);
-    this.unlabeled.set(key, unlabeled);
+    const domains = this.byDomain.get(key)!;
+    let members = domains.get(value);
+    if (!members) domains.set(value, (members = new Set()));
+    members.add(node);
   }
 
   replace(items: Iterable<[string, NodeView]>): void {
@@ -166,17 +169,7 @@ export class NodeStore implements Store<NodeView> {
     const before = this.byName.get(name);
     this.remove(name);
     this.byName.set(name, node);
-    for (const key of this.keys) {
-      const value = node.labels[key];
-      if (value === undefined) {
-        this.unlabeled.get(key)!.add(node);
-        continue;
-      }
-      const domains = this.byDomain.get(key)!;
-      let members = domains.get(value);
-      if (!members) domains.set(value, (members = new Set()));
-      members.add(node);
-    }
+    for (const key of this.keys) this.place(key, node);
     this.onChange?.(before, node);
   }
 

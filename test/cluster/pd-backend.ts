@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PdStandin } from '../pd-standin.ts';
 import { KUBECONFIG } from './controlplane.ts';
 import { STATE } from './paths.ts';
-import { PD_BASE_PORT, followPods, pdBinaries, pdBinDir, pdRequest, startPdCluster, startSimulator, type PdCluster, type Simulator, type StoreInfo } from './pd.ts';
+import { PD_BASE_PORT, describeFollowEvent, followPods, pdBinaries, pdBinDir, pdRequest, startPdCluster, startSimulator, type PdCluster, type Simulator, type StoreInfo } from './pd.ts';
 
 export type PdBackendKind = 'real' | 'stand-in';
 
@@ -119,7 +119,7 @@ export async function startPdBackend(opts: PdBackendOptions): Promise<PdBackend>
         sim,
         tikv: 'keep',
         hold,
-        onEvent: (e) => opts.onFollow?.(`${new Date(e.at).toISOString().slice(11, 23)} ${e.action} ${e.pod}${e.detail ? ` (${e.detail})` : ''}`),
+        onEvent: (e) => opts.onFollow?.(describeFollowEvent(e)),
       });
     } catch (err) {
       await sim?.stop();

@@ -718,6 +718,9 @@ export interface FollowEvent {
   detail?: string;
 }
 
+/** One line for a follow event: `hh:mm:ss.mmm <action> <pod> (<detail>)`. */
+export const describeFollowEvent = (e: FollowEvent): string => `${new Date(e.at).toISOString().slice(11, 23)} ${e.action} ${e.pod}${e.detail ? ` (${e.detail})` : ''}`;
+
 interface PodView {
   metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
   status?: { phase?: string };

@@ -128,30 +128,30 @@ t.test('an eviction record is kept while PD cannot say whether the eviction is s
   h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
   const status: TidbClusterStatus = { pd: { bootstrapped: true }, tikv: { evictLeader: [{ storeId: '2', since: '2026-01-01T00:00:00Z' }] } } as TidbClusterStatus;
   const records = () => h.statuses.at(-1)?.tikv?.evictLeader?.map((e) => e.storeId);
-  // Real PD v8.5, a leader elected a moment ago: no scheduler listed, the evict-leader list a 404.
-  h.port.schedulersLoaded = async () => false;
+  // Real PD v8.5, a leader elected a moment ago: no scheduler listed, the evict-leader list a 404,
+  // which the PD client reports as not known yet.
+  h.port.evictingStores = async () => {
+    throw new Error("PD evict-leader list: PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds");
+  };
   h.c.clusters.upsert('db/basic', h.tc({}, status));
   const r = await h.c.reconcile('db/basic');
   t.same(h.pdCalls, [], 'nothing ended');
   t.ok(r && r.requeueAfterMs && r.requeueAfterMs <= 2000, 'asked again soon');
   t.same(records(), ['2'], 'the record is kept');
-  h.port.schedulersLoaded = async () => {
-    throw new Error('PD GET /pd/api/v1/schedulers: timeout');
-  };
   h.port.evictingStores = async () => {
     throw new Error('PD evict-leader list answered HTTP 503');
   };
   await h.c.reconcile('db/basic');
   t.same(h.pdCalls, [], 'an unreadable list ends nothing either');
   // The schedulers restored: the entry is listed again and ended.
-  h.port.schedulersLoaded = async () => true;
   h.port.evictingStores = async () => ['2'];
   await h.c.reconcile('db/basic');
   t.same(h.pdCalls, ['end-evict 2']);
   t.same(records(), undefined, 'the record goes once PD ended it');
 });
 
-t.test('paused: nothing applied, nothing asked of PD, the held change in status', async (t) => {
+/** A running cluster of 5 PD members (basic-pd-4 leads), 3 TiKV stores and 2 TiDB pods. */
+function fivePdsLedByTheLast() {
   const h = harness();
   h.runningSet('pd', 5);
   h.runningSet('tikv', 3);
@@ -159,6 +159,11 @@ t.test('paused: nothing applied, nothing asked of PD, the held change in status'
   h.pd.members = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'];
   h.pd.leader = 'basic-pd-4';
   h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
+  return h;
+}
+
+t.test('paused: nothing applied, nothing asked of PD, the held change in status', async (t) => {
+  const h = fivePdsLedByTheLast();
   h.c.clusters.upsert('db/basic', h.tc({ paused: true, pd: { replicas: 3 } }, { pd: { bootstrapped: true } }));
   await h.c.reconcile('db/basic');
   t.same(h.applied, []);
@@ -169,13 +174,7 @@ t.test('paused: nothing applied, nothing asked of PD, the held change in status'
 });
 
 t.test('unpaused, the same cluster hands PD leadership over before removing basic-pd-4', async (t) => {
-  const h = harness();
-  h.runningSet('pd', 5);
-  h.runningSet('tikv', 3);
-  h.runningSet('tidb', 2);
-  h.pd.members = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'];
-  h.pd.leader = 'basic-pd-4';
-  h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
+  const h = fivePdsLedByTheLast();
   h.c.clusters.upsert('db/basic', h.tc({ pd: { replicas: 3 } }, { pd: { bootstrapped: true } }));
   await h.c.reconcile('db/basic');
   t.same(h.pdCalls, ['transfer basic-pd-0']);

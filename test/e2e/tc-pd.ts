@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KUBECONFIG } from '../cluster/controlplane.ts';
 import { STATE } from '../cluster/paths.ts';
 import { pdBackendKind, pdBackendLine, type PdBackendKind } from '../cluster/pd-backend.ts';
-import { PD_BASE_PORT, followPods, pdRequest, startPdCluster, startSimulator, type PdCluster, type Simulator, type StoreInfo } from '../cluster/pd.ts';
+import { PD_BASE_PORT, describeFollowEvent, followPods, pdRequest, startPdCluster, startSimulator, type PdCluster, type Simulator, type StoreInfo } from '../cluster/pd.ts';
 import type { PdFleet, PdModel } from './pd-fleet.ts';
 
 export interface TcStore {
@@ -243,7 +243,7 @@ function real(opts: TcPdOptions): TcPdHandle {
         tikv: 'keep',
         membership: true,
         hold,
-        onEvent: (e) => opts.onFollow?.(`${new Date(e.at).toISOString().slice(11, 23)} ${e.action} ${e.pod}${e.detail ? ` (${e.detail})` : ''}`),
+        onEvent: (e) => opts.onFollow?.(describeFollowEvent(e)),
       });
     },
     async stop() {

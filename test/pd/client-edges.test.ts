@@ -129,6 +129,28 @@ t.test('schedulersLoaded: false only when PD lists no scheduler at all (a new le
   t.equal(await statusOf(pd(ok('<html>')).schedulersLoaded()), 200);
 });
 
+t.test('"no evict-leader scheduler" from a PD leader that has not restored its schedulers is not an answer', async (t) => {
+  // Real PD v8.5 in its first seconds as leader: the list and the DELETE answer 404, GET /schedulers [].
+  const fresh = fakeFetch((url) => (url.endsWith('/pd/api/v1/schedulers') ? ok([]) : { status: 404, text: '404 page not found' }));
+  const pd = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fresh.impl });
+  const why = "PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds";
+  t.equal(await messageOf(pd.evictingStores()), `PD evict-leader list: ${why}`);
+  t.equal(await messageOf(pd.removeEvictLeader('3')), `stopping the leader eviction of store 3: ${why}`);
+  t.equal(await statusOf(pd.removeEvictLeader('3')), 503);
+  t.same(fresh.calls.slice(0, 4).map((c) => `${c.method} ${c.url}`), [
+    'GET http://a/pd/api/v1/scheduler-config/evict-leader-scheduler/list',
+    'GET http://a/pd/api/v1/schedulers',
+    'DELETE http://a/pd/api/v1/schedulers/evict-leader-scheduler-3',
+    'GET http://a/pd/api/v1/schedulers',
+  ]);
+  // Once it lists them, the same 404s mean "none".
+  const restored = fakeFetch((url) => (url.endsWith('/pd/api/v1/schedulers') ? ok(['balance-leader-scheduler']) : { status: 404, text: '404 page not found' }));
+  const later = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: restored.impl });
+  t.same(await later.evictingStores(), []);
+  await later.removeEvictLeader('3');
+  t.pass('the DELETE of an absent entry is done');
+});
+
 t.test('evict-leader list: absent scheduler in each way PD says it, or the ids', async (t) => {
   const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
   t.same(await pd({ status: 404, text: 'whatever' }).evictingStores(), []);

@@ -53,15 +53,17 @@ t.test('every client call against the PD stand-in over HTTP: exact method, path 
     'GET /pd/api/v1/health',
     'GET /pd/api/v1/stores?state=0&state=1&state=2',
     'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
+    'GET /pd/api/v1/schedulers', // a 404 means "none" only once PD lists its schedulers
     'POST /pd/api/v1/schedulers',
     'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
     'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-4',
     'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-9',
+    'GET /pd/api/v1/schedulers',
     'POST /pd/api/v1/leader/transfer/basic-pd-1',
     'POST /pd/api/v1/leader/transfer/nobody',
   ]);
-  t.same(sd.calls.map((c) => c.status), [200, 200, 200, 404, 200, 200, 200, 404, 200, 500]);
-  t.same(JSON.parse(sd.calls[4]!.body), { name: 'evict-leader-scheduler', store_id: 4 }, 'the scheduler body PD expects: store_id a number');
+  t.same(sd.calls.map((c) => c.status), [200, 200, 200, 404, 200, 200, 200, 200, 404, 200, 200, 500]);
+  t.same(JSON.parse(sd.calls[5]!.body), { name: 'evict-leader-scheduler', store_id: 4 }, 'the scheduler body PD expects: store_id a number');
   t.equal(sd.leader, 'basic-pd-1', 'the transfer happened');
 });
 
