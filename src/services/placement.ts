@@ -74,7 +74,8 @@ export function peerNodes(source: PeerSource, excludeUid: string): string[] {
 export function pinOf(namespace: string, claims: readonly string[], claimStore: { get(key: string): ClaimView | undefined }, volumes: { get(name: string): VolumeView | undefined }): Pin | null {
   let nodes = null as Set<string> | null;
   const why: string[] = [];
-  for (const claim of claims) {
+  // By claim name: the StatefulSet controller lists a pod's claim volumes in no fixed order.
+  for (const claim of [...claims].sort()) {
     const bound = claimStore.get(objectKey(namespace, claim));
     const volume = bound ? volumes.get(bound.volumeName) : undefined;
     if (!bound || !volume) continue;

@@ -246,7 +246,7 @@ t.test('a PD pod pinned by its local volumes (two claims) to a node over the lim
     const out = await kubectlOk(['get', 'events', '-n', ns, '--field-selector', 'reason=PlacedOverLimit', '-o', 'jsonpath={.items[*].message}']);
     return out.trim() || null;
   }, 30_000);
-  t.match(event, /node node-a already holds 1 of 3 PD members of cluster e2e-h-pinned\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume e2e-h-pinned-pd-([01]) of claim pd-basic-pd-\1 can only be used on node-a; PersistentVolume e2e-h-pinned-log-\1 of claim log-basic-pd-\1 can only be used on node-a\)/);
+  t.match(event, /node node-a already holds 1 of 3 PD members of cluster e2e-h-pinned\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume e2e-h-pinned-log-([01]) of claim log-basic-pd-\1 can only be used on node-a; PersistentVolume e2e-h-pinned-pd-\1 of claim pd-basic-pd-\1 can only be used on node-a\)/);
 
   // A restart of the pinned member (the escape hatch lets it go without PD here): it comes back to node-a.
   const oldUid = await uidOf(ns, 'pod', 'basic-pd-1');

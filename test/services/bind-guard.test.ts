@@ -200,7 +200,7 @@ t.test('a pod whose bound local volume pins it to a full node may go back there,
     type: 'Warning',
     reason: 'PlacedOverLimit',
     ref: { kind: 'Pod', name: 'basic-pd-1' },
-    message: /node n1 already holds 1 of 3 PD members of cluster db\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume local-n1-b of claim pd-basic-pd-1 can only be used on n1/,
+    message: /node n1 already holds 1 of 3 PD members of cluster db\/basic \(at most 1 per kubernetes\.io\/hostname\); placed there anyway because the pod's data lives on that node \(PersistentVolume local-n1-c of claim log-basic-pd-1 can only be used on n1, n2; PersistentVolume local-n1-b of claim pd-basic-pd-1 can only be used on n1\)/,
   });
   // Without the pin, the same placement is refused.
   const unpinned = replica({ api: pendingPd(0), nodes: makeNodes(3), replicas: 3 });
