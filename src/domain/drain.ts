@@ -148,8 +148,13 @@ export interface EvictionRecord {
   /** The pod the eviction was started for. */
   podUid: string;
   beganAt: number;
-  /** 'removal': the pod is being deleted or evicted; 'cordon': its node was cordoned ahead of a drain. */
-  cause: 'removal' | 'cordon';
+  /**
+   * 'removal': the pod is being deleted or evicted; 'cordon': its node was cordoned ahead of a drain;
+   * 'suspend': the controller stops the store (spec.suspend).
+   */
+  cause: 'removal' | 'cordon' | 'suspend';
+  /** Removal: when the pod's removal was last asked for; an eviction nobody asks about any more gives way. */
+  askedAt?: number;
 }
 
 export interface StorePodNow {
@@ -202,8 +207,20 @@ export interface MemberDisruptionState {
   leavingSince?: number | null;
 }
 
+/**
+ * What takes the member out of service. The webhooks' acts (a pod eviction or delete, a node drain) and
+ * the controller's (scale-in, suspend, and the restarts and replacements of upgrades and failover)
+ * are all judged here and recorded in the DisruptionLedger before they happen.
+ */
+export type DisruptionAct = 'eviction' | 'delete' | 'drain' | 'scale-in' | 'suspend' | 'restart' | 'failover';
+
+/** Acts the controller carries out itself: their pods' deletions are allowed once recorded. */
+export const CONTROLLER_ACTS: ReadonlySet<DisruptionAct> = new Set(['scale-in', 'suspend', 'restart', 'failover']);
+
 export interface DisruptionInput {
   component: 'pd' | 'tikv' | 'tidb';
+  /** What is asked for; default a pod removal. A suspend stops the whole cluster knowingly. */
+  act?: DisruptionAct;
   /** The member whose removal is asked for (PD member name, TiKV store id). */
   member: string;
   members: readonly MemberDisruptionState[];
@@ -242,6 +259,9 @@ function describe(m: MemberDisruptionState, now: number): string {
 /** May this member be removed now, given every member of its component? Pure; see the file header. */
 export function decideDisruption(input: DisruptionInput, now: number): DisruptionDecision {
   if (input.component === 'tidb') return { allowed: true, reason: 'TiDB servers hold no quorum or data; their removal is not gated' };
+  if (input.act === 'suspend') {
+    return { allowed: true, reason: `the cluster is being suspended (spec.suspend): its ${input.component === 'pd' ? 'PD members' : 'TiKV stores'} stop one after another and keep their data` };
+  }
   const self = input.members.find((m) => m.name === input.member);
   return input.component === 'pd' ? decidePdDisruption(input, self, now) : decideTikvDisruption(input, self, now);
 }
@@ -298,7 +318,7 @@ function decideTikvDisruption(input: DisruptionInput, self: MemberDisruptionStat
   };
 }
 
-/** A removal this service allowed, kept in the cluster's DisruptionLedger until the member is back. */
+/** A removal tidb-steward allowed, kept in the cluster's DisruptionLedger until the member is back. */
 export interface LeavingEntry {
   component: 'pd' | 'tikv';
   /** PD member name or TiKV store id. */
@@ -306,6 +326,8 @@ export interface LeavingEntry {
   pod: string;
   podUid: string;
   since: number;
+  /** What was allowed (entries written before acts were recorded read as a pod removal). */
+  act?: DisruptionAct;
 }
 
 export interface LeavingPodNow {
@@ -340,4 +362,48 @@ export function decideLeavingCleanup(
     }
   }
   return { remove: false, reason: `${what} is still leaving` };
+}
+
+// ---- room for evicted leaders ------------------------------------------------------------------
+
+export interface EvictionRoomStore {
+  id: string;
+  /** The store is Up: it can take leaders. */
+  up: boolean;
+  /** In PD's evict-leader scheduler: it gives its leaders away and takes none. */
+  evicting: boolean;
+  /** Why it evicts (the ledger's record, or "started by someone else"), for the reason text. */
+  why?: string;
+  /**
+   * Its eviction was started for a pod removal that nobody asks for any more while the pod still
+   * serves: it may be ended to make room.
+   */
+  abandoned?: boolean;
+}
+
+export type EvictionRoom = { allowed: true; reason: string } | { allowed: false; reason: string; giveWay: string[] };
+
+/**
+ * May leaders be evicted from this store now? A region's leader can only move to one of its other
+ * peers on a store that is Up and not evicting itself. With R replicas a region has R-1 other peers;
+ * in the worst case they sit on the stores that cannot take leaders, so at most R-2 other stores may
+ * be unable to. When more are, abandoned evictions give way first (`giveWay`); otherwise the eviction
+ * waits and says for what, instead of leaving leaders with nowhere to go.
+ */
+export function decideEvictionRoom(storeId: string, stores: readonly EvictionRoomStore[], maxReplicas: number): EvictionRoom {
+  if (maxReplicas < 2) return { allowed: true, reason: `with max-replicas ${maxReplicas} a region has no other peer: nothing can take its leaders, and nothing is lost by asking` };
+  const others = stores.filter((s) => s.id !== storeId);
+  const cannot = others.filter((s) => !s.up || s.evicting);
+  const limit = maxReplicas - 2;
+  if (cannot.length <= limit) {
+    return { allowed: true, reason: `every region keeps a peer on a store that can take its leader (${cannot.length} of the other stores cannot, ${limit} may)` };
+  }
+  const abandoned = cannot.filter((s) => s.up && s.evicting && s.abandoned);
+  const giveWay = abandoned.slice(0, cannot.length - limit).map((s) => s.id);
+  const describeStore = (s: EvictionRoomStore) => `store ${s.id} (${!s.up ? 'not Up' : s.why ?? 'evicting leaders'})`;
+  return {
+    allowed: false,
+    giveWay: giveWay.length === cannot.length - limit ? giveWay : [],
+    reason: `evicting leaders from store ${storeId} now could leave regions with nowhere to put their leaders: ${cannot.map(describeStore).join(', ')} cannot take leaders and ${maxReplicas} replicas leave room for ${limit}; waiting for ${cannot.length - limit === 1 ? 'one of them' : `${cannot.length - limit} of them`} to end`,
+  };
 }

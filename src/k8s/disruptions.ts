@@ -45,11 +45,20 @@ const time = z.string().transform((s, ctx) => {
 });
 const Spec = z.looseObject({
   leaving: z
-    .array(z.object({ component: z.enum(['pd', 'tikv']), member: z.string(), pod: z.string(), podUid: z.string(), since: time }))
+    .array(
+      z.object({
+        component: z.enum(['pd', 'tikv']),
+        member: z.string(),
+        pod: z.string(),
+        podUid: z.string(),
+        since: time,
+        act: z.enum(['eviction', 'delete', 'drain', 'scale-in', 'suspend', 'restart', 'failover']).optional(),
+      }),
+    )
     .nullish()
     .transform((x) => x ?? []),
   evictions: z
-    .array(z.object({ storeId: z.string(), podUid: z.string(), pod: z.string().optional(), beganAt: time, cause: z.enum(['removal', 'cordon']) }))
+    .array(z.object({ storeId: z.string(), podUid: z.string(), pod: z.string().optional(), beganAt: time, cause: z.enum(['removal', 'cordon', 'suspend']), askedAt: time.optional() }))
     .nullish()
     .transform((x) => x ?? []),
   seenEvictions: z
@@ -63,8 +72,8 @@ export function decodeLedger(spec: unknown): Ledger {
   const parsed = Spec.safeParse(spec ?? {});
   if (!parsed.success) throw new Error(`the DisruptionLedger cannot be read: ${parsed.error.issues[0]?.message ?? 'invalid'}; fix or delete it`);
   return {
-    leaving: parsed.data.leaving,
-    evictions: parsed.data.evictions.map(({ pod: _pod, ...r }) => r),
+    leaving: parsed.data.leaving.map(({ act, ...e }) => (act ? { ...e, act } : e)),
+    evictions: parsed.data.evictions.map(({ pod: _pod, askedAt, ...r }) => (askedAt !== undefined ? { ...r, askedAt } : r)),
     seenEvictions: parsed.data.seenEvictions,
   };
 }
@@ -74,7 +83,7 @@ export function encodeLedger(cluster: string, ledger: Ledger) {
   return {
     cluster,
     leaving: ledger.leaving.map((e) => ({ ...e, since: iso(e.since) })),
-    evictions: ledger.evictions.map((r) => ({ ...r, beganAt: iso(r.beganAt) })),
+    evictions: ledger.evictions.map((r) => ({ ...r, beganAt: iso(r.beganAt), ...(r.askedAt !== undefined ? { askedAt: iso(r.askedAt) } : {}) })),
     seenEvictions: ledger.seenEvictions.map((s) => ({ ...s, since: iso(s.since) })),
   };
 }

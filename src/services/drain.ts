@@ -5,21 +5,27 @@
 // webhook's timeoutSeconds, so an admission request always gets an answer.
 import type { Logger } from 'pino';
 import {
-  decideDisruption,
+  CONTROLLER_ACTS,
   decideEvictionCleanup,
+  decideEvictionRoom,
   decideLeavingCleanup,
   decidePdRemoval,
   RETRY_SECONDS,
   decideTikvRemoval,
+  type DisruptionAct,
   type DrainDecision,
+  type EvictionRoomStore,
   type LeavingEntry,
-  type MemberDisruptionState,
   type TikvStoreState,
 } from '../domain/drain.ts';
+import { disruptionMembers, memberNameMatchesPod, podOfStoreAddress } from '../domain/members.ts';
 import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, objectKey, tidbIdentity, type Labels, type NodeView, type PodView } from '../domain/model.ts';
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
-import { updateLedger, type Ledger, type LedgerPort, type VersionedLedger } from '../k8s/disruptions.ts';
-import { REGION_CHECKS, type CheckedRegion, type Member, type RegionCheck, type StoreInfo } from '../pd/client.ts';
+import { updateLedger, type Ledger, type LedgerPort } from '../k8s/disruptions.ts';
+import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../pd/client.ts';
+import { missingFact } from '../pd/facts.ts';
+import { DisruptionAuthority, type Assessment, type DisruptionRequest } from './authority.ts';
+import { PdAccess } from '../pd/facts.ts';
 import type { NodeStore, PodStore } from '../state/stores.ts';
 
 /** The PD calls of leader hand-over and eviction; PdClient implements it. */
@@ -69,7 +75,13 @@ export interface DrainMetrics {
 export interface DrainDeps {
   pods: PodStore;
   nodes: NodeStore;
+  /** The cluster's PD client, for the calls that change PD and the ledger cleanup. */
   pdFor(namespace: string, cluster: string): DrainPdApi | Promise<DrainPdApi>;
+  /**
+   * Every decision to let a member go, shared with the controller. Default: one of this service's own
+   * over `pdFor` with no snapshot reuse (unit tests step PD between calls).
+   */
+  authority?: DisruptionAuthority;
   ledger: LedgerPort;
   teardown: TeardownLookups;
   events: EventSink;
@@ -112,19 +124,8 @@ export function storeOfPod(stores: readonly StoreInfo[], podName: string): Store
 }
 
 function podOfStore(store: StoreInfo): string | undefined {
-  const byLabel = store.store.labels.find((l) => l.key === 'pod')?.value;
-  if (byLabel) return byLabel;
-  const host = store.store.address.split(':')[0] ?? '';
-  return host.includes('.') ? host.split('.')[0] : undefined;
+  return podOfStoreAddress(store.store.address, store.store.labels);
 }
-
-const hostOf = (url: string): string => {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return '';
-  }
-};
 
 /**
  * Is this PD member the one of this pod? By exact name, by `<pod>.` prefix (tidb-operator with
@@ -132,11 +133,7 @@ const hostOf = (url: string): string => {
  * client URLs.
  */
 export function memberIsPod(m: Member, podName: string): boolean {
-  if (m.name === podName || m.name.startsWith(`${podName}.`)) return true;
-  return [...(m.peer_urls ?? []), ...(m.client_urls ?? [])].some((u) => {
-    const h = hostOf(u);
-    return h === podName || h.startsWith(`${podName}.`);
-  });
+  return memberNameMatchesPod(m.name, [...(m.peer_urls ?? []), ...(m.client_urls ?? [])], podName);
 }
 
 export function memberOfPod(members: readonly Member[], podName: string): Member | undefined {
@@ -147,31 +144,15 @@ function storeState(s: StoreInfo): TikvStoreState {
   return { id: s.store.id, stateName: s.store.state_name, leaderCount: s.status.leader_count, regionCount: s.status.region_count };
 }
 
-/** Per region, its missing, down and offline peers as PD's checks list them; the worst region. */
-export function regionFaults(checks: ReadonlyMap<RegionCheck, CheckedRegion[]>, maxReplicas: number, offlineStores: ReadonlySet<string>): { worst: number; regions: number } {
-  const faults = new Map<string, { missing: number; away: Set<string> }>();
-  const at = (id: string) => {
-    let f = faults.get(id);
-    if (!f) faults.set(id, (f = { missing: 0, away: new Set() }));
-    return f;
-  };
-  for (const r of checks.get('miss-peer') ?? []) at(r.id).missing = Math.max(0, maxReplicas - r.peers.length);
-  for (const r of checks.get('down-peer') ?? []) {
-    // Listed without its down peers: at least one is down.
-    if (r.down_peers.length === 0) at(r.id).away.add(`down:${r.id}`);
-    for (const s of r.down_peers) at(r.id).away.add(s);
-  }
-  for (const r of checks.get('offline-peer') ?? []) {
-    const f = at(r.id);
-    const onOffline = r.peers.filter((s) => offlineStores.has(s));
-    // PD listed it, so at least one peer is on an offline store even if our store list lags.
-    if (onOffline.length === 0) f.away.add(`offline:${r.id}`);
-    for (const s of onOffline) f.away.add(s);
-  }
-  let worst = 0;
-  for (const f of faults.values()) worst = Math.max(worst, f.missing + f.away.size);
-  return { worst, regions: faults.size };
-}
+export { regionFaults } from './authority.ts';
+
+/** A webhook's act: an eviction (kubectl drain) or a delete. */
+const actOf = (req: RemovalRequest): DisruptionAct => (req.via === 'eviction' ? 'eviction' : 'delete');
+
+/** An eviction started for a pod removal is refreshed this often while the removal is still asked for... */
+const ASKED_REFRESH_MS = 20_000;
+/** ...and gives way to another store's eviction once nobody asked for this long while its pod serves. */
+const ABANDONED_AFTER_MS = 60_000;
 
 class OutOfTime extends Error {}
 
@@ -184,8 +165,20 @@ export class DrainService {
   /** Node → draining state last acted on, so a cordon seen by the webhook and the watch acts once. */
   private readonly nodeDraining = new Map<string, boolean>();
 
+  private readonly authority: DisruptionAuthority;
+
   constructor(deps: DrainDeps) {
     this.deps = deps;
+    this.authority =
+      deps.authority ??
+      new DisruptionAuthority({
+        pods: deps.pods,
+        nodes: deps.nodes,
+        pd: new PdAccess({ client: async (ns, cluster) => await deps.pdFor(ns, cluster), ttlMs: 0, now: deps.now }),
+        ledger: deps.ledger,
+        now: deps.now,
+        logger: deps.logger,
+      });
   }
 
   /** May this pod be deleted or evicted now? Never throws: PD or API trouble becomes a "not yet". */
@@ -267,7 +260,7 @@ export class DrainService {
       return allow(teardown);
     }
     try {
-      return pod.component === 'pd' ? await this.judgePd(pod, step) : await this.judgeTikv(pod, step);
+      return pod.component === 'pd' ? await this.judgePd(pod, req, step) : await this.judgeTikv(pod, req, step);
     } catch (err) {
       if (err instanceof OutOfTime) throw err;
       // A pod that does not run holds no member worth protecting: recovery must not wedge on PD.
@@ -291,126 +284,105 @@ export class DrainService {
     return null;
   }
 
-  /** Why a member is away or about to be, from the ledger and the pod and node caches. */
-  private leavingOf(
-    namespace: string,
-    entry: LeavingEntry | undefined,
-    podName: string | undefined,
-  ): Pick<MemberDisruptionState, 'leaving' | 'leavingSoft' | 'leavingSince'> {
-    if (entry) return { leaving: 'removal allowed', leavingSince: entry.since };
-    const p = podName ? this.deps.pods.get(objectKey(namespace, podName)) : undefined;
-    if (!p) return { leaving: 'has no pod' };
-    if (p.deleting) return { leaving: 'pod is terminating' };
-    if (!p.running || p.ready === false) return { leaving: 'pod is not Ready' };
-    const node = p.nodeName ? this.deps.nodes.get(p.nodeName) : undefined;
-    if (node?.draining ?? node?.unschedulable) return { leaving: `node ${node!.name} is being drained`, leavingSoft: true };
-    return { leaving: null };
+  /** The pod's removal was recorded by tidb-steward's controller (scale-in, suspend, ...): it goes. */
+  private controllerRecord(a: Assessment): string | null {
+    const e = a.recorded;
+    if (!e || !e.act || !CONTROLLER_ACTS.has(e.act)) return null;
+    return `tidb-steward's controller removes it (${e.act}, recorded in the DisruptionLedger ${Math.round((this.deps.now() - e.since) / 1000)}s ago)`;
   }
 
-  private canLead(namespace: string, podName: string | undefined): boolean {
-    const p = podName ? this.deps.pods.get(objectKey(namespace, podName)) : undefined;
-    const node: NodeView | undefined = p?.nodeName ? this.deps.nodes.get(p.nodeName) : undefined;
-    return Boolean(p && p.running && !p.deleting && node && !(node.draining ?? node.unschedulable));
-  }
-
-  private pdPods(pod: PodView): string[] {
-    return [...this.deps.pods.members(pod.namespace, pod.cluster, 'pd').values()].map((p) => p.name);
-  }
-
-  private async judgePd(pod: PodView, step: { now: string }): Promise<Review> {
+  private async judgePd(pod: PodView, req: RemovalRequest, step: { now: string }): Promise<Review> {
     const key = objectKey(pod.namespace, pod.name);
-    const pd = await this.deps.pdFor(pod.namespace, pod.cluster);
+    const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'pd', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
-      step.now = 'reading PD members and the DisruptionLedger';
-      const [members, versioned] = await Promise.all([pd.members(), this.deps.ledger.read(pod.namespace, pod.cluster)]);
-      const self = memberOfPod(members.members, pod.name);
-      if (!self) return allow(`${pod.name} is not a member of this PD cluster`);
-      step.now = 'asking each PD member for its health';
-      const health = new Map((await pd.memberHealth(members.members)).map((h) => [h.name, h.healthy]));
-      if (![...health.values()].some(Boolean)) throw new Error('no PD member answered its health check');
-      const podNames = this.pdPods(pod);
-      const podOf = (m: Member) => (memberIsPod(m, pod.name) ? pod.name : podNames.find((p) => memberIsPod(m, p)));
-      const { ledger } = versioned;
-      const states: MemberDisruptionState[] = members.members.map((m) => ({
-        name: m.name,
-        healthy: health.get(m.name) ?? false,
-        ...this.leavingOf(pod.namespace, ledger.leaving.find((e) => e.component === 'pd' && e.member === m.name), podOf(m)),
-      }));
-      const now = this.deps.now();
-      const disruption = decideDisruption({ component: 'pd', member: self.name, members: states }, now);
-      if (!disruption.allowed) return wait(key, disruption.reason);
-      const handOver = decidePdRemoval(self.name, {
-        members: states.map((s, i) => ({ name: s.name, healthy: s.healthy, canLead: s.healthy && s.leaving === null && this.canLead(pod.namespace, podOf(members.members[i]!)) })),
-        leader: members.leader?.name ?? null,
+      step.now = 'reading PD members, their health and the DisruptionLedger';
+      const a = await this.authority.assess(ask);
+      if (a.unknown) throw new Error(a.unknown);
+      const byController = this.controllerRecord(a);
+      if (byController) return allow(byController);
+      if (!a.self) return allow(a.decision.reason);
+      if (!a.decision.allowed) return wait(key, a.decision.reason);
+      const handOver = decidePdRemoval(a.self.name, {
+        members: disruptionMembers(a.members).map((m) => ({ name: m.name, healthy: m.healthy, canLead: m.canLead })),
+        leader: a.facts.leader,
       });
       if (handOver.kind === 'wait') {
         if (handOver.action?.type === 'transfer-pd-leader') {
           step.now = 'transferring PD leadership';
-          await this.transfer(pod, pd, handOver.action.from, handOver.action.to);
+          await this.transfer(pod, handOver.action.from, handOver.action.to);
         }
         return wait(key, handOver.reason, handOver.retryAfterSeconds);
       }
       step.now = 'recording the removal in the DisruptionLedger';
-      if (await this.recordLeaving(pod, versioned, { component: 'pd', member: self.name, pod: pod.name, podUid: pod.uid, since: now })) {
-        return allow(`${disruption.reason}; ${handOver.reason}`);
-      }
+      if (await this.authority.record(ask, a)) return allow(`${a.decision.reason}; ${handOver.reason}`);
       // Another replica wrote the ledger since we read it: decide again on what it wrote.
     }
     return wait(key, 'other removals of this cluster are being decided at the same moment; retrying');
   }
 
-  /** Adds the entry with the version read; false when another writer came first. */
-  private async recordLeaving(pod: PodView, versioned: VersionedLedger, entry: LeavingEntry): Promise<boolean> {
-    const { ledger, resourceVersion } = versioned;
-    if (ledger.leaving.some((e) => e.component === entry.component && e.member === entry.member && e.podUid === entry.podUid)) return true;
-    const next: Ledger = { ...ledger, leaving: [...ledger.leaving.filter((e) => !(e.component === entry.component && e.member === entry.member)), entry] };
-    const ok = await this.deps.ledger.write(pod.namespace, pod.cluster, next, resourceVersion);
-    if (!ok) this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), member: entry.member }, 'DisruptionLedger changed under this decision; deciding again');
-    return ok;
-  }
-
-  private async transfer(pod: PodView, pd: DrainPdApi, from: string, to: string): Promise<void> {
+  private async transfer(pod: PodView, from: string, to: string): Promise<void> {
     const cluster = `${pod.namespace}/${pod.cluster}`;
     const last = this.lastTransfer.get(cluster) ?? 0;
     if (this.deps.now() - last < 3000) return;
     this.lastTransfer.set(cluster, this.deps.now());
-    await pd.transferLeader(to);
+    await (await this.deps.pdFor(pod.namespace, pod.cluster)).transferLeader(to);
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
     this.emit(pod, 'Normal', 'PDLeaderTransfer', `transferring PD leader of cluster ${cluster} from ${from} to ${to}`);
   }
 
-  private async judgeTikv(pod: PodView, step: { now: string }): Promise<Review> {
-    const key = objectKey(pod.namespace, pod.name);
+  /** The stores of a cluster as the eviction-room rule sees them (who can take leaders, who evicts and why). */
+  private roomStores(pod: PodView, a: Assessment, evicting: readonly string[], now: number): EvictionRoomStore[] {
+    const { ledger } = a.versioned;
+    return disruptionMembers(a.members).map((m) => {
+      const record = ledger.evictions.find((r) => r.storeId === m.name);
+      const p = m.pod ? this.deps.pods.get(objectKey(pod.namespace, m.pod)) : undefined;
+      const node = p?.nodeName ? this.deps.nodes.get(p.nodeName) : undefined;
+      const serves = Boolean(p && p.running && !p.deleting && node && !(node.draining ?? node.unschedulable));
+      const abandoned = Boolean(record && record.cause === 'removal' && p && p.uid === record.podUid && serves && now - (record.askedAt ?? record.beganAt) >= ABANDONED_AFTER_MS);
+      const why = record
+        ? record.cause === 'removal'
+          ? `evicting for the removal of ${m.pod ?? 'its pod'}${abandoned ? `, which nobody asked for in ${Math.round((now - (record.askedAt ?? record.beganAt)) / 1000)}s` : ''}`
+          : record.cause === 'cordon'
+            ? `evicting because node ${p?.nodeName ?? '?'} is being drained`
+            : 'evicting for the suspend'
+        : a.versioned.ledger.seenEvictions.some((s) => s.storeId === m.name)
+          ? 'evicting, started by someone else'
+          : undefined;
+      return { id: m.name, up: m.storeState === 'Up', evicting: evicting.includes(m.name), ...(why ? { why } : {}), ...(abandoned ? { abandoned } : {}) };
+    });
+  }
+
+  /** Ends evictions that give way to another member's (abandoned removals); returns how many ended. */
+  private async giveWay(pod: PodView, storeIds: readonly string[], forStore: string): Promise<void> {
     const pd = await this.deps.pdFor(pod.namespace, pod.cluster);
+    for (const id of storeIds) {
+      await pd.removeEvictLeader(id);
+      await this.deps.ledger.remove(pod.namespace, pod.cluster, id);
+      const message = `stopped evicting leaders from TiKV store ${id}: the removal it was started for is no longer asked for, and store ${forStore} needs room for its leaders`;
+      this.deps.logger.info({ cluster: `${pod.namespace}/${pod.cluster}`, store: id, for: forStore }, message);
+      this.emit(pod, 'Normal', 'EvictLeaderGaveWay', message);
+    }
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
+  }
+
+  private async judgeTikv(pod: PodView, req: RemovalRequest, step: { now: string }): Promise<Review> {
+    const key = objectKey(pod.namespace, pod.name);
+    const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'tikv', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading TiKV stores, region checks and the DisruptionLedger';
-      const [stores, evicting, versioned, maxReplicas, checks] = await Promise.all([
-        pd.stores(),
-        pd.evictingStores(),
-        this.deps.ledger.read(pod.namespace, pod.cluster),
-        pd.maxReplicas(),
-        Promise.all(REGION_CHECKS.map(async (c) => [c, (await pd.regionCheck(c)).regions] as const)),
-      ]);
-      const store = storeOfPod(stores, pod.name);
-      if (!store) return allow(`no TiKV store in PD belongs to ${pod.name}`);
-      const storeId = store.store.id;
-      const { ledger } = versioned;
+      const a = await this.authority.assess(ask);
+      if (a.unknown) throw new Error(a.unknown);
+      const byController = this.controllerRecord(a);
+      if (byController) return allow(byController);
+      if (!a.self || a.self.state === 'gone') return allow(a.decision.reason);
+      if (!a.decision.allowed) return wait(key, a.decision.reason);
+      const facts = a.facts;
+      const evicting = facts.evicting;
+      if (evicting === null) throw new Error(missingFact(facts, ['evicting'])!);
+      const storeId = a.self.name;
+      const store = facts.stores!.find((s) => s.store.id === storeId)!;
+      const { ledger } = a.versioned;
       const now = this.deps.now();
-      const live = stores.filter((s) => !isGone(s));
-      const states: MemberDisruptionState[] = live.map((s) => ({
-        name: s.store.id,
-        // Its own store Disconnected may still serve: its removal is counted like an Up one's.
-        healthy: s.store.state_name === 'Up' || (s.store.id === storeId && s.store.state_name === 'Disconnected'),
-        ...this.leavingOf(pod.namespace, ledger.leaving.find((e) => e.component === 'tikv' && e.member === s.store.id), s.store.id === storeId ? pod.name : podOfStore(s)),
-      }));
-      const offline = new Set(stores.filter((s) => s.store.state_name === 'Offline').map((s) => s.store.id));
-      const faults = regionFaults(new Map(checks), maxReplicas, offline);
-      if (!isGone(store)) {
-        const disruption = decideDisruption(
-          { component: 'tikv', member: storeId, members: states, maxReplicas, regionFaults: faults.worst, faultyRegions: faults.regions },
-          now,
-        );
-        if (!disruption.allowed) return wait(key, disruption.reason);
-      }
       const record = ledger.evictions.find((r) => r.storeId === storeId);
       // The clock runs from when this pod's removal began, or from when an eviction someone else
       // started was first seen; not from a cordon or an earlier pod.
@@ -423,21 +395,32 @@ export class DrainService {
         { evictTimeoutMs: this.deps.evictTimeoutMs, now },
       );
       if (decision.kind === 'wait') {
+        const room = decideEvictionRoom(storeId, this.roomStores(pod, a, evicting, now), facts.maxReplicas!);
+        if (!room.allowed && decision.action?.type === 'evict-tikv-leaders') {
+          if (room.giveWay.length) {
+            step.now = 'ending abandoned leader evictions to make room';
+            await this.giveWay(pod, room.giveWay, storeId);
+            continue;
+          }
+          return wait(key, room.reason);
+        }
         step.now = 'starting the leader eviction';
         await this.startEviction(pod, store, decision, record, ours, isEvicting && !record && !seen);
-        return wait(key, decision.reason, decision.retryAfterSeconds);
+        if (ours && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS) {
+          // Still asked for: the eviction is not abandoned (bounded to one ledger write per refresh).
+          await this.deps.ledger.put(pod.namespace, pod.cluster, { ...ours, askedAt: now }, pod.name);
+        }
+        return wait(key, room.allowed ? decision.reason : `${decision.reason}; the leaders may have nowhere to go: ${room.reason}`, decision.retryAfterSeconds);
       }
       if (decision.warning) this.emit(pod, 'Warning', 'EvictLeaderTimeout', decision.warning);
       step.now = 'recording the removal in the DisruptionLedger';
-      if (isGone(store)) return allow(decision.reason);
-      const entry: LeavingEntry = { component: 'tikv', member: storeId, pod: pod.name, podUid: pod.uid, since: now };
       const startsEviction = decision.action?.type === 'evict-tikv-leaders';
-      const withEviction: VersionedLedger = startsEviction
-        ? { ...versioned, ledger: { ...ledger, evictions: [...ledger.evictions.filter((r) => r.storeId !== storeId), { storeId, podUid: pod.uid, beganAt: now, cause: 'removal' }] } }
-        : versioned;
-      if (await this.recordLeaving(pod, withEviction, entry)) {
+      const withEviction = startsEviction
+        ? (l: Ledger): Ledger => ({ ...l, evictions: [...l.evictions.filter((r) => r.storeId !== storeId), { storeId, podUid: pod.uid, beganAt: now, cause: 'removal' }] })
+        : undefined;
+      if (await this.authority.record(ask, a, withEviction)) {
         // Recorded before adding to PD: an entry without a record would never be cleaned up.
-        if (startsEviction) await pd.addEvictLeader(storeId);
+        if (startsEviction) await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
         return allow(decision.reason, decision.warning ? [decision.warning] : []);
       }
     }
@@ -464,10 +447,11 @@ export class DrainService {
     // Record before adding to PD: an entry without a record would never be cleaned up. An eviction
     // of a cordon or an earlier pod becomes this removal's, so its clock starts now.
     if (startsEviction || (record && !ours)) {
-      await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: now, cause: 'removal' }, pod.name);
+      await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: now, askedAt: now, cause: 'removal' }, pod.name);
     }
     if (startsEviction) {
       await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
+      this.authority.pd.invalidate(pod.namespace, pod.cluster);
       this.emit(pod, 'Normal', 'EvictingLeaders', `evicting ${store.status.leader_count} region leaders from TiKV store ${storeId} before ${pod.name} goes`);
     }
   }
@@ -502,29 +486,33 @@ export class DrainService {
     const onNode = [...this.deps.pods.onNode(nodeName)].filter((p) => !p.deleting && !p.terminal);
     for (const pod of onNode) {
       try {
-        const pd = await this.deps.pdFor(pod.namespace, pod.cluster);
+        const a = await this.authority.assess({ namespace: pod.namespace, cluster: pod.cluster, component: pod.component, pod: pod.name, podUid: pod.uid, act: 'drain' });
+        if (a.unknown) throw new Error(a.unknown);
+        if (!a.self || a.self.state === 'gone') continue;
         if (pod.component === 'pd') {
-          const members = await pd.members();
-          const self = memberOfPod(members.members, pod.name);
-          if (!self || !members.leader || !memberIsPod(members.leader, pod.name)) continue;
-          const health = new Map((await pd.memberHealth(members.members)).map((h) => [h.name, h.healthy]));
-          const podNames = this.pdPods(pod);
-          const decision = decidePdRemoval(self.name, {
-            members: members.members.map((m) => {
-              const p = podNames.find((n) => memberIsPod(m, n));
-              return { name: m.name, healthy: health.get(m.name) ?? false, canLead: (health.get(m.name) ?? false) && this.canLead(pod.namespace, p) };
-            }),
-            leader: self.name,
+          if (a.facts.leader !== a.self.name) continue;
+          const decision = decidePdRemoval(a.self.name, {
+            members: disruptionMembers(a.members).map((m) => ({ name: m.name, healthy: m.healthy, canLead: m.canLead })),
+            leader: a.facts.leader,
           });
-          if (decision.action?.type === 'transfer-pd-leader') await this.transfer(pod, pd, decision.action.from, decision.action.to);
+          if (decision.action?.type === 'transfer-pd-leader') await this.transfer(pod, decision.action.from, decision.action.to);
         } else {
-          const [stores, evicting] = await Promise.all([pd.stores(), pd.evictingStores()]);
-          const store = storeOfPod(stores, pod.name);
-          if (!store || isGone(store) || store.store.state_name === 'Offline' || evicting.includes(store.store.id)) continue;
-          await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId: store.store.id, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
-          await pd.addEvictLeader(store.store.id);
-          this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: store.store.id }, 'node is being drained: evicting leaders of its TiKV store');
-          this.emit(pod, 'Normal', 'EvictingLeaders', `node ${nodeName} is being drained: evicting region leaders from TiKV store ${store.store.id}`);
+          const evicting = a.facts.evicting;
+          if (evicting === null) throw new Error(missingFact(a.facts, ['evicting'])!);
+          const storeId = a.self.name;
+          if (a.self.storeState === 'Offline' || evicting.includes(storeId)) continue;
+          const room = decideEvictionRoom(storeId, this.roomStores(pod, a, evicting, this.deps.now()), a.facts.maxReplicas!);
+          if (!room.allowed) {
+            // The drain itself will ask again when this pod's turn comes; starting now could strand leaders.
+            this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: storeId, reason: room.reason }, 'node is being drained: leader eviction deferred');
+            this.emit(pod, 'Normal', 'EvictLeaderDeferred', `node ${nodeName} is being drained, but ${room.reason}`);
+            continue;
+          }
+          await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
+          await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
+          this.authority.pd.invalidate(pod.namespace, pod.cluster);
+          this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: storeId }, 'node is being drained: evicting leaders of its TiKV store');
+          this.emit(pod, 'Normal', 'EvictingLeaders', `node ${nodeName} is being drained: evicting region leaders from TiKV store ${storeId}`);
         }
       } catch (err) {
         this.deps.logger.warn({ pod: objectKey(pod.namespace, pod.name), node: nodeName, err: (err as Error).message }, 'could not prepare pod for the drain of its node');

@@ -71,7 +71,7 @@ t.test(`two replicas, 5 PD members with one down, two removals at once: exactly 
     const obj = JSON.parse(await kubectlOk(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, 'race', '-o', 'json']));
     t.equal(obj.spec.leaving.length, 1, `round ${round}: the ledger in the API server holds the one allowed removal`);
     const waiting = [rx, ry].find((r) => !r.allowed);
-    if (waiting && !waiting.allowed) t.match(waiting.message, /below the quorum of 3; waiting for race-pd-\d \(removal allowed/);
+    if (waiting && !waiting.allowed) t.match(waiting.message, /below the quorum of 3; waiting for race-pd-\d \((eviction|delete) allowed/);
   }
   t.ok(racedRounds > 0, `${racedRounds} of ${ROUNDS} rounds had a write conflict at the API server (the loser decided again)`);
   timings.sort((p, q) => p - q);

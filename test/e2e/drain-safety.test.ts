@@ -278,7 +278,7 @@ t.test('two PD drains at once with a member down: one waits for the first replac
   const backBefore = samples.filter((s) => s.at > early.at && s.at < late.at).some((s) => s.serving === 4);
   t.ok(backBefore, `${early.pod}'s replacement served before ${late.pod} went`);
   // client-go retries a 429 itself before kubectl drain sees it: the answers are in tidb-steward's log.
-  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for .*${early.pod} \\((removal allowed|node \\S+ is being drained|unhealthy|pod is not Ready)`), 'the waiting eviction was told why');
+  t.match(stewardSaid(late.pod, started), new RegExp(`cannot go yet: removing PD member ${late.pod} would leave 2 of 5 members healthy, below the quorum of 3; waiting for .*${early.pod} \\((eviction allowed|delete allowed|node \\S+ is being drained|unhealthy|pod is not Ready)`), 'the waiting eviction was told why');
   note(`PD drains at once (5 members, 1 down): first pod gone after ${((early.at - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; min serving members ${minServing}/5 over ${samples.length} samples`);
   await kubectl(['uncordon', nodeOf(first), nodeOf(second)]);
   keepDown.clear();
@@ -303,7 +303,7 @@ t.test('a pod that stays Terminating still counts as leaving', async (t) => {
   await sleep(4000); // several reconcile rounds: the Terminating pod must stay counted
   const third = await ev('q-pd-1');
   t.not(third.code, 0, 'a third may not');
-  t.match(third.stderr, /q-pd-3 \((removal allowed|pod is terminating)[^)]*\)/, 'q-pd-3, still Terminating, is named as leaving');
+  t.match(third.stderr, /q-pd-3 \((eviction allowed|delete allowed|pod is terminating)[^)]*\)/, 'q-pd-3, still Terminating, is named as leaving');
   const started = Date.now();
   await kubectlOk(['patch', 'pod', '-n', NS, 'q-pd-3', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
   const r = await until('q-pd-1 may go once q-pd-3 is back', async () => ((await ev('q-pd-1')).code === 0 ? true : null), 120_000, 1000);
@@ -342,7 +342,7 @@ t.test('two TiKV drains at once: never two of three stores away together, both c
   t.ok(samples.some((s) => s.away === 1), 'the samples saw a store away');
   const waited = Math.abs(g1 - g0) / 1000;
   const later = g0 < g1 ? 'kv-tikv-1' : 'kv-tikv-0';
-  t.match(stewardSaid(later, started), /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store \d+ \((removal allowed|node \S+ is being drained)/, 'the waiting eviction was told why');
+  t.match(stewardSaid(later, started), /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store \d+ \((eviction allowed|delete allowed|node \S+ is being drained)/, 'the waiting eviction was told why');
   note(`TiKV drains at once (3 stores, 3 replicas): first pod gone after ${((Math.min(g0, g1) - started) / 1000).toFixed(1)}s, second waited ${waited.toFixed(1)}s more; drains took ${results.map((r) => `${r.node} ${r.seconds.toFixed(1)}s`).join(', ')}; max TiKV pods away ${maxAway}/3 over ${samples.length} samples`);
   await kubectl(['uncordon', ...nodes]);
 });

@@ -140,7 +140,7 @@ t.test('each pod of a DeleteCollection is judged: its name comes from oldObject'
   const answers = [];
   for (const pod of ['basic-pd-1', 'basic-pd-2', 'basic-pd-0']) answers.push((await app.inject(post('/admission/pods', review(`dc-${pod}`, pod)))).json().response);
   t.same(answers.map((a) => a.allowed), [true, false, false], 'the first goes; the others wait for it');
-  t.match(answers[1], { uid: 'dc-basic-pd-2', status: { code: 429, message: /db\/basic-pd-2 cannot go yet: .*waiting for basic-pd-1 \(removal allowed/ } });
+  t.match(answers[1], { uid: 'dc-basic-pd-2', status: { code: 429, message: /db\/basic-pd-2 cannot go yet: .*waiting for basic-pd-1 \(delete allowed/ } });
 });
 
 t.test('a DeleteCollection review recorded from the real API server (no name) is judged by oldObject', async (t) => {

@@ -66,7 +66,7 @@ t.test('PD leader on a cordoned node is handed to a member on a schedulable node
 t.test('PD down or slow: a clear "not yet", never a throw', async (t) => {
   const { drain, pd, decisions, events } = setup();
   pd.down = true;
-  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /db\/basic-pd-1 cannot go yet: cannot check it with PD of cluster db\/basic: PD is unreachable/ });
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /db\/basic-pd-1 cannot go yet: cannot check it with PD of cluster db\/basic: PD's members and their health cannot be read: PD is unreachable/ });
   t.same(decisions, ['pd:error']);
   t.ok(events.events.some((e) => e.reason === 'DrainCheckFailed'));
   pd.down = false;
@@ -181,7 +181,7 @@ t.test('issue case: 5 PD members, one down, two nodes drained at once on two rep
   const allowed = [ra, rb].filter((r) => r.allowed);
   t.equal(allowed.length, 1, `exactly one allowed: ${JSON.stringify([ra, rb].map((r) => (r.allowed ? r.reason : r.message)))}`);
   const waiting = [ra, rb].find((r) => !r.allowed)!;
-  t.match(waiting, { code: 429, message: /would leave 2 of 5 members healthy, below the quorum of 3; waiting for basic-pd-[12] \(removal allowed/ });
+  t.match(waiting, { code: 429, message: /would leave 2 of 5 members healthy, below the quorum of 3; waiting for basic-pd-[12] \(eviction allowed/ });
   t.ok(ledger.conflicts >= 0);
   const leaving = (await ledger.get('db', 'basic')).leaving;
   t.equal(leaving.length, 1, 'the allowed removal is in the ledger');
@@ -192,7 +192,7 @@ t.test('issue case: 5 PD members, one down, two nodes drained at once on two rep
   pods.upsert(`db/${gone}`, { ...pods.get(`db/${gone}`)!, uid: `${gone}-new` });
   advance(5000);
   t.equal(await a.reconcileEvictions(), 0, 'still leaving while PD counts it unhealthy');
-  t.match(await b.reviewRemoval(evict(other)), { allowed: false, message: /waiting for basic-pd-[12] \(removal allowed for 5s\)/ });
+  t.match(await b.reviewRemoval(evict(other)), { allowed: false, message: /waiting for basic-pd-[12] \(eviction allowed for 5s\)/ });
   pd.unhealthy.delete(gone);
   t.equal(await a.reconcileEvictions(), 1, 'the replacement is healthy: no longer leaving');
   t.match(await b.reviewRemoval(evict(other)), { allowed: true });
@@ -230,7 +230,7 @@ t.test('PD health per member: an unreachable member is unhealthy and its own pod
   t.ok(pd.memberHealthCalls > 0);
   // Every member silent: our probes do not work; nothing is judged healthy or unhealthy on that.
   for (let i = 0; i < 5; i++) pd.silent.add(`basic-pd-${i}`);
-  t.match(await replica().reviewRemoval(evict('basic-pd-2')), { allowed: false, message: /no PD member answered its health check/ });
+  t.match(await replica().reviewRemoval(evict('basic-pd-2')), { allowed: false, message: /none answered its own health check/ });
 });
 
 t.test('a Terminating pod counts as leaving until its replacement is healthy', async (t) => {
@@ -282,7 +282,7 @@ t.test('TiKV: two stores of three never away together; region faults and stores 
   await Promise.all([a.reviewRemoval(evict('basic-tikv-0')), b.reviewRemoval(evict('basic-tikv-1'))]);
   const [ra, rb] = await Promise.all([a.reviewRemoval(evict('basic-tikv-0')), b.reviewRemoval(evict('basic-tikv-1'))]);
   t.equal([ra, rb].filter((r) => r.allowed).length, 1, `one allowed: ${JSON.stringify([ra, rb].map((r) => (r.allowed ? r.reason : r.message)))}`);
-  t.match([ra, rb].find((r) => !r.allowed), { message: /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store [12] \(removal allowed/ });
+  t.match([ra, rb].find((r) => !r.allowed), { message: /would let regions lose their majority \(3 replicas tolerate 1 away\); waiting for store [12] \(eviction allowed/ });
   const entry = (await records.get('db', 'basic')).leaving[0]!;
   // The store comes back Up with a new pod: no longer leaving.
   pods.upsert(`db/${entry.pod}`, { ...pods.get(`db/${entry.pod}`)!, uid: 'new' });
@@ -306,7 +306,7 @@ t.test('TiKV: a crashed pod (store Down, pod not Ready, its peers reported down)
   pd.checks.set('down-peer', [{ id: '9', peers: ['1', '2', '3'], down_peers: ['1'] }]);
   pods.upsert('db/basic-tikv-0', { ...pods.get('db/basic-tikv-0')!, ready: false });
   t.match(await drain.reviewRemoval(evict('basic-tikv-0')), { allowed: true, reason: /store 1 of basic-tikv-0 is Down: it serves no leaders, so its pod may go/ });
-  t.match(await drain.reviewRemoval(evict('basic-tikv-1')), { allowed: false, code: 429, message: /waiting for store 1 \(removal allowed for 0s\), 1 regions PD reports with down, offline or missing peers/ });
+  t.match(await drain.reviewRemoval(evict('basic-tikv-1')), { allowed: false, code: 429, message: /waiting for store 1 \(eviction allowed for 0s\), 1 regions PD reports with down, offline or missing peers/ });
 });
 
 t.test('region faults: missing, down and offline peers per region; the worst region counts', async (t) => {
