@@ -88,6 +88,11 @@ export const ConfigSchema = z.object({
   kubeTimeoutMs: positiveInt(1000),
   /** Deadline of one PD member's own health check; all members are asked in parallel. */
   pdMemberTimeoutMs: positiveInt(800),
+  /**
+   * How long one read of a cluster's PD facts serves every decision (drain webhooks and controller
+   * alike); a change made to PD drops it at once.
+   */
+  pdFactsTtlMs: positiveInt(1000),
   /** A pod removal is answered within this, "not yet" (429) with the reason when time runs out. */
   admissionBudgetMs: positiveInt(4000),
   /**
@@ -154,6 +159,7 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'drainTaints', flag: '--drain-taints', env: 'STEWARD_DRAIN_TAINTS' },
   { field: 'kubeTimeoutMs', flag: '--kube-timeout-ms', env: 'STEWARD_KUBE_TIMEOUT_MS' },
   { field: 'pdMemberTimeoutMs', flag: '--pd-member-timeout-ms', env: 'STEWARD_PD_MEMBER_TIMEOUT_MS' },
+  { field: 'pdFactsTtlMs', flag: '--pd-facts-ttl-ms', env: 'STEWARD_PD_FACTS_TTL_MS' },
   { field: 'admissionBudgetMs', flag: '--admission-budget-ms', env: 'STEWARD_ADMISSION_BUDGET_MS' },
   { field: 'pdTlsSecret', flag: '--pd-tls-secret', env: 'STEWARD_PD_TLS_SECRET' },
 ];

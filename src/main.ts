@@ -13,8 +13,9 @@ import { kubeLeaseStore, leaseLock, localOnly, sweepBindLeases } from './k8s/lea
 import { PlacementService } from './services/placement.ts';
 import { DrainService } from './services/drain.ts';
 import { PdRegistry } from './pd/registry.ts';
-import { PdClient, pdEndpointsFor } from './pd/client.ts';
-import { kubeLedger } from './k8s/disruptions.ts';
+import { PdAccess } from './pd/facts.ts';
+import { emptyLedger, kubeLedger, updateLedger } from './k8s/disruptions.ts';
+import { DisruptionAuthority } from './services/authority.ts';
 import { kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
 import { kubeEvents } from './k8s/events.ts';
 import { followCaBundle } from './k8s/webhooks.ts';
@@ -155,17 +156,9 @@ const placement = new PlacementService({
   logger,
 });
 
-// The controller's PD clients (plain http; PD over TLS is the drain's, through pdRegistry).
-const pdClients = new Map<string, PdClient>();
-function pdFor(namespace: string, cluster: string): PdClient {
-  const key = `${namespace}/${cluster}`;
-  let client = pdClients.get(key);
-  if (!client) {
-    client = new PdClient({ endpoints: pdEndpointsFor(namespace, cluster, config.pdEndpoints), timeoutMs: config.pdTimeoutMs });
-    pdClients.set(key, client);
-  }
-  return client;
-}
+// One PD client per TiDB cluster (over TLS when the cluster has its client Secret), one shared
+// snapshot of PD's facts, one ledger and one disruption authority: the drain webhooks and the
+// controller judge every member that goes by the same facts and the same rule.
 const pdRegistry = new PdRegistry({
   overrides: config.pdEndpoints,
   timeoutMs: config.pdTimeoutMs,
@@ -173,11 +166,15 @@ const pdRegistry = new PdRegistry({
   tlsFor: (namespace, cluster) => readPdTlsSecret(clients, namespace, config.pdTlsSecret.replaceAll('{cluster}', cluster), config.kubeTimeoutMs),
   now: Date.now,
 });
+const pdAccess = new PdAccess({ client: (namespace, cluster) => pdRegistry.get(namespace, cluster), ttlMs: config.pdFactsTtlMs, now: Date.now });
+const disruptionLedger = kubeLedger(clients, config.kubeTimeoutMs);
+const authority = new DisruptionAuthority({ pods, nodes, pd: pdAccess, ledger: disruptionLedger, now: Date.now, logger });
 const drain = new DrainService({
   pods,
   nodes,
   pdFor: (namespace, cluster) => pdRegistry.get(namespace, cluster),
-  ledger: kubeLedger(clients, config.kubeTimeoutMs),
+  authority,
+  ledger: disruptionLedger,
   teardown: kubeTeardown(clients, config.kubeTimeoutMs),
   budgetMs: config.admissionBudgetMs,
   events,
@@ -250,7 +247,17 @@ const controller = config.controller
       clients,
       logger,
       events,
-      pdFor,
+      pdFor: (namespace, cluster) => pdRegistry.get(namespace, cluster),
+      disruptions: {
+        facts: (namespace, cluster) => pdAccess.facts(namespace, cluster),
+        invalidate: (namespace, cluster) => pdAccess.invalidate(namespace, cluster),
+        ledger: async (namespace, cluster) => (await disruptionLedger.read(namespace, cluster)).ledger,
+        admit: async (req) => authority.admit(req),
+        recordEviction: (namespace, cluster, record, pod) => disruptionLedger.put(namespace, cluster, record, pod),
+        dropRecords: (namespace, cluster) =>
+          // Emptied, not deleted: the DisruptionLedger goes with its namespace or stays empty.
+          updateLedger(disruptionLedger, namespace, cluster, (l) => (l.evictions.length + l.leaving.length + l.seenEvictions.length ? emptyLedger() : null)),
+      },
       leaseNamespace: config.leaseNamespace,
       leaseName: 'tidb-steward-controller',
       ...(config.identity ? { identity: config.identity } : {}),

@@ -126,7 +126,7 @@ export const TidbClusterStatus = z.object({
     .object({
       ...componentStatus,
       stores: z.array(StoreStatus).optional(),
-      /** Stores whose leaders the controller is evicting (suspend), and since when: removed on resume. */
+      /** No longer written (leader evictions are recorded in the DisruptionLedger); read from objects that still carry it. */
       evictLeader: z.array(z.object({ storeId: z.string(), since: z.string() })).optional(),
     })
     .optional(),

@@ -16,25 +16,41 @@ import { Reflector, type ListWatchSource } from '../k8s/reflector.ts';
 import type { ControllerPod, ControllerSts, RawTidbCluster } from '../k8s/tidbclusters.ts';
 import type { Keyed } from '../k8s/views.ts';
 import type { StoreInfo } from '../pd/client.ts';
+import type { PdFacts } from '../pd/facts.ts';
+import type { EvictionRecord } from '../domain/drain.ts';
+import type { Ledger } from '../k8s/disruptions.ts';
+import type { DisruptionRequest } from '../services/authority.ts';
 import { MapStore, type Store } from '../state/stores.ts';
-import { FINALIZER, names } from '../specs/names.ts';
+import { FINALIZER, names, ordinalOf } from '../specs/names.ts';
 import { componentObjects, type KubeObject } from '../specs/objects.ts';
 import { WorkQueue, type ReconcileResult } from './workqueue.ts';
 import { createHash } from 'node:crypto';
 
-/** What the controller needs from PD (PdClient satisfies it). */
+/** The PD calls that change PD (PdClient satisfies it); reads come from the shared snapshot. */
 export interface PdPort {
-  members(): Promise<{ members: Array<{ name: string }>; leader?: { name: string } | null | undefined }>;
-  health(): Promise<Array<{ name: string; health: boolean }>>;
-  stores(): Promise<StoreInfo[]>;
-  maxReplicas(): Promise<number>;
-  evictingStores(): Promise<string[]>;
   transferLeader(to: string): Promise<void>;
   deleteMember(name: string): Promise<void>;
   deleteStore(storeId: string): Promise<void>;
   cancelStoreRemoval(storeId: string): Promise<void>;
   addEvictLeader(storeId: string): Promise<void>;
   removeEvictLeader(storeId: string): Promise<void>;
+}
+
+/**
+ * The one safety authority and PD view, shared with the drain webhooks: the controller reads PD's
+ * facts and the ledger from here and asks before every act that takes a member out of service.
+ */
+export interface DisruptionPort {
+  facts(namespace: string, cluster: string): Promise<PdFacts>;
+  /** After a change to PD, so the next decision reads it again. */
+  invalidate(namespace: string, cluster: string): void;
+  ledger(namespace: string, cluster: string): Promise<Ledger>;
+  /** Judges the act and, when allowed, records it in the DisruptionLedger before answering. */
+  admit(req: DisruptionRequest): Promise<{ allowed: boolean; reason: string }>;
+  /** Records a leader eviction before it is added to PD (the ledger's cleanup ends it). */
+  recordEviction(namespace: string, cluster: string, record: EvictionRecord, pod: string): Promise<void>;
+  /** Deletion: the cluster's records go. */
+  dropRecords(namespace: string, cluster: string): Promise<void>;
 }
 
 /** What the controller needs from Kubernetes. */
@@ -44,17 +60,17 @@ export interface ControllerIO {
   writeStatus(namespace: string, name: string, status: TidbClusterStatus): Promise<string>;
   setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string): Promise<void>;
   diagnosisFacts(namespace: string, claims: string[]): Promise<{ nodes: NodeCapacity[]; storage: StorageFacts; claims: Map<string, PendingPod['claims'][number]> }>;
-  /** Lets the drain webhook pass pods the controller stops on purpose (suspend, deletion). */
-  markStopping(namespace: string, pods: string[]): Promise<void>;
-  /** Records of leader evictions the drain service started for this cluster (cleaned up on deletion). */
-  evictionRecords(namespace: string, cluster: string): Promise<string[]>;
-  dropEvictionRecords(namespace: string, cluster: string): Promise<void>;
+  /** Marks the claims of members a scale-in removed, so that their ordinals start from fresh volumes. */
+  retireClaims(namespace: string, claims: string[], note: string): Promise<void>;
+  /** Deletes the named claims that were retired; returns the deleted ones with the volume each was bound to. */
+  renewRetiredClaims(namespace: string, claims: string[]): Promise<Array<{ claim: string; volume: string | null }>>;
 }
 
 export interface ControllerOptions {
   logger: Logger;
   io: ControllerIO;
-  pdFor(namespace: string, cluster: string): PdPort;
+  pdFor(namespace: string, cluster: string): PdPort | Promise<PdPort>;
+  disruptions: DisruptionPort;
   events: EventSink;
   sources: { clusters: ListWatchSource; pods: ListWatchSource; statefulSets: ListWatchSource };
   views: { cluster: (o: unknown) => Keyed<RawTidbCluster>; pod: (o: unknown) => Keyed<ControllerPod>; sts: (o: unknown) => Keyed<ControllerSts> };
@@ -175,7 +191,7 @@ export class TidbClusterController {
   async reconcile(key: string): Promise<ReconcileResult> {
     const cached = this.clusters.get(key);
     if (!cached) {
-      this.written.delete(key);
+      this.forget(key);
       return;
     }
     const raw = this.fresher(key, cached);
@@ -210,7 +226,6 @@ export class TidbClusterController {
     const held: string[] = [];
     const steps: Step[] = [];
     const plan = tc.spec.suspend ? decideSuspend(tc, o, policy) : null;
-    const pd = this.opts.pdFor(namespace, name);
     for (const component of ['pd', 'tikv', 'tidb'] as const) {
       const s = plan ? plan.find((x) => x.component === component)! : component === 'pd' ? decidePd(tc, o) : component === 'tikv' ? decideTikv(tc, o, policy) : decideTidb(tc, o);
       steps.push(s);
@@ -219,15 +234,7 @@ export class TidbClusterController {
         if (s.replicas !== null && s.replicas !== current) held.push(`${component} replicas ${current ?? 'none'} → ${s.replicas}`);
         for (const a of s.actions) held.push(describeAction(a));
       } else {
-        if (plan && component === 'pd' && s.replicas === 0 && o.pods.pd.length > 0) {
-          // A suspend stops PD as a whole, knowingly below quorum: its members keep their data.
-          await this.opts.io.markStopping(namespace, o.pods.pd.map((p) => p.name));
-        }
-        if (plan && component === 'tikv' && s.replicas !== null && s.replicas < (o.sts.tikv?.replicas ?? 0) && s.replicas === 0) {
-          // The last store's leaders have nowhere to go.
-          await this.opts.io.markStopping(namespace, o.pods.tikv.map((p) => p.name));
-        }
-        await this.act(tc, s, o, pd, log);
+        await this.act(tc, s, o, log);
         for (const e of s.events) this.opts.events.emit(this.ref(raw), e.type, e.reason, e.message);
       }
       // Suspension runs the other way round: a component waiting stops the ones before it too.
@@ -243,6 +250,18 @@ export class TidbClusterController {
     const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     if (pending.length || (!ready && !tc.spec.suspend)) return { requeueAfterMs: 3000 };
     return { requeueAfterMs: this.opts.resyncMs ?? 30_000 };
+  }
+
+  /** A cluster that is gone leaves nothing behind in this process's maps. */
+  private forget(key: string): void {
+    this.written.delete(key);
+    this.diagnosed.delete(key);
+    this.lastTransfer.delete(key);
+    const [namespace, name] = key.split('/') as [string, string];
+    for (const k of this.applied.keys()) {
+      const [, ns, object] = k.split('/') as [string, string, string];
+      if (ns === namespace && (object === name || object.startsWith(`${name}-`))) this.applied.delete(k);
+    }
   }
 
   private noteTransitions(raw: RawTidbCluster, status: TidbClusterStatus, log: Logger): void {
@@ -289,10 +308,19 @@ export class TidbClusterController {
   }
 
   private emptyObserved(): Observed {
-    return { now: this.now(), sts: { pd: null, tikv: null, tidb: null }, pods: { pd: [], tikv: [], tidb: [] }, pd: { reachable: false, members: [], leader: null }, stores: null, maxReplicas: 3, evicting: [] };
+    return {
+      now: this.now(),
+      sts: { pd: null, tikv: null, tidb: null },
+      pods: { pd: [], tikv: [], tidb: [] },
+      pd: { reachable: false, members: [], leader: null },
+      stores: null,
+      maxReplicas: null,
+      evicting: null,
+      ledger: { leaving: [], evictions: [] },
+    };
   }
 
-  /** One snapshot: StatefulSets and pods from the caches, members and stores from PD. */
+  /** One snapshot: StatefulSets and pods from the caches; PD's facts and the ledger from the shared authority. */
   async observe(tc: TidbCluster): Promise<Observed> {
     const { namespace, name } = tc.metadata;
     const o = this.emptyObserved();
@@ -303,48 +331,120 @@ export class TidbClusterController {
       if (p.namespace === namespace && p.cluster === name) o.pods[p.component].push(p);
     }
     for (const c of ['pd', 'tikv', 'tidb'] as const) o.pods[c].sort((a, b) => a.ordinal - b.ordinal);
+    const ledger = await this.opts.disruptions.ledger(namespace, name);
+    o.ledger = { leaving: ledger.leaving, evictions: ledger.evictions };
     if (!o.sts.pd && !tc.status.pd?.bootstrapped) {
       o.pd.error = 'PD is not created yet';
       return o;
     }
-    const pd = this.opts.pdFor(namespace, name);
+    let facts: PdFacts;
     try {
-      const [members, health] = await Promise.all([pd.members(), pd.health()]);
-      const healthy = new Map(health.map((h) => [h.name, h.health]));
-      o.pd = { reachable: true, members: members.members.map((m) => ({ name: m.name, healthy: healthy.get(m.name) ?? false })), leader: members.leader?.name ?? null };
+      facts = await this.opts.disruptions.facts(namespace, name);
     } catch (err) {
       o.pd = { reachable: false, error: (err as Error).message, members: [], leader: null };
       return o;
     }
-    try {
-      const [stores, maxReplicas, evicting] = await Promise.all([pd.stores(), pd.maxReplicas().catch(() => 3), pd.evictingStores().catch(() => null)]);
-      o.stores = stores.map((s) => storeView(s));
-      o.maxReplicas = maxReplicas;
-      o.evicting = evicting ?? [];
-      // Unreadable, or a PD leader elected a moment ago that has not restored its schedulers (the PD
-      // client says so): the entries may come back, so no record may be dropped.
-      if (evicting === null) o.evictingUnknown = true;
-    } catch (err) {
-      o.pd.error = `cannot list stores: ${(err as Error).message}`;
+    if (facts.members) {
+      o.pd = { reachable: true, members: facts.members.map((m) => ({ name: m.name, healthy: m.healthy })), leader: facts.leader };
+    } else {
+      o.pd = { reachable: false, error: facts.unknown.members ?? 'no answer', members: [], leader: null };
     }
+    o.stores = facts.stores ? facts.stores.map(storeView) : null;
+    if (!facts.stores && o.pd.reachable) o.pd.error = `cannot list stores: ${facts.unknown.stores ?? 'no answer'}`;
+    o.maxReplicas = facts.maxReplicas;
+    o.evicting = facts.evicting;
     return o;
   }
 
-  private async act(tc: TidbCluster, s: Step, o: Observed, pd: PdPort, log: Logger): Promise<void> {
+  /**
+   * Applies a step. Every member it takes out of service — pods a lower replica count removes, a PD
+   * member or store deleted in PD — is first judged and recorded by the disruption authority; a
+   * refusal stops the step there and says why.
+   */
+  private async act(tc: TidbCluster, s: Step, o: Observed, log: Logger): Promise<void> {
     const { namespace, name } = tc.metadata;
+    const key = `${namespace}/${name}`;
     if (s.replicas !== null) {
+      const current = o.sts[s.component]?.replicas ?? 0;
+      if (s.component !== 'tidb' && s.replicas < current) {
+        const component = s.component;
+        const act = s.scaleDownAct ?? 'scale-in';
+        for (const p of o.pods[component].filter((x) => x.ordinal >= s.replicas! && !x.deleting)) {
+          const verdict = await this.opts.disruptions.admit({ namespace, cluster: name, component, pod: p.name, podUid: p.uid ?? '', act });
+          if (!verdict.allowed) {
+            this.refuse(s, `stopping ${p.name} (${act})`, verdict.reason, log);
+            s.replicas = current;
+            break;
+          }
+        }
+        if (s.replicas < current && act === 'scale-in') {
+          const claims = Array.from({ length: current - s.replicas }, (_, i) => names.pvc(name, component, s.replicas! + i));
+          await this.opts.io.retireClaims(namespace, claims, `scale-in of ${key} to ${s.replicas}`);
+        }
+      }
+      if (s.component !== 'tidb' && s.replicas > current) {
+        const component = s.component;
+        const claims = Array.from({ length: s.replicas - current }, (_, i) => names.pvc(name, component, current + i));
+        for (const r of await this.opts.io.renewRetiredClaims(namespace, claims)) {
+          this.opts.events.emit(this.ref(tc as unknown as RawTidbCluster), 'Normal', 'ClaimRenewed', `claim ${r.claim} of a removed member was deleted so its ordinal starts afresh; the old data stays on volume ${r.volume ?? '(unbound)'} as its reclaim policy says`);
+        }
+      }
       const objects = componentObjects(tc, s.component, { replicas: s.replicas, pdBootstrapped: pdBootstrapped(tc, o), pdInitialMembers: tc.spec.pd.replicas });
       for (const obj of objects) await this.applyIfChanged(obj, o);
     }
     for (const a of s.actions) {
-      const key = `${namespace}/${name}`;
       if (a.type === 'transfer-pd-leader') {
         if (this.now() - (this.lastTransfer.get(key) ?? 0) < 3000) continue;
         this.lastTransfer.set(key, this.now());
       }
+      const ask = this.disruptionOf(tc, a, o);
+      if (ask) {
+        const verdict = await this.opts.disruptions.admit(ask);
+        if (!verdict.allowed) {
+          this.refuse(s, describeAction(a), verdict.reason, log);
+          return;
+        }
+      }
+      if (a.type === 'evict-leaders') {
+        const store = o.stores?.find((x) => x.id === a.storeId);
+        const pod = o.pods.tikv.find((p) => p.name === store?.pod);
+        // Recorded before PD is asked: the ledger's cleanup ends it once the store serves again.
+        await this.opts.disruptions.recordEviction(namespace, name, { storeId: a.storeId, podUid: pod?.uid ?? '', beganAt: this.now(), cause: 'suspend' }, store?.pod ?? '');
+      }
       log.info({ action: a.type, ...a }, describeAction(a));
-      await runAction(pd, a);
+      await runAction(await this.opts.pdFor(namespace, name), a);
+      this.opts.disruptions.invalidate(namespace, name);
+      if (ask && ask.podUid === '' && (a.type === 'delete-pd-member' || a.type === 'delete-store')) {
+        // A member beyond the spec with no pod: its claim must not come back with its ordinal.
+        const component = a.type === 'delete-pd-member' ? 'pd' : 'tikv';
+        const ordinal = ordinalOf(ask.pod);
+        if (ordinal >= 0) await this.opts.io.retireClaims(namespace, [names.pvc(name, component, ordinal)], `${describeAction(a)} (beyond the spec)`);
+      }
     }
+  }
+
+  /** The disruption an action is, or null when it takes no member out of service. */
+  private disruptionOf(tc: TidbCluster, a: PdAction, o: Observed): DisruptionRequest | null {
+    const { namespace, name } = tc.metadata;
+    if (a.type === 'delete-pd-member') {
+      const pod = o.pods.pd.find((p) => p.name === a.name);
+      return { namespace, cluster: name, component: 'pd', pod: a.name, podUid: pod?.uid ?? '', member: a.name, act: 'scale-in' };
+    }
+    if (a.type === 'delete-store') {
+      const store = o.stores?.find((x) => x.id === a.storeId);
+      const pod = o.pods.tikv.find((p) => p.name === store?.pod);
+      return { namespace, cluster: name, component: 'tikv', pod: store?.pod ?? '', podUid: pod?.uid ?? '', member: a.storeId, act: 'scale-in' };
+    }
+    return null;
+  }
+
+  /** The authority said not yet: nothing of the step happens now; the status says why. */
+  private refuse(s: Step, what: string, reason: string, log: Logger): void {
+    log.info({ component: s.component, what, reason }, 'disruption not allowed yet');
+    s.progress = { code: s.component === 'pd' ? 'ScalingInPD' : s.component === 'tikv' ? 'ScalingInTiKV' : 'Waiting', message: `waiting to ${what}: ${reason}` };
+    if (s.scaleDownAct === 'suspend') s.block = { code: 'Suspending', message: `suspending: waiting to ${what}: ${reason}` };
+    s.events = s.events.filter((e) => e.type === 'Warning');
+    s.requeueAfterMs = 2000;
   }
 
   private async applyIfChanged(obj: KubeObject, o: Observed): Promise<void> {
@@ -390,20 +490,22 @@ export class TidbClusterController {
     }
   }
 
-  /** Deletion: nothing left in PD's evict-leader scheduler nor in the eviction records; pods may go. */
+  /**
+   * Deletion: nothing left in PD's evict-leader scheduler nor in the ledger. Pods need no pass: the
+   * webhooks let the pods of a StatefulSet or TidbCluster being deleted go.
+   */
   private async finalize(raw: RawTidbCluster, log: Logger): Promise<void> {
     const { namespace, name } = raw.metadata;
-    const pd = this.opts.pdFor(namespace, name);
-    const storeIds = new Set((raw.status.tikv?.evictLeader ?? []).map((e) => e.storeId));
-    for (const id of await this.opts.io.evictionRecords(namespace, name)) storeIds.add(id);
+    const storeIds = new Set((await this.opts.disruptions.ledger(namespace, name)).evictions.map((e) => e.storeId));
     try {
       // Whoever started it, an eviction of this cluster's stores is moot once the cluster goes.
-      const [stores, evicting] = await Promise.all([pd.stores(), pd.evictingStores()]);
-      const ours = new Set(stores.map(storeView).filter((s) => s.pod?.startsWith(`${name}-tikv-`)).map((s) => s.id));
-      for (const id of evicting) if (ours.has(id)) storeIds.add(id);
+      const facts = await this.opts.disruptions.facts(namespace, name);
+      const ours = new Set((facts.stores ?? []).map(storeView).filter((s) => s.pod?.startsWith(`${name}-tikv-`)).map((s) => s.id));
+      for (const id of facts.evicting ?? []) if (ours.has(id)) storeIds.add(id);
     } catch (err) {
       log.info({ err: (err as Error).message }, 'could not list leader evictions in PD while deleting the cluster');
     }
+    const pd = await this.opts.pdFor(namespace, name);
     for (const id of storeIds) {
       try {
         await pd.removeEvictLeader(id);
@@ -412,9 +514,7 @@ export class TidbClusterController {
         log.info({ storeId: id, err: (err as Error).message }, 'could not end a leader eviction in PD while deleting the cluster');
       }
     }
-    await this.opts.io.dropEvictionRecords(namespace, name);
-    const pods = [...this.pods.values()].filter((p) => p.namespace === namespace && p.cluster === name && p.component !== 'tidb').map((p) => p.name);
-    if (pods.length) await this.opts.io.markStopping(namespace, pods);
+    await this.opts.disruptions.dropRecords(namespace, name);
     await this.opts.io.setFinalizers(namespace, name, (raw.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), raw.metadata.resourceVersion);
     this.opts.events.emit(this.ref(raw), 'Normal', 'Deleting', `cluster ${namespace}/${name} deleted: its objects go with it; volume claims follow spec.pvReclaimPolicy`);
     log.info('finalized; Kubernetes deletes the owned objects');

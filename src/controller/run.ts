@@ -16,19 +16,22 @@ import {
   claimFacts,
   clusterFactsReader,
   kubeLeaseLock,
+  renewRetiredClaims,
+  retireClaims,
   setFinalizers,
   tidbClusterSource,
   tidbClusterView,
   writeStatus,
 } from '../k8s/tidbclusters.ts';
-import { TidbClusterController, type PdPort } from './controller.ts';
+import { TidbClusterController, type DisruptionPort, type PdPort } from './controller.ts';
 import { LeaderElector } from './leader.ts';
 
 export interface RunControllerOptions {
   clients: KubeClients;
   logger: Logger;
   events: EventSink;
-  pdFor(namespace: string, cluster: string): PdPort;
+  pdFor(namespace: string, cluster: string): PdPort | Promise<PdPort>;
+  disruptions: DisruptionPort;
   leaseNamespace: string;
   leaseName: string;
   identity?: string;
@@ -42,14 +45,13 @@ export interface RunControllerOptions {
 export function runController(opts: RunControllerOptions): { elector: LeaderElector; controller: TidbClusterController; stop(): Promise<void> } {
   const { clients, logger } = opts;
   const cc = controllerClients(clients);
-  const records = kubeLedger(clients, 5000);
-  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const log = logger.child({ part: 'controller' });
   const clusterFacts = clusterFactsReader(clients, cc);
   const controller = new TidbClusterController({
     logger: log,
     events: opts.events,
     pdFor: opts.pdFor,
+    disruptions: opts.disruptions,
     workers: opts.workers,
     evictTimeoutMs: opts.evictTimeoutMs,
     pendingGraceMs: opts.pendingGraceMs,
@@ -69,22 +71,8 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
         const [facts, byName] = await Promise.all([clusterFacts(), claimFacts(clients, ns, claims)]);
         return { ...facts, claims: byName };
       },
-      async markStopping(namespace, pods) {
-        for (const name of pods) {
-          try {
-            await clients.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: { [ANNOTATION_SKIP_DRAIN_CHECK]: 'true' } } } }, merge);
-          } catch (err) {
-            if (apiStatus(err) !== 404) throw err;
-          }
-        }
-      },
-      async evictionRecords(namespace, cluster) {
-        return (await records.forCluster(namespace, cluster)).map((r) => r.storeId);
-      },
-      async dropEvictionRecords(namespace, cluster) {
-        // Emptied, not deleted: the DisruptionLedger goes with its namespace or stays empty.
-        await updateLedger(records, namespace, cluster, (l) => (l.evictions.length + l.leaving.length + l.seenEvictions.length ? emptyLedger() : null));
-      },
+      retireClaims: (ns, claims, note) => retireClaims(clients, ns, claims, note),
+      renewRetiredClaims: (ns, claims) => renewRetiredClaims(clients, ns, claims),
     },
   });
   const identity = opts.identity ?? `${hostname()}_${process.pid}`;

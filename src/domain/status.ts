@@ -32,12 +32,6 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
   const upStores = Array.from({ length: desired('tikv') }, (_, i) => storeOf(o, `${tc.metadata.name}-tikv-${i}`)).filter((s) => s && isUp(s.state)).length;
   const healthyMembers = o.pd.members.filter((m) => m.healthy).length;
 
-  let evictLeader = tc.status.tikv?.evictLeader ?? [];
-  for (const s of out.steps) {
-    for (const id of s.evictLeaderStarted ?? []) if (!evictLeader.some((e) => e.storeId === id)) evictLeader = [...evictLeader, { storeId: id, since: new Date(now).toISOString() }];
-    if (s.evictLeaderEnded?.length) evictLeader = evictLeader.filter((e) => !s.evictLeaderEnded!.includes(e.storeId));
-  }
-
   const blocked = out.steps.find((s) => s.block);
   const moving = out.steps.find((s) => s.progress);
   const refused = out.steps.find((s) => s.refused);
@@ -95,6 +89,8 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
       : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: 'the cluster runs' });
 
   if (out.pending.length) set({ type: 'Degraded', status: 'True', reason: out.pending[0]!.code, message: out.pending.map((p) => p.message).join('; ') });
+  // Members' health is unknown while PD does not answer: say so rather than "every member is healthy".
+  else if (!spec.suspend && pdBootstrapped(tc, o) && !o.pd.reachable) set({ type: 'Degraded', status: 'Unknown', reason: 'PDUnreachable', message: `members' health is unknown: ${o.pd.error ?? 'PD does not answer'}` });
   else if (!spec.suspend && unhealthyPd.length) set({ type: 'Degraded', status: 'True', reason: 'PDMemberUnhealthy', message: `PD members not healthy: ${unhealthyPd.join(', ')}` });
   else if (!spec.suspend && downStores.length) set({ type: 'Degraded', status: 'True', reason: 'StoreDown', message: `TiKV stores ${downStores.map((s) => `${s.id} (${s.pod}, ${s.state})`).join(', ')}` });
   else if (refused) set({ type: 'Degraded', status: 'True', reason: refused.refused!.code, message: refused.refused!.message });
@@ -125,7 +121,7 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
       members: o.pd.members.map((m) => ({ name: m.name, health: m.healthy, leader: m.name === o.pd.leader })).sort((a, b) => a.name.localeCompare(b.name)),
       bootstrapped: pdBootstrapped(tc, o),
     },
-    tikv: { ...component('tikv', upStores), stores: tikvStores, ...(evictLeader.length ? { evictLeader } : {}) },
+    tikv: { ...component('tikv', upStores), stores: tikvStores },
     tidb: { ...component('tidb', ready('tidb')), members: o.pods.tidb.map((p) => ({ name: p.name, ready: p.phase === 'Running' && p.ready })) },
     conditions,
   };

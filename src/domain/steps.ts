@@ -3,11 +3,14 @@
 // apply now, the PD calls to make, whether later components must wait, and why, in words that go into
 // conditions and Events. Order PD → TiKV → TiDB; suspension in the reverse order.
 import type { ComponentName, TidbCluster } from '../cluster/schema.ts';
-import { names } from '../specs/names.ts';
+import { names, ordinalOf } from '../specs/names.ts';
+import type { EvictionRecord, LeavingEntry } from './drain.ts';
 import { mayRemoveMember } from './removal.ts';
 
 export interface MemberPod {
   name: string;
+  /** The pod's uid (recorded in the DisruptionLedger with what was allowed for it). */
+  uid?: string;
   ordinal: number;
   phase: string;
   ready: boolean;
@@ -45,14 +48,12 @@ export interface Observed {
   pd: PdObserved;
   /** null when PD could not be asked. */
   stores: StoreObserved[] | null;
-  maxReplicas: number;
-  /** Store ids in PD's evict-leader scheduler. */
-  evicting: string[];
-  /**
-   * PD's evict-leader list could not be trusted: unreadable, or read from a PD leader that has not
-   * restored its schedulers yet (it then lists none for a few seconds). No eviction record is dropped.
-   */
-  evictingUnknown?: boolean;
+  /** PD's max-replicas; null when it could not be read (nothing that depends on it proceeds). */
+  maxReplicas: number | null;
+  /** Store ids in PD's evict-leader scheduler; null when PD's list cannot be trusted. */
+  evicting: string[] | null;
+  /** The cluster's DisruptionLedger: what was allowed to go (and for what), and the evictions started. */
+  ledger: { leaving: LeavingEntry[]; evictions: EvictionRecord[] };
 }
 
 export type PdAction =
@@ -82,9 +83,11 @@ export interface Step {
   refused: { code: string; message: string } | null;
   events: EventNote[];
   requeueAfterMs: number | null;
-  /** Status bookkeeping: evict-leader entries this controller started (suspend) or ended. */
-  evictLeaderStarted?: string[];
-  evictLeaderEnded?: string[];
+  /**
+   * What lowering the StatefulSet's replicas (pods going) is, for the disruption authority: the act
+   * layer records it in the DisruptionLedger for every member pod that goes, before it applies.
+   */
+  scaleDownAct?: 'scale-in' | 'suspend';
 }
 
 function step(component: ComponentName, replicas: number | null): Step {
@@ -182,8 +185,20 @@ export function decidePd(tc: TidbCluster, o: Observed): Step {
       s.requeueAfterMs = 1000;
     } else {
       s.replicas = current - 1;
+      s.scaleDownAct = 'scale-in';
       s.events.push({ type: 'Normal', reason: 'PDMemberRemoved', message: `${victim} is no longer a PD member; its pod goes (${current} → ${current - 1})` });
       s.progress = { code: 'ScalingInPD', message: `PD member ${victim} removed; ${current - 1} members, ${desired} wanted` };
+      s.requeueAfterMs = 1000;
+    }
+  }
+  if (current !== null && current === desired && quorum.ok && s.actions.length === 0) {
+    // Members PD still lists beyond the spec (replicas lowered while suspended, a scale-in cut short):
+    // removed one at a time, each through the disruption authority like any scale-in.
+    const extra = o.pd.members.find((m) => m.name.startsWith(`${tc.metadata.name}-pd-`) && ordinalOf(m.name) >= desired && !o.pods.pd.some((p) => p.name === m.name));
+    if (extra) {
+      s.actions.push({ type: 'delete-pd-member', name: extra.name });
+      s.events.push({ type: 'Normal', reason: 'PDMemberRemoving', message: `removing ${extra.name} from PD: its ordinal is beyond spec.pd.replicas ${desired} and it has no pod` });
+      s.progress = { code: 'ScalingInPD', message: `removing PD member ${extra.name}, which is beyond spec.pd.replicas ${desired}` };
       s.requeueAfterMs = 1000;
     }
   }
@@ -208,18 +223,19 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
     s.requeueAfterMs = 5000;
     return s;
   }
-  endEvictions(tc, o, s);
+  const ourScaleIn = (storeId: string) => o.ledger.leaving.some((e) => e.component === 'tikv' && e.member === storeId && e.act === 'scale-in');
   if (
     // Stryker disable next-line ConditionalExpression: equivalent, null <= desired holds too (null compares as 0); the check is for the type
     current === null ||
     current <= desired
   ) {
     if (current !== null && current < desired) s.events.push({ type: 'Normal', reason: 'ScalingOutTiKV', message: `TiKV ${current} → ${desired}` });
-    // Raising replicas cancels a scale-in whose store is not Tombstone yet.
+    // Raising replicas cancels a scale-in whose store is not Tombstone yet: only one this controller
+    // started (an operator's pd-ctl store delete is theirs to undo).
     for (let i = 0; i < desired; i++) {
       const pod = names.pod(tc.metadata.name, 'tikv', i);
       const st = storeOf(o, pod);
-      if (st && (st.state === 'Offline' || st.state === 'Removing')) {
+      if (st && (st.state === 'Offline' || st.state === 'Removing') && ourScaleIn(st.id)) {
         s.actions.push({ type: 'cancel-store-removal', storeId: st.id });
         s.events.push({ type: 'Normal', reason: 'ScaleInCancelled', message: `replicas raised to ${desired}: store ${st.id} of ${pod} goes back Up` });
       }
@@ -244,6 +260,7 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
         s.progress = { code: 'ScalingInTiKV', message: decision.reason };
       } else {
         s.replicas = current - 1;
+        s.scaleDownAct = 'scale-in';
         s.events.push({ type: 'Normal', reason: st ? 'StoreTombstoned' : 'TiKVMemberRemoved', message: `${decision.reason}; ${victim} goes (${current} → ${current - 1})` });
         s.progress = { code: 'ScalingInTiKV', message: `${victim} removed; ${current - 1} stores, ${desired} wanted` };
       }
@@ -254,7 +271,10 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
     } else {
       // Stryker disable next-line ArrayDeclaration: equivalent, o.stores is not null here (decideTikv returned early), so ?? [] is never taken
       const upOthers = (o.stores ?? []).filter((x) => isUp(x) && x.id !== st.id).length;
-      if (upOthers < o.maxReplicas) {
+      if (o.maxReplicas === null) {
+        s.progress = { code: 'ScalingInTiKV', message: `cannot judge removing store ${st.id} of ${victim}: PD's max-replicas cannot be read; waiting` };
+        s.requeueAfterMs = 5000;
+      } else if (upOthers < o.maxReplicas) {
         s.refused = {
           code: 'ScaleInBlocked',
           message: `TiKV scale-in to ${desired} refused: removing ${victim} (store ${st.id}) would leave ${upOthers} Up stores, fewer than PD's max-replicas ${o.maxReplicas}; regions would lose copies. Keep spec.tikv.replicas at ${current} or lower max-replicas first`,
@@ -269,34 +289,28 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
       }
     }
   }
+  if (current !== null && current <= desired && s.actions.length === 0) {
+    // Stores PD still counts beyond the spec, with no pod (replicas lowered while suspended): deleted
+    // one at a time through the disruption authority; PD moves their regions and tombstones them.
+    const extra = (o.stores ?? []).find(
+      (x) => x.pod?.startsWith(`${tc.metadata.name}-tikv-`) && ordinalOf(x.pod) >= desired && !['Tombstone', 'Removed', 'Offline', 'Removing'].includes(x.state) && !o.pods.tikv.some((p) => p.name === x.pod),
+    );
+    if (extra) {
+      s.actions.push({ type: 'delete-store', storeId: extra.id });
+      s.events.push({ type: 'Normal', reason: 'StoreDeleting', message: `deleting store ${extra.id} of ${extra.pod} in PD: its ordinal is beyond spec.tikv.replicas ${desired} and it has no pod` });
+      s.progress = { code: 'ScalingInTiKV', message: `deleting store ${extra.id} of ${extra.pod}, which is beyond spec.tikv.replicas ${desired}` };
+      s.requeueAfterMs = 2000;
+    }
+  }
   // Stryker disable next-line ArrayDeclaration: equivalent, o.stores is not null here (decideTikv returned early), so ?? [] is never taken
   const up = (o.stores ?? []).filter(isUp).length;
-  const needed = Math.max(1, Math.min(desired, o.maxReplicas));
+  // Unknown max-replicas: wait for all the stores asked for (the stricter count).
+  const needed = Math.max(1, Math.min(desired, o.maxReplicas ?? desired));
   if (up < needed) {
     s.block = { code: 'WaitingForTiKV', message: `TiDB waits: ${up} TiKV stores Up, ${needed} needed` };
     s.requeueAfterMs ??= 2000;
   }
   return s;
-}
-
-/** Evict-leader entries started by a suspend end once the store serves again (or is gone). */
-function endEvictions(tc: TidbCluster, o: Observed, s: Step): void {
-  // An entry PD does not list now may still come back with its schedulers: keep the record, and
-  // ask again soon (a new PD leader restores them within seconds).
-  if (o.evictingUnknown) {
-    if (tc.status.tikv?.evictLeader?.length) s.requeueAfterMs = 2000;
-    return;
-  }
-  for (const e of tc.status.tikv?.evictLeader ?? []) {
-    // Stryker disable next-line ArrayDeclaration: equivalent, endEvictions runs only once the stores were read, so ?? [] is never taken
-    const st = (o.stores ?? []).find((x) => x.id === e.storeId);
-    const pod = st?.pod ? o.pods.tikv.find((p) => p.name === st.pod) : undefined;
-    const gone = !st || st.state === 'Tombstone' || st.state === 'Removed';
-    if (gone || (isUp(st) && pod && running(pod))) {
-      if (o.evicting.includes(e.storeId)) s.actions.push({ type: 'end-evict-leaders', storeId: e.storeId });
-      (s.evictLeaderEnded ??= []).push(e.storeId);
-    }
-  }
 }
 
 export function decideTidb(tc: TidbCluster, o: Observed): Step {
@@ -340,34 +354,36 @@ export function decideSuspend(tc: TidbCluster, o: Observed, policy: TikvPolicy):
             p.ordinal < current - 1,
         ),
     ).length;
-    // Stryker disable next-line ArrayDeclaration: equivalent, a string in place of the entries has no since
-    const since = (tc.status.tikv?.evictLeader ?? []).find((e) => e.storeId === st?.id)?.since;
+    const since = o.ledger.evictions.find((e) => e.storeId === st?.id)?.beganAt;
     let allow = true;
-    if (st && isUp(st) && othersServing > 0) {
+    if (st && isUp(st) && othersServing > 0 && o.evicting === null) {
+      allow = false;
+      tikv.block = { code: 'Suspending', message: `suspending TiKV: cannot tell whether PD evicts leaders from store ${st.id} (its evict-leader list cannot be trusted now); waiting` };
+    } else if (st && isUp(st) && othersServing > 0) {
       const decision = mayRemoveMember({
         // Stryker disable next-line StringLiteral: equivalent, mayRemoveMember treats every component but 'pd' as TiKV
         component: 'tikv',
         pod: victim,
-        tikv: { store: { id: st.id, stateName: st.state, leaderCount: st.leaderCount, regionCount: st.regionCount }, evicting: o.evicting.includes(st.id), evictionBeganAt: since ? Date.parse(since) : null },
+        tikv: { store: { id: st.id, stateName: st.state, leaderCount: st.leaderCount, regionCount: st.regionCount }, evicting: o.evicting!.includes(st.id), evictionBeganAt: since ?? null },
         evictTimeoutMs: policy.evictTimeoutMs,
         now: o.now,
       });
-      if (decision.action?.type === 'evict-tikv-leaders') {
-        tikv.actions.push({ type: 'evict-leaders', storeId: st.id });
-        if (!since) tikv.evictLeaderStarted = [st.id];
-      }
+      if (decision.action?.type === 'evict-tikv-leaders') tikv.actions.push({ type: 'evict-leaders', storeId: st.id });
       if (decision.kind === 'wait') {
         allow = false;
         tikv.block = { code: 'Suspending', message: `suspending TiKV: ${decision.reason}` };
       } else if (decision.warning) tikv.events.push({ type: 'Warning', reason: 'LeaderEvictionTimeout', message: decision.warning });
     }
     tikv.replicas = allow ? current - 1 : current;
+    tikv.scaleDownAct = 'suspend';
     if (allow) tikv.events.push({ type: 'Normal', reason: 'SuspendingTiKV', message: `stopping ${victim}${st ? ` (store ${st.id}, ${st.leaderCount} leaders)` : ''}` });
     tikv.block ??= { code: 'Suspending', message: `stopping TiKV: ${current} pods left` };
     tikv.requeueAfterMs = 1000;
     return [pd, tikv, tidb];
   }
   tikv.replicas = o.sts.tikv ? 0 : null;
+  tikv.scaleDownAct = 'suspend';
+  pd.scaleDownAct = 'suspend';
   if (livePods('tikv') > 0) {
     tikv.block = { code: 'Suspending', message: `stopping TiKV: ${livePods('tikv')} pods left` };
     tikv.requeueAfterMs = 1000;

@@ -331,3 +331,39 @@ export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: st
     },
   };
 }
+
+/** Claim annotation: the member of this claim was removed by a scale-in (value: when and what). */
+export const ANNOTATION_RETIRED_CLAIM = 'tidb-steward.dev/retired-member';
+
+/** Marks claims of removed members; a claim that does not exist is skipped. */
+export async function retireClaims(clients: KubeClients, namespace: string, claims: string[], note: string): Promise<void> {
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  for (const name of claims) {
+    try {
+      await clients.core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { metadata: { annotations: { [ANNOTATION_RETIRED_CLAIM]: `${new Date().toISOString()} ${note}` } } } }, merge);
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+    }
+  }
+}
+
+/**
+ * Deletes the claims among `claims` that carry the retired mark (read one by one, by name: no list).
+ * The bound volume keeps the old data or not as its reclaim policy says.
+ */
+export async function renewRetiredClaims(clients: KubeClients, namespace: string, claims: string[]): Promise<Array<{ claim: string; volume: string | null }>> {
+  const out: Array<{ claim: string; volume: string | null }> = [];
+  for (const name of claims) {
+    let claim;
+    try {
+      claim = await clients.core.readNamespacedPersistentVolumeClaim({ namespace, name });
+    } catch (err) {
+      if (apiStatus(err) === 404) continue;
+      throw err;
+    }
+    if (!claim.metadata?.annotations?.[ANNOTATION_RETIRED_CLAIM] || claim.metadata.deletionTimestamp) continue;
+    await clients.core.deleteNamespacedPersistentVolumeClaim({ namespace, name, body: { preconditions: { uid: claim.metadata.uid! } } });
+    out.push({ claim: name, volume: claim.spec?.volumeName ?? null });
+  }
+  return out;
+}

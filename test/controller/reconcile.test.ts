@@ -2,12 +2,15 @@
 // and the status it writes (only on change).
 import t from 'tap';
 import { pino } from 'pino';
-import { TidbClusterController, type ControllerIO, type PdPort } from '../../src/controller/controller.ts';
+import { TidbClusterController, type ControllerIO, type DisruptionPort, type PdPort } from '../../src/controller/controller.ts';
+import { DisruptionAuthority } from '../../src/services/authority.ts';
+import { PdAccess } from '../../src/pd/facts.ts';
+import { NodeStore, PodStore } from '../../src/state/stores.ts';
+import { DrainFakePd, MemoryLedger } from '../drain-fakes.ts';
 import type { RawTidbCluster, ControllerPod, ControllerSts } from '../../src/k8s/tidbclusters.ts';
 import type { ListWatchSource } from '../../src/k8s/reflector.ts';
 import type { TidbClusterStatus } from '../../src/cluster/schema.ts';
 import type { KubeObject } from '../../src/specs/objects.ts';
-import type { StoreInfo } from '../../src/pd/client.ts';
 
 const never: ListWatchSource = { list: async () => ({ items: [], resourceVersion: '1' }), watch: async () => ({ abort() {} }) };
 
@@ -17,7 +20,10 @@ function harness() {
   const finalizers: string[][] = [];
   const pdCalls: string[] = [];
   const events: string[] = [];
+  const retired: string[] = [];
+  const renewed: string[] = [];
   let rv = 10;
+  let now = 1_000_000;
   const io: ControllerIO = {
     apply: async (o) => void applied.push(o),
     writeStatus: async (_ns, _n, s) => {
@@ -26,32 +32,55 @@ function harness() {
     },
     setFinalizers: async (_ns, _n, f) => void finalizers.push(f),
     diagnosisFacts: async () => ({ nodes: [], storage: { classes: [], defaultClass: null, freeVolumes: [] }, claims: new Map() }),
-    markStopping: async () => undefined,
-    evictionRecords: async () => [],
-    dropEvictionRecords: async () => undefined,
+    retireClaims: async (_ns, claims) => void retired.push(...claims),
+    renewRetiredClaims: async (_ns, claims) => {
+      const out = claims.filter((c) => retired.includes(c)).map((claim) => ({ claim, volume: `pv-${claim}` }));
+      renewed.push(...out.map((o) => o.claim));
+      return out;
+    },
   };
-  const pd = {
-    members: ['basic-pd-0', 'basic-pd-1', 'basic-pd-2'],
-    leader: 'basic-pd-0' as string | null,
-    stores: [] as StoreInfo[],
-  };
+  // PD in memory (members, each member's health, stores, evictions, max-replicas, region checks), as
+  // the shared snapshot reads it; the controller's writes land here too.
+  const pd = new DrainFakePd(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], 'basic-pd-0');
+  pd.evictStep = 0;
   const port: PdPort = {
-    members: async () => ({ members: pd.members.map((name) => ({ name })), leader: pd.leader ? { name: pd.leader } : null }),
-    health: async () => pd.members.map((name) => ({ name, health: true })),
-    stores: async () => pd.stores,
-    maxReplicas: async () => 3,
-    evictingStores: async () => [],
     transferLeader: async (to) => void pdCalls.push(`transfer ${to}`),
-    deleteMember: async (n) => void pdCalls.push(`delete-member ${n}`),
-    deleteStore: async (id) => void pdCalls.push(`delete-store ${id}`),
+    deleteMember: async (n) => {
+      pdCalls.push(`delete-member ${n}`);
+      pd.memberNames = pd.memberNames.filter((m) => m !== n);
+    },
+    deleteStore: async (id) => {
+      pdCalls.push(`delete-store ${id}`);
+      const st = pd.storeList.find((x) => x.store.id === id);
+      if (st) st.store.state_name = 'Offline';
+    },
     cancelStoreRemoval: async (id) => void pdCalls.push(`cancel ${id}`),
-    addEvictLeader: async (id) => void pdCalls.push(`evict ${id}`),
+    addEvictLeader: async (id) => {
+      pdCalls.push(`evict ${id}`);
+      await pd.addEvictLeader(id);
+    },
     removeEvictLeader: async (id) => void pdCalls.push(`end-evict ${id}`),
+  };
+  // The same authority as the drain webhooks', over the pod and node caches and the ledger.
+  const pods = new PodStore();
+  const nodes = new NodeStore([]);
+  nodes.upsert('n1', { name: 'n1', labels: {}, unschedulable: false });
+  const ledger = new MemoryLedger();
+  const access = new PdAccess({ client: async () => pd, ttlMs: 0, now: () => now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger, now: () => now, logger: pino({ level: 'silent' }) });
+  const disruptions: DisruptionPort = {
+    facts: (ns, c) => access.facts(ns, c),
+    invalidate: (ns, c) => access.invalidate(ns, c),
+    ledger: async (ns, c) => (await ledger.read(ns, c)).ledger,
+    admit: (req) => authority.admit(req),
+    recordEviction: (ns, c, r, podName) => ledger.put(ns, c, r, podName),
+    dropRecords: async () => undefined,
   };
   const c = new TidbClusterController({
     logger: pino({ level: 'silent' }),
     io,
     pdFor: () => port,
+    disruptions,
     events: { emit: (_r, _t, reason) => void events.push(reason) },
     sources: { clusters: never, pods: never, statefulSets: never },
     views: { cluster: () => ({ key: '', value: null }), pod: () => ({ key: '', value: null }), sts: () => ({ key: '', value: null }) },
@@ -59,7 +88,7 @@ function harness() {
     pendingGraceMs: 10_000,
     relistIntervalMs: 600_000,
     staleAfterMs: 300_000,
-    now: () => 1_000_000,
+    now: () => now,
   });
   const tc = (spec: unknown, status: TidbClusterStatus = {}, finalized = true): RawTidbCluster => ({
     metadata: { name: 'basic', namespace: 'db', uid: 'u1', generation: 2, resourceVersion: '5', ...(finalized ? { finalizers: ['tidb-steward.dev/cleanup'] } : {}) },
@@ -70,14 +99,18 @@ function harness() {
     const sts: ControllerSts = { namespace: 'db', name: `basic-${component}`, cluster: 'basic', component, replicas: n, readyReplicas: n, updatedReplicas: n, currentRevision: 'a', updateRevision: 'a' };
     c.statefulSets.upsert(`db/basic-${component}`, sts);
     for (let i = 0; i < n; i++) {
-      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, cluster: 'basic', component, ordinal: i, phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
+      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, uid: `uid-${component}-${i}`, cluster: 'basic', component, ordinal: i, phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
       c.pods.upsert(`db/${p.name}`, p);
+      if (component !== 'tidb') pods.upsert(`db/${p.name}`, { uid: p.uid!, namespace: 'db', name: p.name, cluster: 'basic', component, nodeName: 'n1', terminal: false, deleting: false, owner: `basic-${component}`, running: true, ready: true, skipDrainCheck: false });
     }
   };
-  return { c, applied, statuses, finalizers, pdCalls, events, pd, port, tc, runningSet };
+  const setStores = (n: number) => {
+    pd.storeList = [];
+    for (let i = 0; i < n; i++) pd.addStore(String(i + 1), `basic-tikv-${i}`, 10);
+  };
+  return { c, applied, statuses, finalizers, pdCalls, events, pd, port, tc, runningSet, setStores, ledger, pods, nodes, retired, renewed, tick: (ms: number) => (now += ms) };
 }
 
-const store = (id: number, pod: string): StoreInfo => ({ store: { id: String(id), address: `${pod}.basic-tikv-peer.db.svc:20160`, state_name: 'Up', labels: [] }, status: { leader_count: 10, region_count: 30 } });
 
 t.test('the finalizer comes first, before anything is created', async (t) => {
   const h = harness();
@@ -105,7 +138,7 @@ t.test('a running cluster: Ready, and the status is not written again when nothi
   h.runningSet('pd', 3);
   h.runningSet('tikv', 3);
   h.runningSet('tidb', 2);
-  h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
+  h.setStores(3);
   h.c.clusters.upsert('db/basic', h.tc({}, { pd: { bootstrapped: true } }));
   await h.c.reconcile('db/basic');
   const status = h.statuses[0]!;
@@ -120,45 +153,15 @@ t.test('a running cluster: Ready, and the status is not written again when nothi
   t.equal(h.applied.length, appliedOnce, 'unchanged objects not re-applied');
 });
 
-t.test('an eviction record is kept while PD cannot say whether the eviction is still there', async (t) => {
-  const h = harness();
-  h.runningSet('pd', 3);
-  h.runningSet('tikv', 3);
-  h.runningSet('tidb', 2);
-  h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
-  const status: TidbClusterStatus = { pd: { bootstrapped: true }, tikv: { evictLeader: [{ storeId: '2', since: '2026-01-01T00:00:00Z' }] } } as TidbClusterStatus;
-  const records = () => h.statuses.at(-1)?.tikv?.evictLeader?.map((e) => e.storeId);
-  // Real PD v8.5, a leader elected a moment ago: no scheduler listed, the evict-leader list a 404,
-  // which the PD client reports as not known yet.
-  h.port.evictingStores = async () => {
-    throw new Error("PD evict-leader list: PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds");
-  };
-  h.c.clusters.upsert('db/basic', h.tc({}, status));
-  const r = await h.c.reconcile('db/basic');
-  t.same(h.pdCalls, [], 'nothing ended');
-  t.ok(r && r.requeueAfterMs && r.requeueAfterMs <= 2000, 'asked again soon');
-  t.same(records(), ['2'], 'the record is kept');
-  h.port.evictingStores = async () => {
-    throw new Error('PD evict-leader list answered HTTP 503');
-  };
-  await h.c.reconcile('db/basic');
-  t.same(h.pdCalls, [], 'an unreadable list ends nothing either');
-  // The schedulers restored: the entry is listed again and ended.
-  h.port.evictingStores = async () => ['2'];
-  await h.c.reconcile('db/basic');
-  t.same(h.pdCalls, ['end-evict 2']);
-  t.same(records(), undefined, 'the record goes once PD ended it');
-});
-
 /** A running cluster of 5 PD members (basic-pd-4 leads), 3 TiKV stores and 2 TiDB pods. */
 function fivePdsLedByTheLast() {
   const h = harness();
   h.runningSet('pd', 5);
   h.runningSet('tikv', 3);
   h.runningSet('tidb', 2);
-  h.pd.members = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'];
+  h.pd.memberNames = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'];
   h.pd.leader = 'basic-pd-4';
-  h.pd.stores = [0, 1, 2].map((i) => store(i + 1, `basic-tikv-${i}`));
+  h.setStores(3);
   return h;
 }
 
@@ -214,4 +217,80 @@ t.test('without the webhook: a storage change the running StatefulSets cannot ta
   h.c.clusters.upsert('db/basic', h.tc({ pd: { storageClassName: 'fast', storageSize: '10Gi' }, tikv: { storageClassName: 'fast', storageSize: '100Gi' } }));
   await h.c.reconcile('db/basic');
   t.ok(h.applied.length > 0, 'the same storage as running: applied');
+});
+
+t.test('one authority: a scale-in waits while drains already took members away, and says why', async (t) => {
+  const h = fivePdsLedByTheLast();
+  h.pd.leader = 'basic-pd-0';
+  // Two node drains were allowed for basic-pd-1 and basic-pd-2 a moment ago (by any replica's webhook).
+  await h.ledger.write('db', 'basic', { leaving: [1, 2].map((i) => ({ component: 'pd' as const, member: `basic-pd-${i}`, pod: `basic-pd-${i}`, podUid: `uid-pd-${i}`, since: 999_000, act: 'eviction' as const })), evictions: [], seenEvictions: [] }, null);
+  h.c.clusters.upsert('db/basic', h.tc({ pd: { replicas: 3 } }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, [], 'basic-pd-4 is not removed: 2 of 5 would stay');
+  const progressing = h.statuses.at(-1)!.conditions!.find((c) => c.type === 'Progressing')!;
+  t.match(progressing.message, /waiting to remove PD member basic-pd-4: removing PD member basic-pd-4 would leave 2 of 5 members healthy, below the quorum of 3; waiting for basic-pd-1 \(eviction allowed/);
+  // The drained members are back: the scale-in goes on, recorded first.
+  await h.ledger.write('db', 'basic', { leaving: [], evictions: [], seenEvictions: [] }, '1');
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, ['delete-member basic-pd-4']);
+  t.match((await h.ledger.get('db', 'basic')).leaving, [{ member: 'basic-pd-4', act: 'scale-in' }], 'recorded before PD was asked');
+});
+
+t.test('one authority: a TiKV scale-in is recorded before the store is deleted, and a drain then waits for it', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 4);
+  h.runningSet('tidb', 2);
+  h.setStores(4);
+  h.c.clusters.upsert('db/basic', h.tc({ tikv: { replicas: 3 } }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, ['delete-store 4']);
+  t.match((await h.ledger.get('db', 'basic')).leaving, [{ component: 'tikv', member: '4', act: 'scale-in', podUid: 'uid-tikv-3' }]);
+  const authority = new DisruptionAuthority({ pods: h.pods, nodes: h.nodes, pd: new PdAccess({ client: async () => h.pd, ttlMs: 0, now: () => 1_000_000 }), ledger: h.ledger, now: () => 1_000_000, logger: pino({ level: 'silent' }) });
+  const drain = await authority.assess({ namespace: 'db', cluster: 'basic', component: 'tikv', pod: 'basic-tikv-0', podUid: 'uid-tikv-0', act: 'eviction' });
+  t.equal(drain.decision.allowed, false, 'a drain of another store waits for the scale-in');
+  t.match(drain.decision.reason, /waiting for store 4 \(scale-in allowed/);
+});
+
+t.test('suspend: the evictions and the pods stopped are ledger records, not status; nothing is lost with a failed status write', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 0);
+  h.setStores(3);
+  const write = h.c['opts'].io.writeStatus;
+  h.c['opts'].io.writeStatus = async () => {
+    throw new Error('the API server is unreachable');
+  };
+  h.c.clusters.upsert('db/basic', h.tc({ suspend: true }, { pd: { bootstrapped: true } }));
+  await t.rejects(h.c.reconcile('db/basic'), /unreachable/);
+  t.same(h.pdCalls, ['evict 3']);
+  t.match((await h.ledger.get('db', 'basic')).evictions, [{ storeId: '3', cause: 'suspend', podUid: 'uid-tikv-2' }], 'the eviction was recorded in the ledger before PD was asked');
+  h.c['opts'].io.writeStatus = write;
+  h.pd.storeList[2]!.status.leader_count = 0;
+  await h.c.reconcile('db/basic');
+  t.match((await h.ledger.get('db', 'basic')).leaving, [{ member: '3', act: 'suspend', podUid: 'uid-tikv-2' }], 'the pod it stops is recorded as a suspend before the StatefulSet shrinks');
+  t.equal(h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-tikv').at(-1)!.spec.replicas, 2);
+  t.notOk(JSON.stringify(h.statuses).includes('evictLeader'), 'no eviction bookkeeping in status');
+});
+
+t.test('resume after the spec was lowered: members and stores beyond it are removed through the authority, their claims retired and renewed on scale-out', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  h.pd.memberNames = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'];
+  h.pd.silent.add('basic-pd-3');
+  h.pd.silent.add('basic-pd-4');
+  h.pd.addStore('5', 'basic-tikv-4', 0, 'Down');
+  h.c.clusters.upsert('db/basic', h.tc({}, { pd: { bootstrapped: true } }));
+  for (let i = 0; i < 4; i++) await h.c.reconcile('db/basic');
+  t.same(h.pdCalls, ['delete-member basic-pd-3', 'delete-store 5', 'delete-member basic-pd-4'], 'one member per component at a time, each judged (down members may go)');
+  t.same(h.retired, ['pd-basic-pd-3', 'tikv-basic-tikv-4', 'pd-basic-pd-4'], 'their claims are marked so the ordinals start afresh');
+  // Scale PD out again to 5: the retired claims go before the StatefulSet grows.
+  h.c.clusters.upsert('db/basic', h.tc({ pd: { replicas: 5 } }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.renewed, ['pd-basic-pd-3']);
+  t.ok(h.events.includes('ClaimRenewed'));
 });

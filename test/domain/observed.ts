@@ -6,7 +6,7 @@ export const sts = (replicas: number) => ({ replicas, readyReplicas: replicas, u
 export const store = (id: number, podName: string | null, state = 'Up', leaders = 10): StoreObserved => ({ id: String(id), pod: podName, state, leaderCount: leaders, regionCount: 30 });
 export const upStores = (n: number) => Array.from({ length: n }, (_, i) => store(i + 1, `basic-tikv-${i}`));
 
-export function observed(opts: { pd?: number; tikv?: number; tidb?: number; leader?: string | null; unhealthy?: string[]; members?: string[]; stores?: StoreObserved[] | null; maxReplicas?: number; evicting?: string[]; pdReachable?: boolean; pdError?: string } = {}): Observed {
+export function observed(opts: { pd?: number; tikv?: number; tidb?: number; leader?: string | null; unhealthy?: string[]; members?: string[]; stores?: StoreObserved[] | null; maxReplicas?: number | null; evicting?: string[] | null; ledger?: Observed['ledger']; pdReachable?: boolean; pdError?: string } = {}): Observed {
   const n = { pd: opts.pd ?? 3, tikv: opts.tikv ?? 3, tidb: opts.tidb ?? 2 };
   const members = opts.members ?? Array.from({ length: n.pd }, (_, i) => `basic-pd-${i}`);
   return {
@@ -24,7 +24,8 @@ export function observed(opts: { pd?: number; tikv?: number; tidb?: number; lead
       leader: opts.leader === undefined ? 'basic-pd-0' : opts.leader,
     },
     stores: opts.stores === undefined ? upStores(n.tikv) : opts.stores,
-    maxReplicas: opts.maxReplicas ?? 3,
-    evicting: opts.evicting ?? [],
+    maxReplicas: opts.maxReplicas === undefined ? 3 : opts.maxReplicas,
+    evicting: opts.evicting === undefined ? [] : opts.evicting,
+    ledger: opts.ledger ?? { leaving: [], evictions: [] },
   };
 }

@@ -21,6 +21,7 @@ function observed(n: { pd?: number; tikv?: number; tidb?: number } = {}): Observ
     stores: names('tikv', tikv).map((p, i) => store(i + 1, p)),
     maxReplicas: 3,
     evicting: [],
+    ledger: { leaving: [], evictions: [] },
   };
 }
 const step = (over: Partial<Step> = {}): Step => ({ component: 'pd', replicas: null, actions: [], block: null, progress: null, refused: null, events: [], requeueAfterMs: null, ...over });
@@ -224,15 +225,6 @@ t.test('a bootstrapped cluster stays bootstrapped when PD does not answer', asyn
   t.equal(s.phase, 'Waiting');
 });
 
-t.test('evict-leader bookkeeping across steps', async (t) => {
-  const tc = makeTc().status({ tikv: { evictLeader: [{ storeId: '1', since: 'earlier' }, { storeId: '2', since: 'earlier' }] } }).obj();
-  const s = deriveStatus(tc, observed(), outcome({ steps: [step({ evictLeaderStarted: ['1', '3'] }), step({ evictLeaderEnded: ['2'] }), step({ evictLeaderEnded: [] })] }));
-  t.same(s.tikv?.evictLeader, [{ storeId: '1', since: 'earlier' }, { storeId: '3', since: '2026-01-02T03:04:05.000Z' }]);
-  const none = deriveStatus(makeTc().obj(), observed(), outcome({ steps: [step({ evictLeaderStarted: ['4'] }), step({ evictLeaderEnded: ['4'] })] }));
-  t.notOk('evictLeader' in (none.tikv ?? {}), 'no evictLeader field once all are ended');
-  const twice = deriveStatus(makeTc().obj(), observed(), outcome({ steps: [step({ evictLeaderStarted: ['5'] }), step({ evictLeaderStarted: ['5', '6'] })] }));
-  t.same(twice.tikv?.evictLeader?.map((e) => e.storeId), ['5', '6']);
-});
 
 t.test('conditions keep their transition time while the status holds', async (t) => {
   const first = deriveStatus(makeTc().obj(), observed(), outcome());

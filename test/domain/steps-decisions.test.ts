@@ -211,6 +211,18 @@ t.test('decidePd', async (t) => {
         events: [normal('PDMemberRemoved', 'basic-pd-4 is no longer a PD member; its pod goes (5 → 4)')],
         progress: { code: 'ScalingInPD', message: 'PD member basic-pd-4 removed; 4 members, 3 wanted' },
         requeueAfterMs: 1000,
+        scaleDownAct: 'scale-in',
+      }),
+    ],
+    [
+      'members beyond the spec with no pod (replicas lowered while suspended) are removed from PD, one at a time',
+      tc(3),
+      observed({ pd: 3, members: ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-pd-3', 'basic-pd-4'], unhealthy: ['basic-pd-3', 'basic-pd-4'] }),
+      want('pd', 3, {
+        actions: [{ type: 'delete-pd-member', name: 'basic-pd-3' }],
+        events: [normal('PDMemberRemoving', 'removing basic-pd-3 from PD: its ordinal is beyond spec.pd.replicas 3 and it has no pod')],
+        progress: { code: 'ScalingInPD', message: 'removing PD member basic-pd-3, which is beyond spec.pd.replicas 3' },
+        requeueAfterMs: 1000,
       }),
     ],
     [
@@ -266,10 +278,16 @@ t.test('decideTikv', async (t) => {
       want('tikv', 3),
     ],
     ...(['Offline', 'Removing'] as const).map((state): [string, ReturnType<typeof tc>, Observed, Step] => [
-      `raising replicas cancels a store ${state}`,
+      `raising replicas cancels a store ${state} that this controller's scale-in took offline`,
       tc(4),
-      observed({ tikv: 4, stores: four(store(4, 'basic-tikv-3', state)) }),
+      observed({ tikv: 4, stores: four(store(4, 'basic-tikv-3', state)), ledger: { leaving: [{ component: 'tikv', member: '4', pod: 'basic-tikv-3', podUid: 'u', since: 0, act: 'scale-in' }], evictions: [] } }),
       want('tikv', 4, { actions: [{ type: 'cancel-store-removal', storeId: '4' }], events: [normal('ScaleInCancelled', 'replicas raised to 4: store 4 of basic-tikv-3 goes back Up')] }),
+    ]),
+    ...(['Offline', 'Removing'] as const).map((state): [string, ReturnType<typeof tc>, Observed, Step] => [
+      `a store ${state} that an operator took offline (no scale-in of ours in the ledger) is left to them`,
+      tc(4),
+      observed({ tikv: 4, stores: four(store(4, 'basic-tikv-3', state)), ledger: { leaving: [{ component: 'tikv', member: '4', pod: 'basic-tikv-3', podUid: 'u', since: 0, act: 'eviction' }], evictions: [] } }),
+      want('tikv', 4),
     ]),
     [
       'a Tombstone store is not brought back; a stale Offline store beyond the spec is left alone',
@@ -354,6 +372,7 @@ t.test('decideTikv', async (t) => {
         events: [normal('StoreTombstoned', `store 4 of basic-tikv-3 is ${state}; basic-tikv-3 goes (4 → 3)`)],
         progress: { code: 'ScalingInTiKV', message: 'basic-tikv-3 removed; 3 stores, 3 wanted' },
         requeueAfterMs: 1000,
+        scaleDownAct: 'scale-in',
       }),
     ]),
     [
@@ -375,6 +394,7 @@ t.test('decideTikv', async (t) => {
         events: [normal('StoreTombstoned', 'store 8 of basic-tikv-3 is Tombstone; basic-tikv-3 goes (4 → 3)')],
         progress: { code: 'ScalingInTiKV', message: 'basic-tikv-3 removed; 3 stores, 3 wanted' },
         requeueAfterMs: 1000,
+        scaleDownAct: 'scale-in',
       }),
     ],
     [
@@ -385,6 +405,7 @@ t.test('decideTikv', async (t) => {
         events: [normal('TiKVMemberRemoved', 'no TiKV store in PD belongs to basic-tikv-3; basic-tikv-3 goes (4 → 3)')],
         progress: { code: 'ScalingInTiKV', message: 'basic-tikv-3 removed; 3 stores, 3 wanted' },
         requeueAfterMs: 1000,
+        scaleDownAct: 'scale-in',
       }),
     ],
     [
@@ -407,45 +428,31 @@ t.test('decideTikv', async (t) => {
         progress: { code: 'ScalingInTiKV', message: 'basic-tikv-3 removed; 3 stores, 3 wanted' },
         block: { code: 'WaitingForTiKV', message: 'TiDB waits: 2 TiKV stores Up, 3 needed' },
         requeueAfterMs: 1000,
+        scaleDownAct: 'scale-in',
+      }),
+    ],
+    [
+      'a store beyond the spec with no pod (replicas lowered while suspended) is deleted in PD',
+      tc(3),
+      with_(observed({ tikv: 3, stores: [...upStores(3), store(5, 'basic-tikv-4', 'Down')] }), (o) => (o.ledger = { leaving: [], evictions: [] })),
+      want('tikv', 3, {
+        actions: [{ type: 'delete-store', storeId: '5' }],
+        events: [normal('StoreDeleting', 'deleting store 5 of basic-tikv-4 in PD: its ordinal is beyond spec.tikv.replicas 3 and it has no pod')],
+        progress: { code: 'ScalingInTiKV', message: 'deleting store 5 of basic-tikv-4, which is beyond spec.tikv.replicas 3' },
+        requeueAfterMs: 2000,
+      }),
+    ],
+    [
+      'PD\'s max-replicas unknown: a scale-in waits and says why; TiDB waits for every store asked for',
+      tc(3),
+      observed({ tikv: 4, stores: upStores(4), maxReplicas: null }),
+      want('tikv', 4, {
+        progress: { code: 'ScalingInTiKV', message: "cannot judge removing store 4 of basic-tikv-3: PD's max-replicas cannot be read; waiting" },
+        requeueAfterMs: 5000,
       }),
     ],
   ];
   for (const [name, cluster, o, expected] of rows) t.same(decideTikv(cluster, o, policy), expected, name);
-});
-
-t.test('decideTikv ends the evict-leader entries a suspend started, once the store serves again or is gone', async (t) => {
-  const since = '2026-01-01T00:00:00Z';
-  const rows: Array<[string, StoreObserved[], Partial<MemberPod> | null, string[], { actions: Step['actions']; ended?: string[] }]> = [
-    ['Up with a running pod, still in PD', upStores(3), {}, ['2'], { actions: [{ type: 'end-evict-leaders', storeId: '2' }], ended: ['2'] }],
-    ['Up with a running pod, already out of PD', upStores(3), {}, [], { actions: [], ended: ['2'] }],
-    ['Serving with a running pod', [store(1, 'basic-tikv-0'), store(2, 'basic-tikv-1', 'Serving'), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [{ type: 'end-evict-leaders', storeId: '2' }], ended: ['2'] }],
-    ['store gone from PD', [store(1, 'basic-tikv-0'), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [{ type: 'end-evict-leaders', storeId: '2' }], ended: ['2'] }],
-    ['store Tombstone', [store(1, 'basic-tikv-0'), store(2, 'basic-tikv-1', 'Tombstone', 0), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [{ type: 'end-evict-leaders', storeId: '2' }], ended: ['2'] }],
-    ['store Removed', [store(1, 'basic-tikv-0'), store(2, 'basic-tikv-1', 'Removed', 0), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [{ type: 'end-evict-leaders', storeId: '2' }], ended: ['2'] }],
-    ['Up but the pod is still starting', upStores(3), { phase: 'Pending' }, ['2'], { actions: [] }],
-    ['Up but the pod is being deleted', upStores(3), { deleting: true }, ['2'], { actions: [] }],
-    ['Up but no pod', upStores(3), null, ['2'], { actions: [] }],
-    ['Up but PD knows no pod for it', [store(1, 'basic-tikv-0'), store(2, null), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [] }],
-    ['Disconnected with a running pod', [store(1, 'basic-tikv-0'), store(2, 'basic-tikv-1', 'Disconnected'), store(3, 'basic-tikv-2')], {}, ['2'], { actions: [] }],
-  ];
-  for (const [name, stores, podOver, evicting, expected] of rows) {
-    const tc = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }] } }).obj();
-    const o = observed({ stores, evicting });
-    o.pods.tikv = o.pods.tikv.filter((p) => p.name !== 'basic-tikv-1');
-    if (podOver) o.pods.tikv.push(pod('basic-tikv-1', podOver));
-    const s = decideTikv(tc, o, policy);
-    t.same(s.actions, expected.actions, `${name}: PD calls`);
-    t.same(s.evictLeaderEnded, expected.ended, `${name}: status bookkeeping`);
-  }
-  const tc = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }] } }).obj();
-  t.same(decideTikv(tc, observed({ stores: null, pdReachable: false, evicting: ['2'] }), policy).evictLeaderEnded, undefined, 'nothing ends while PD cannot list stores');
-  const unknown = { ...observed({ evicting: [] }), evictingUnknown: true };
-  const held = decideTikv(tc, unknown, policy);
-  t.same([held.actions, held.evictLeaderEnded, held.requeueAfterMs], [[], undefined, 2000], 'nothing ends while PD\'s evict-leader list cannot be trusted (a new leader restoring its schedulers); asked again in 2 s');
-  t.equal(decideTikv(makeTc().obj(), unknown, policy).requeueAfterMs, null, 'no record: nothing to ask again for');
-  t.equal(decideTikv(makeTc().status({ tikv: {} }).obj(), unknown, policy).requeueAfterMs, null, 'TiKV status without eviction records: nothing to ask again for');
-  const two = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since }, { storeId: '3', since }] } }).obj();
-  t.same(decideTikv(two, observed({ evicting: ['2', '3'] }), policy).evictLeaderEnded, ['2', '3'], 'every entry is judged');
 });
 
 t.test('decideTidb follows the spec, with an Event when the size changes', async (t) => {
@@ -479,7 +486,7 @@ t.test('decideSuspend', async (t) => {
       noTidb(observed()),
       [
         want('pd', 3),
-        want('tikv', 3, { actions: [{ type: 'evict-leaders', storeId: '3' }], evictLeaderStarted: ['3'], block: { code: 'Suspending', message: 'suspending TiKV: evicting 10 region leaders from TiKV store 3 of basic-tikv-2' }, requeueAfterMs: 1000 }),
+        want('tikv', 3, { actions: [{ type: 'evict-leaders', storeId: '3' }], block: { code: 'Suspending', message: 'suspending TiKV: evicting 10 region leaders from TiKV store 3 of basic-tikv-2' }, requeueAfterMs: 1000 }),
         want('tidb', 0),
       ],
     ],
@@ -527,7 +534,7 @@ t.test('decideSuspend', async (t) => {
       noTidb(with_(observed(), (o) => (o.stores![2] = store(3, 'basic-tikv-2', 'Up', 0)))),
       [
         want('pd', 3),
-        want('tikv', 2, { actions: [{ type: 'evict-leaders', storeId: '3' }], evictLeaderStarted: ['3'], events: [normal('SuspendingTiKV', 'stopping basic-tikv-2 (store 3, 0 leaders)')], ...stopping(3) }),
+        want('tikv', 2, { actions: [{ type: 'evict-leaders', storeId: '3' }], events: [normal('SuspendingTiKV', 'stopping basic-tikv-2 (store 3, 0 leaders)')], ...stopping(3) }),
         want('tidb', 0),
       ],
     ],
@@ -617,5 +624,13 @@ t.test('decideSuspend', async (t) => {
       [want('pd', null), want('tikv', null), want('tidb', null)],
     ],
   ];
-  for (const [name, cluster, o, expected] of rows) t.same(decideSuspend(cluster, o, policy), expected, name);
+  for (const [name, cluster, o, expected] of rows) {
+    // The eviction records live in the DisruptionLedger (the table writes them where the status had them).
+    o.ledger.evictions = (cluster.status.tikv?.evictLeader ?? []).map((e) => ({ storeId: e.storeId, podUid: '', beganAt: Date.parse(e.since), cause: 'suspend' as const }));
+    const got = decideSuspend(cluster, o, policy);
+    for (const s of got) {
+      if (s.component !== 'tidb' && s.replicas !== null && s.replicas < (o.sts[s.component]?.replicas ?? 0)) t.equal(s.scaleDownAct, 'suspend', `${name}: the ${s.component} pods it stops are recorded as a suspend`);
+    }
+    t.same(got.map(({ scaleDownAct: _a, ...s }) => s), expected, name);
+  }
 });

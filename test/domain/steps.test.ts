@@ -100,12 +100,6 @@ t.test('TiKV', async (t) => {
     t.equal(decideTikv(tc, observed(), policy).block, null);
     t.equal(decideTikv(tc, observed({ stores: null, pdReachable: false }), policy).block?.code, 'PDUnreachable');
   });
-  t.test('evictions started by a suspend end once the store serves again', async (t) => {
-    const tc = makeTc().status({ tikv: { evictLeader: [{ storeId: '2', since: '2026-01-01T00:00:00Z' }] } }).obj();
-    const s = decideTikv(tc, observed({ evicting: ['2'] }), policy);
-    t.same(s.actions, [{ type: 'end-evict-leaders', storeId: '2' }]);
-    t.same(s.evictLeaderEnded, ['2']);
-  });
 });
 
 t.test('TiDB follows spec', async (t) => {
@@ -125,7 +119,6 @@ t.test('suspend: TiDB first, then TiKV one at a time with leaders evicted, then 
   const evict = byC(decideSuspend(tc, noTidb, policy));
   t.same(evict.tikv!.actions, [{ type: 'evict-leaders', storeId: '3' }]);
   t.equal(evict.tikv!.replicas, 3, 'waits for the leaders to move');
-  t.same(evict.tikv!.evictLeaderStarted, ['3']);
   noTidb.stores![2] = store(3, 'basic-tikv-2', 'Up', 0);
   noTidb.evicting = ['3'];
   const drained = byC(decideSuspend(tc, noTidb, policy));
