@@ -7,8 +7,18 @@
 // error shapes, and logs every call so that tests assert the exact calls made.
 // It is a model, not PD: leaders leave an evicted store at a rate set here, and an election takes
 // transferDelayMs. Real PD (PD_BIN_DIR) is what the e2e suites prefer. Answers no recording covers
-// yet (/store/{id}/label, /leader/resign, pausing a scheduler, an invalid state filter) follow PD
-// v8.5's handlers as read in its source.
+// yet (/store/{id}/label, /leader/resign, /config/schedule, pausing a scheduler, an invalid state
+// filter) follow PD v8.5's handlers as read in its source.
+//
+// A new leader restores its schedulers one by one (restoreStepMs), as real PD does: after an election
+// (a transfer, a resign, `leader = ...` or killLeader()) PD's leader reloads its persisted config at
+// once (schedulers-v2 in /config/schedule) but re-creates the running schedulers from storage in the
+// order of their names, one at a time, once the cluster is prepared. Until the evict-leader scheduler
+// is back, GET /schedulers lists only the ones restored so far, its list and a DELETE of one of its
+// stores answer 404 and the DELETE changes nothing: the entry is there again once it is restored
+// (test/fixtures/pd/leader-restore-*.json; seen against real pd-server v8.5.4, issue 14). A POST of an
+// evict-leader entry meanwhile creates the scheduler afresh with that store alone, and the persisted
+// stores are lost (read in PD's source: the restore then finds the scheduler existing and skips it).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 
@@ -48,6 +58,14 @@ export interface StandinOptions {
   evictPerRead?: number;
   clusterId?: string;
   maxReplicas?: number;
+  /**
+   * After an election, the new leader restores one more of its schedulers every this many ms (none
+   * during the first step: it lists none, as PD does until the cluster is prepared). 0 = all at once.
+   * Default 0.
+   */
+  restoreStepMs?: number;
+  /** The stand-in's clock (ms), for tests that step through a restore; default Date.now. */
+  now?: () => number;
 }
 
 export interface StandinResponse {
@@ -57,6 +75,9 @@ export interface StandinResponse {
 }
 
 const API = '/pd/api/v1';
+/** The label formats PD v8.5 accepts (pkg/schedule/config: keyFormat, valueFormat). */
+const LABEL_KEY = /^[$]?[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^[-A-Za-z0-9_./]*$/;
 const JSON_TYPE = 'application/json; charset=UTF-8';
 
 /** 64-bit ids as PD writes them: bare numbers that JSON.parse would round. */
@@ -66,12 +87,23 @@ function memberId(i: number): string {
 
 type Handler = (m: RegExpMatchArray, query: URLSearchParams, body: string) => StandinResponse;
 
+const EVICT_LEADER = 'evict-leader-scheduler';
+/** PD v8.5's default schedulers, with the types its schedulers-v2 config names them by. */
+const DEFAULT_SCHEDULERS: ReadonlyArray<[name: string, type: string]> = [
+  ['balance-region-scheduler', 'balance-region'],
+  ['balance-leader-scheduler', 'balance-leader'],
+  ['balance-hot-region-scheduler', 'hot-region'],
+  ['evict-slow-store-scheduler', 'evict-slow-store'],
+];
+
 export class PdStandin {
   members: string[];
-  leader: string;
   unhealthy = new Set<string>();
   stores: StandinStore[];
-  /** Store ids in the evict-leader scheduler, in the order they were added. */
+  /**
+   * Store ids in the evict-leader scheduler as PD persisted them, in the order they were added: what
+   * the leader runs, or restores after an election.
+   */
   evicting = new Set<number>();
   /** While true, every call fails as a refused connection does. */
   down = false;
@@ -86,6 +118,17 @@ export class PdStandin {
   readonly drainedAt = new Map<number, number>();
   /** Region ids per check kind (down-peer, offline-peer, miss-peer, ...): what the region checks report. */
   readonly regionChecks = new Map<string, number[]>();
+  /** Completed elections: who became leader, when (stand-in clock). */
+  readonly elections: Array<{ leader: string; at: number }> = [];
+  restoreStepMs: number;
+  readonly now: () => number;
+  private currentLeader: string;
+  /** While the leader restores its schedulers: those it runs so far, in the order restored. */
+  private running: string[] | null = null;
+  /** The schedulers the leader restores, in order, and when it was elected. */
+  private restore: { order: string[]; from: number } | null = null;
+  /** The store whose POST created the evict-leader scheduler: PD keeps it as the scheduler's args. */
+  private evictCreatedWith: number | null = null;
   private server: Server | null = null;
   /** Base URL while listening: members' client URLs point here (<base>/member/<name>) so each can be pinged. */
   private base = '';
@@ -95,7 +138,9 @@ export class PdStandin {
   constructor(opts: StandinOptions) {
     if (opts.members.length === 0) throw new Error('PdStandin needs at least one member');
     this.members = [...opts.members];
-    this.leader = opts.leader ?? opts.members[0]!;
+    this.currentLeader = opts.leader ?? opts.members[0]!;
+    this.restoreStepMs = opts.restoreStepMs ?? 0;
+    this.now = opts.now ?? Date.now;
     this.stores = (opts.stores ?? []).map((s) => ({ ...s }));
     this.transferDelayMs = opts.transferDelayMs ?? 0;
     this.evictPerRead = opts.evictPerRead ?? 0;
@@ -122,22 +167,98 @@ export class PdStandin {
 
   // ---- model ---------------------------------------------------------------------------------
 
+  get leader(): string {
+    return this.currentLeader;
+  }
+
+  /** Another leader is an election: the new one restores its schedulers (restoreStepMs). */
+  set leader(name: string) {
+    if (name !== this.currentLeader) this.elect(name);
+  }
+
+  /** `name` becomes leader and starts restoring the persisted schedulers, one per restoreStepMs. */
+  elect(name: string): void {
+    this.currentLeader = name;
+    const at = this.now();
+    this.elections.push({ leader: name, at });
+    this.running = null;
+    this.restore = null;
+    if (this.restoreStepMs > 0) {
+      // PD loads the scheduler configs by key, i.e. by name.
+      this.restore = { order: this.persistedSchedulers().sort(), from: at };
+      this.running = [];
+    }
+  }
+
+  /** The leader's process dies: it is unhealthy from now on and the next healthy member is elected. Returns the new leader. */
+  killLeader(): string {
+    const old = this.currentLeader;
+    this.unhealthy.add(old);
+    const next = this.members.find((m) => m !== old && !this.unhealthy.has(m));
+    if (!next) throw new Error(`no healthy member left to take over from ${old}`);
+    this.elect(next);
+    return next;
+  }
+
+  /** The schedulers PD persisted (and restores after an election): its defaults and the evict-leader one while it holds a store. */
+  persistedSchedulers(): string[] {
+    return [...(this.evicting.size ? [EVICT_LEADER] : []), ...DEFAULT_SCHEDULERS.map(([name]) => name)];
+  }
+
+  /** The schedulers the leader runs now: all persisted ones, or during a restore those restored so far. */
+  runningSchedulers(): string[] {
+    this.settleRestore();
+    return this.running ? [...this.running] : this.persistedSchedulers();
+  }
+
+  /** Whether the leader is still restoring its schedulers. */
+  get restoring(): boolean {
+    this.settleRestore();
+    return this.running !== null;
+  }
+
+  private isRunning(name: string): boolean {
+    return this.runningSchedulers().includes(name);
+  }
+
+  /** Brings the restore up to the clock: one scheduler per restoreStepMs since the election. */
+  private settleRestore(): void {
+    if (!this.restore || !this.running) return;
+    const due = Math.floor((this.now() - this.restore.from) / this.restoreStepMs);
+    for (const name of this.restore.order.slice(0, due)) {
+      // A scheduler that exists already (created by a POST meanwhile) is skipped, as PD does; the
+      // evict-leader one is restored only while it holds a store.
+      if (this.running.includes(name) || (name === EVICT_LEADER && this.evicting.size === 0)) continue;
+      this.running.push(name);
+    }
+    if (due >= this.restore.order.length) {
+      this.running = null;
+      this.restore = null;
+    }
+  }
+
+  /** Store ids whose leaders the running evict-leader scheduler moves away. */
+  private evictingNow(): Set<number> {
+    return this.isRunning(EVICT_LEADER) ? this.evicting : new Set();
+  }
+
   store(id: number): StandinStore | undefined {
     return this.stores.find((s) => s.id === id);
   }
 
   /** Moves `step` leaders off every evicted store onto the Up store with the fewest. */
   stepEviction(step: number, now = Date.now()): void {
+    const evicting = this.evictingNow();
     for (const s of this.stores) {
-      if (!this.evicting.has(s.id) || s.leaders === 0) continue;
+      if (!evicting.has(s.id) || s.leaders === 0) continue;
       const moved = Math.min(step, s.leaders);
       s.leaders -= moved;
-      const to = this.stores.filter((x) => x.id !== s.id && (x.state ?? 'Up') === 'Up' && !this.evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders)[0];
+      const to = this.stores.filter((x) => x.id !== s.id && (x.state ?? 'Up') === 'Up' && !evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders)[0];
       if (to) to.leaders += moved;
       if (s.leaders === 0) this.drainedAt.set(s.id, now);
     }
     // balance-leader: a store that is not evicted (any more) gets leaders back from the one with the most.
-    const eligible = this.stores.filter((x) => (x.state ?? 'Up') === 'Up' && !this.evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders);
+    const eligible = this.stores.filter((x) => (x.state ?? 'Up') === 'Up' && !evicting.has(x.id)).sort((a, b) => a.leaders - b.leaders);
     const low = eligible[0];
     const high = eligible[eligible.length - 1];
     if (low && high && high.leaders - low.leaders > step) {
@@ -298,6 +419,69 @@ export class PdStandin {
     return { id, start_key: '', end_key: '', epoch: { conf_ver: 1, version: 1 }, peers, leader: peers[0] ?? {}, cpu_usage: 0, written_bytes: 0, read_bytes: 0, written_keys: 0, read_keys: 0, approximate_size: 96, approximate_keys: 960000 };
   }
 
+  /** The evict-leader scheduler removed (its last store, or by name): gone from storage and from the running ones. */
+  private dropEvictLeader(): void {
+    this.evicting.clear();
+    this.evictCreatedWith = null;
+    if (this.running) this.running = this.running.filter((n) => n !== EVICT_LEADER);
+  }
+
+  /** GET /config/schedule: PD v8.5's schedule config with its defaults, and schedulers-v2 as persisted. */
+  private scheduleConfig(): Record<string, unknown> {
+    const evictArg = this.evictCreatedWith !== null && this.evicting.has(this.evictCreatedWith) ? this.evictCreatedWith : [...this.evicting][0];
+    const schedulers = [
+      ...DEFAULT_SCHEDULERS.map(([, type]) => ({ type, args: null, disable: false, 'args-payload': '' })),
+      // PD keeps the args the scheduler was created with (its first store), whatever stores it holds now.
+      ...(this.evicting.size ? [{ type: 'evict-leader', args: [String(evictArg)], disable: false, 'args-payload': '' }] : []),
+    ];
+    return {
+      'max-snapshot-count': 64,
+      'max-pending-peer-count': 64,
+      'max-merge-region-size': 54,
+      'max-merge-region-keys': 540000,
+      'split-merge-interval': '1h0m0s',
+      'switch-witness-interval': '1h0m0s',
+      'enable-one-way-merge': 'false',
+      'enable-cross-table-merge': 'true',
+      'patrol-region-interval': '10ms',
+      'max-store-down-time': '30m0s',
+      'max-store-preparing-time': '48h0m0s',
+      'leader-schedule-limit': 4,
+      'leader-schedule-policy': 'count',
+      'region-schedule-limit': 2048,
+      'witness-schedule-limit': 4,
+      'replica-schedule-limit': 64,
+      'merge-schedule-limit': 8,
+      'hot-region-schedule-limit': 4,
+      'hot-region-cache-hits-threshold': 3,
+      'store-limit': Object.fromEntries(this.stores.filter((s) => s.state !== 'Tombstone').map((s) => [String(s.id), { 'add-peer': 15, 'remove-peer': 15 }])),
+      'tolerant-size-ratio': 0,
+      'low-space-ratio': 0.8,
+      'high-space-ratio': 0.7,
+      'region-score-formula-version': 'v2',
+      'scheduler-max-waiting-operator': 5,
+      'enable-remove-down-replica': 'true',
+      'enable-replace-offline-replica': 'true',
+      'enable-make-up-replica': 'true',
+      'enable-remove-extra-replica': 'true',
+      'enable-location-replacement': 'true',
+      'enable-debug-metrics': 'false',
+      'enable-joint-consensus': 'true',
+      'enable-tikv-split-region': 'true',
+      'enable-heartbeat-breakdown-metrics': 'true',
+      'enable-heartbeat-concurrent-runner': 'true',
+      'schedulers-v2': schedulers,
+      'hot-regions-write-interval': '10m0s',
+      'hot-regions-reserved-days': 7,
+      'max-movable-hot-peer-size': 512,
+      'enable-diagnostic': 'true',
+      'enable-witness': 'false',
+      'slow-store-evicting-affected-store-ratio-threshold': 0.3,
+      'store-limit-version': 'v1',
+      'patrol-region-worker-count': 1,
+    };
+  }
+
   private buildRoutes(): Array<{ pattern: RegExp; methods: Record<string, Handler> }> {
     const r = (path: string, methods: Record<string, Handler>) => ({ pattern: new RegExp(`^${API}${path}$`), methods });
     const storeStates = (query: URLSearchParams): StoreState[] | null => {
@@ -326,7 +510,14 @@ export class PdStandin {
         GET: () => this.raw(200, `[${this.members.map((m) => this.memberJson(m, 'health')).join(',')}]`),
       }),
       r('/leader', { GET: () => this.raw(200, this.memberJson(this.leader, 'leader')) }),
-      r('/leader/resign', { POST: () => this.json(200, 'The resign command is submitted.') }),
+      r('/leader/resign', {
+        POST: () => {
+          // Another healthy member campaigns and wins; alone, the leader is elected again.
+          const next = this.members.find((m) => m !== this.currentLeader && !this.unhealthy.has(m)) ?? this.currentLeader;
+          this.elect(next);
+          return this.json(200, 'The resign command is submitted.');
+        },
+      }),
       r('/leader/transfer/([^/]+)', {
         POST: (m) => {
           const to = decodeURIComponent(m[1]!);
@@ -365,18 +556,40 @@ export class PdStandin {
         },
       }),
       r('/store/(\\d+)/label', {
-        POST: (m, _q, body) => {
+        POST: (m, query, body) => {
+          let input: unknown;
+          try {
+            input = JSON.parse(body);
+          } catch {
+            return this.json(400, { code: 'input', msg: 'invalid character in the request body', data: {} });
+          }
+          if (typeof input !== 'object' || input === null || Array.isArray(input) || Object.values(input).some((v) => typeof v !== 'string')) {
+            return this.json(400, { code: 'input', msg: 'json: cannot unmarshal into Go value of type map[string]string', data: {} });
+          }
+          const labels = Object.entries(input as Record<string, string>);
+          for (const [k, v] of labels) {
+            if (!LABEL_KEY.test(k)) return this.json(400, { code: 'input', msg: `${k} does not match format "${LABEL_KEY.source}"`, data: {} });
+            if (!LABEL_VALUE.test(v)) return this.json(400, { code: 'input', msg: `${v} does not match format "${LABEL_VALUE.source}"`, data: {} });
+          }
           const s = this.store(Number(m[1]));
-          if (!s) return storeNotFound(m[1]!);
-          const labels = JSON.parse(body || '{}') as Record<string, string>;
-          const merged = new Map((s.labels ?? [{ key: 'pod', value: s.pod }]).map((l) => [l.key, l.value]));
-          for (const [k, v] of Object.entries(labels)) merged.set(k, v);
-          s.labels = [...merged].map(([key, value]) => ({ key, value }));
+          if (!s) return this.json(500, `[PD:cluster:ErrInvalidStoreID]invalid store id ${m[1]}, not found`);
+          if (query.has('force')) {
+            s.labels = labels.map(([key, value]) => ({ key, value }));
+          } else {
+            // Merged into the store's labels, keys compared without case; an empty value removes the label.
+            const merged = (s.labels ?? [{ key: 'pod', value: s.pod }]).map((l) => ({ ...l }));
+            for (const [key, value] of labels) {
+              const same = merged.find((l) => l.key.toLowerCase() === key.toLowerCase());
+              if (same) same.value = value;
+              else merged.push({ key, value });
+            }
+            s.labels = merged.filter((l) => l.value !== '');
+          }
           return this.json(200, "The store's label is updated.");
         },
       }),
       r('/schedulers', {
-        GET: () => this.json(200, [...(this.evicting.size ? ['evict-leader-scheduler'] : []), 'balance-region-scheduler', 'balance-leader-scheduler', 'balance-hot-region-scheduler', 'evict-slow-store-scheduler']),
+        GET: () => this.json(200, this.runningSchedulers()),
         POST: (_m, _q, body) => {
           let input: Record<string, unknown>;
           try {
@@ -385,33 +598,54 @@ export class PdStandin {
             return this.json(400, 'invalid character in the request body');
           }
           if (typeof input.name !== 'string') return this.json(400, 'missing scheduler name');
-          if (input.name !== 'evict-leader-scheduler') return this.json(400, 'unknown scheduler');
+          if (input.name !== EVICT_LEADER) return this.json(400, 'unknown scheduler');
           if (typeof input.store_id !== 'number') return this.json(400, 'missing store id');
           const s = this.store(input.store_id);
           if (!s) return this.json(500, `[PD:core:ErrStoreNotFound]store ${input.store_id} not found`);
-          const existed = this.evicting.size > 0;
+          if (this.isRunning(EVICT_LEADER)) {
+            this.evicting.add(s.id);
+            return this.json(200, 'The scheduler has been applied to the store.');
+          }
+          // No running evict-leader scheduler: PD creates one holding this store alone and saves it over
+          // any persisted one, which a restore under way then skips as existing.
+          this.evicting.clear();
           this.evicting.add(s.id);
-          return this.json(200, existed ? 'The scheduler has been applied to the store.' : 'The scheduler is created.');
+          this.evictCreatedWith = s.id;
+          this.running?.push(EVICT_LEADER);
+          return this.json(200, 'The scheduler is created.');
         },
       }),
       r('/schedulers/([^/]+)', {
         DELETE: (m) => {
           const name = decodeURIComponent(m[1]!);
           const id = /^evict-leader-scheduler-(\d+)$/.exec(name)?.[1];
-          // The whole scheduler, or one store of it (PD drops the scheduler with its last store).
-          const removed = id === undefined ? name === 'evict-leader-scheduler' && this.evicting.size > 0 : this.evicting.delete(Number(id));
-          if (id === undefined && removed) this.evicting.clear();
-          // PD v8.5 answers a JSON null either way.
-          return this.raw(removed ? 200 : 404, 'null');
+          const running = this.isRunning(EVICT_LEADER);
+          if (id === undefined) {
+            // The whole scheduler, by name.
+            if (name !== EVICT_LEADER || !running) return this.json(404, '[PD:scheduler:ErrSchedulerNotFound]scheduler not found');
+            this.dropEvictLeader();
+            return this.json(200, 'The scheduler is removed.');
+          }
+          // One store: PD forwards to the scheduler's own config handler, which is not routed while the
+          // scheduler does not run; either way it answers a JSON null with the status it got.
+          if (!running || !this.evicting.delete(Number(id))) return this.raw(404, 'null');
+          // PD drops the scheduler with its last store.
+          if (this.evicting.size === 0) this.dropEvictLeader();
+          return this.raw(200, 'null');
         },
         POST: () => this.json(200, 'Pause or resume the scheduler successfully.'),
       }),
       r('/scheduler-config/evict-leader-scheduler/list', {
         GET: () => {
-          // Without the scheduler, its config path is unknown to PD's router.
-          if (this.evicting.size === 0) return NOT_FOUND;
+          // Without the running scheduler, its config path is unknown to PD's router.
+          if (!this.isRunning(EVICT_LEADER)) return NOT_FOUND;
           return this.json(200, { 'store-id-ranges': Object.fromEntries([...this.evicting].map((id) => [String(id), [{ 'start-key': '', 'end-key': '' }]])), batch: 3 });
         },
+      }),
+      r('/config/schedule', {
+        // The leader's persisted schedule config, reloaded at its election: schedulers-v2 lists the
+        // schedulers it restores, before they run.
+        GET: () => this.json(200, this.scheduleConfig()),
       }),
       r('/regions/check/(miss-peer|extra-peer|pending-peer|down-peer|learner-peer|empty-region|offline-peer|oversized-region|undersized-region)', {
         GET: (m) => regionCheck(m[1]!),

@@ -72,6 +72,32 @@ export type RegionCheck = (typeof REGION_CHECKS)[number];
 
 export const EvictLeaderList = z.looseObject({ 'store-id-ranges': z.record(z.string(), z.unknown()).default({}) });
 
+/** PD's persisted schedule config, as far as read here: the schedulers its leader restores after an election. */
+export const ScheduleConfig = z.looseObject({
+  'schedulers-v2': z
+    .array(z.looseObject({ type: z.string(), disable: z.boolean().nullish() }))
+    .nullable()
+    .transform((s) => s ?? []),
+});
+
+/** What PD says of its evict-leader scheduler (PdClient.evictLeaderState). */
+export interface EvictLeaderState {
+  /** Store ids it holds ([] when PD has none, running or persisted); null while PD's answer is not final. */
+  stores: string[] | null;
+  /** PD's leader as GET /pd/api/v1/leader named it alongside; null when it named none or did not answer. */
+  leader: string | null;
+  /** Why `stores` is what it is, for a log line or an Event. */
+  reason: string;
+}
+
+/** Types schedulers-v2 names the evict-leader scheduler by (PD v8.5 writes the old one). */
+const EVICT_LEADER_TYPES = new Set(['evict-leader', 'evict-leader-scheduler']);
+
+/** PD's ways of saying a scheduler (or its config path) does not exist. */
+function notFound(status: number, text: string): boolean {
+  return status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text));
+}
+
 export class PdError extends Error {
   readonly status: number | undefined;
   constructor(message: string, status?: number) {
@@ -206,51 +232,97 @@ export class PdClient {
   }
 
   /**
-   * Whether PD's leader runs any scheduler. A newly elected leader lists none (GET /schedulers → [])
-   * until it has restored them from storage, and its evict-leader list answers 404 meanwhile. A PD
-   * that does not serve the list gives no such sign: true.
+   * The evict-leader scheduler as PD's leader knows it, and whether that answer is final.
+   *
+   * The rule (PD v8.5's source: server campaignLeader, schedule Coordinator.InitSchedulers; and seen
+   * against real pd-server v8.5.4, issue 14): a newly elected leader reloads its persisted config at
+   * once, schedulers-v2 of GET /config/schedule included, but re-creates the running schedulers from
+   * storage one by one, and only once the cluster is prepared (seconds). Until the evict-leader
+   * scheduler is re-created, PD routes nothing to it: its list and a DELETE of one store answer 404,
+   * the DELETE changes nothing, and the entry is back once the scheduler is. GET /schedulers meanwhile
+   * lists the schedulers restored so far, so a list that is not empty proves nothing about this one.
+   * Hence: the list answering is final (it is the running scheduler's own config); a 404 (or PD's
+   * "not found" 500) is final only when schedulers-v2 has no evict-leader entry, i.e. nothing to
+   * restore; with one there, the leader is still restoring it and the stores are unknown (null).
+   * PD unreachable or an answer it would not give is a PdError, as for every call.
    */
-  async schedulersLoaded(): Promise<boolean> {
-    const { status, text } = await this.call('GET', '/pd/api/v1/schedulers');
-    if (status !== 200) return true;
-    const list = parseAnswer('PD scheduler list', status, text);
-    return !Array.isArray(list) || list.length > 0;
+  async evictLeaderState(): Promise<EvictLeaderState> {
+    const [state, leader] = await Promise.all([this.readEvictLeader(), this.leaderName()]);
+    return { ...state, leader };
+  }
+
+  /** The PD leader's name (GET /leader), or null when PD names none or cannot be asked. */
+  private async leaderName(): Promise<string | null> {
+    try {
+      const { status, text } = await this.call('GET', '/pd/api/v1/leader');
+      if (status !== 200) return null;
+      const parsed = Member.safeParse(parseJsonExact(text));
+      return parsed.success ? parsed.data.name : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async readEvictLeader(): Promise<{ stores: string[] | null; reason: string }> {
+    const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);
+    if (status === 200) {
+      const parsed = EvictLeaderList.safeParse(parseAnswer('PD evict-leader list', status, text));
+      if (!parsed.success) throw new PdError('PD evict-leader list has an unexpected shape');
+      const stores = Object.keys(parsed.data['store-id-ranges']);
+      return { stores, reason: stores.length ? `PD's evict-leader scheduler holds store${stores.length > 1 ? 's' : ''} ${stores.join(', ')}` : "PD's evict-leader scheduler holds no store" };
+    }
+    if (!notFound(status, text)) throw new PdError(`PD evict-leader list answered HTTP ${status}: ${text.slice(0, 300)}`, status);
+    const persisted = await this.json(ScheduleConfig, 'GET', '/pd/api/v1/config/schedule');
+    if (persisted['schedulers-v2'].some((c) => EVICT_LEADER_TYPES.has(c.type) && !c.disable)) {
+      return { stores: null, reason: `PD's leader has an evict-leader scheduler in its persisted config but does not run it yet (its list answers HTTP ${status}): it is still restoring its schedulers after an election, and the stores it will hold again are unknown until it has; try again in a few seconds` };
+    }
+    return { stores: [], reason: `PD has no evict-leader scheduler, running or persisted (its list answers HTTP ${status})` };
+  }
+
+  /** Store ids currently in the evict-leader scheduler; a PdError (503) while PD's answer is not final (see evictLeaderState). */
+  async evictingStores(): Promise<string[]> {
+    const { stores, reason } = await this.readEvictLeader();
+    if (stores === null) throw new PdError(`PD evict-leader list: ${reason}`, 503);
+    return stores;
   }
 
   /**
-   * "No evict-leader scheduler" is only an answer once PD's leader has restored its schedulers: until
-   * then the evictions it will restore are unknown, and treating them as gone would leave one behind.
+   * Adds a store to the evict-leader scheduler. Refused (PdError 503) while PD's leader has not
+   * restored that scheduler: PD would create it afresh with this store alone, saved over the persisted
+   * one, and the stores that were in it would silently get leaders back.
    */
-  private async noEvictLeaderScheduler(what: string): Promise<void> {
-    if (!(await this.schedulersLoaded())) {
-      throw new PdError(`${what}: PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds`, 503);
-    }
-  }
-
-  /** Store ids currently in the evict-leader scheduler (none when it does not exist). */
-  async evictingStores(): Promise<string[]> {
-    const { status, text } = await this.call('GET', `/pd/api/v1/scheduler-config/${EVICT_LEADER}/list`);
-    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) {
-      await this.noEvictLeaderScheduler('PD evict-leader list');
-      return [];
-    }
-    if (status !== 200) throw new PdError(`PD evict-leader list answered HTTP ${status}: ${text.slice(0, 300)}`, status);
-    const parsed = EvictLeaderList.safeParse(parseAnswer('PD evict-leader list', status, text));
-    if (!parsed.success) throw new PdError('PD evict-leader list has an unexpected shape');
-    return Object.keys(parsed.data['store-id-ranges']);
-  }
-
   async addEvictLeader(storeId: string): Promise<void> {
+    const { stores, reason } = await this.readEvictLeader();
+    if (stores === null) throw new PdError(`evicting leaders from store ${storeId}: ${reason}`, 503);
     const { status, text } = await this.call('POST', '/pd/api/v1/schedulers', { name: EVICT_LEADER, store_id: Number(storeId) });
     if (status !== 200) throw new PdError(`PD refused to evict leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
   }
 
-  /** Idempotent: a store that is not being evicted is not an error. */
+  /**
+   * Idempotent: a store that is not being evicted is not an error, once PD's answer is final. PD
+   * answers the DELETE 404 both for a store it does not evict and while its new leader has not
+   * restored the scheduler (the entry then comes back): only evictLeaderState tells them apart, and a
+   * PdError (503) says when it cannot yet.
+   */
   async removeEvictLeader(storeId: string): Promise<void> {
     const { status, text } = await this.call('DELETE', `/pd/api/v1/schedulers/${EVICT_LEADER}-${encodeURIComponent(storeId)}`);
     if (status === 200) return;
-    if (status === 404 || (status === 500 && /not found|doesn't exist|not exist/i.test(text))) return this.noEvictLeaderScheduler(`stopping the leader eviction of store ${storeId}`);
-    throw new PdError(`PD refused to stop evicting leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+    if (!notFound(status, text)) throw new PdError(`PD refused to stop evicting leaders from store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
+    const { stores, reason } = await this.readEvictLeader();
+    if (stores === null) throw new PdError(`stopping the leader eviction of store ${storeId}: ${reason}`, 503);
+    if (stores.includes(storeId)) {
+      throw new PdError(`stopping the leader eviction of store ${storeId}: PD answered the DELETE with HTTP ${status} but its evict-leader scheduler holds the store (its leader restored it in between); try again`, 503);
+    }
+  }
+
+  /**
+   * Sets labels of a store (POST /store/{id}/label). PD merges them into the store's labels (keys
+   * compared without case) and drops a label given an empty value; it refuses an unknown store (500)
+   * and a key or value outside its label format (400).
+   */
+  async setStoreLabels(storeId: string, labels: Readonly<Record<string, string>>): Promise<void> {
+    const { status, text } = await this.call('POST', `/pd/api/v1/store/${encodeURIComponent(storeId)}/label`, labels);
+    if (status !== 200) throw new PdError(`PD refused to set labels ${JSON.stringify(labels)} on store ${storeId}: HTTP ${status} ${text.slice(0, 300)}`, status);
   }
 
   // --- used by the TidbCluster controller (scale-in, suspend) ---

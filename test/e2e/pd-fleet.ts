@@ -162,6 +162,12 @@ export class PdModel {
       }
     }
     if (method === 'GET' && path === '/pd/api/v1/config/replicate') return [200, { 'max-replicas': this.maxReplicas, 'location-labels': '', 'strictly-match-label': 'false' }];
+    // The persisted schedulers (schedulers-v2): the PD client reads "no evict-leader scheduler" as final only when none is persisted.
+    if (method === 'GET' && path === '/pd/api/v1/config/schedule') {
+      const defaults = ['balance-region', 'balance-leader', 'hot-region', 'evict-slow-store'].map((type) => ({ type, args: null, disable: false, 'args-payload': '' }));
+      const evict = this.evicting.size ? [{ type: 'evict-leader', args: [String([...this.evicting][0])], disable: false, 'args-payload': '' }] : [];
+      return [200, { 'leader-schedule-limit': 4, 'schedulers-v2': [...defaults, ...evict] }];
+    }
     if (method === 'GET' && path === '/pd/api/v1/scheduler-config/evict-leader-scheduler/list') {
       if (this.evicting.size === 0) return [404, 'scheduler not found'];
       return [200, { 'store-id-ranges': Object.fromEntries([...this.evicting].map((id) => [String(id), [{ 'start-key': '', 'end-key': '' }]])), batch: 3 }];

@@ -99,11 +99,14 @@ t.test('requests: GETs carry no body, POSTs a JSON body with its content type', 
   await pd.transferLeader('basic pd/1');
   await pd.removeEvictLeader('18');
   await pd.stores();
+  await pd.setStoreLabels('7/8', { zone: 'z-1', 'topology.kubernetes.io/zone': 'z-1' });
   t.same(f.calls, [
+    { url: 'http://a/pd/api/v1/scheduler-config/evict-leader-scheduler/list', method: 'GET', headers: {}, body: undefined },
     { url: 'http://a/pd/api/v1/schedulers', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"evict-leader-scheduler","store_id":18}' },
     { url: 'http://a/pd/api/v1/leader/transfer/basic%20pd%2F1', method: 'POST', headers: {}, body: undefined },
     { url: 'http://a/pd/api/v1/schedulers/evict-leader-scheduler-18', method: 'DELETE', headers: {}, body: undefined },
     { url: 'http://a/pd/api/v1/stores?state=0&state=1&state=2', method: 'GET', headers: {}, body: undefined },
+    { url: 'http://a/pd/api/v1/store/7%2F8/label', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"zone":"z-1","topology.kubernetes.io/zone":"z-1"}' },
   ]);
 });
 
@@ -116,75 +119,141 @@ t.test('answers that are not what PD sends are errors that say so', async (t) =>
   await t.rejects(pd(ok({ 'store-id-ranges': 5 })).evictingStores(), { message: 'PD evict-leader list has an unexpected shape' });
 });
 
-t.test('schedulersLoaded: false only when PD lists no scheduler at all (a new leader before it restored them)', async (t) => {
-  const f = (a: Answer) => fakeFetch(() => a);
-  const recorded = f(ok([]));
-  t.equal(await new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: recorded.impl }).schedulersLoaded(), false, '[] as real PD answers in its first seconds as leader');
-  t.same(recorded.calls.map((c) => `${c.method} ${c.url}`), ['GET http://a/pd/api/v1/schedulers']);
-  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f(a).impl });
-  t.equal(await pd(ok(['balance-leader-scheduler', 'evict-leader-scheduler'])).schedulersLoaded(), true);
-  t.equal(await pd({ status: 404, text: '404 page not found' }).schedulersLoaded(), true, 'a PD without the list gives no sign');
-  t.equal(await pd(ok({ not: 'a list' })).schedulersLoaded(), true);
-  t.equal(await messageOf(pd(ok('<html>' + long('h'))).schedulersLoaded()), `PD scheduler list answered with text that is not JSON: <html>${'h'.repeat(194)}`);
-  t.equal(await statusOf(pd(ok('<html>')).schedulersLoaded()), 200);
+const LIST = 'http://a/pd/api/v1/scheduler-config/evict-leader-scheduler/list';
+const CONFIG = 'http://a/pd/api/v1/config/schedule';
+const LEADER = 'http://a/pd/api/v1/leader';
+const DELETE4 = 'http://a/pd/api/v1/schedulers/evict-leader-scheduler-4';
+const SCHEDULERS = 'http://a/pd/api/v1/schedulers';
+const NOT_FOUND = { status: 404, text: '404 page not found\n' };
+/** PD v8.5's schedulers-v2 of its defaults, and with an evict-leader scheduler created for store 1. */
+const DEFAULTS = ['balance-region', 'balance-leader', 'hot-region', 'evict-slow-store'].map((type) => ({ type, args: null, disable: false, 'args-payload': '' }));
+const config = (...more: unknown[]) => ok({ 'max-snapshot-count': 64, 'schedulers-v2': [...DEFAULTS, ...more] });
+const EVICT_ENTRY = { type: 'evict-leader', args: ['1'], disable: false, 'args-payload': '' };
+const RESTORING = "PD's leader has an evict-leader scheduler in its persisted config but does not run it yet (its list answers HTTP 404): it is still restoring its schedulers after an election, and the stores it will hold again are unknown until it has; try again in a few seconds";
+const NONE = 'PD has no evict-leader scheduler, running or persisted (its list answers HTTP 404)';
+
+/** A client whose PD answers by URL (`routes`), anything else 404. */
+function byUrl(routes: Record<string, Answer>) {
+  const f = fakeFetch((url) => routes[url] ?? NOT_FOUND);
+  return { pd: new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: f.impl }), calls: () => f.calls.map((c) => `${c.method} ${c.url}`) };
+}
+
+t.test('evict-leader state: the list is final; "not found" is final only when PD persisted no evict-leader scheduler', async (t) => {
+  // [case, PD's answers, stores, reason, the calls made (after the list)]
+  const table: Array<[string, Record<string, Answer>, string[] | null, string, string[]]> = [
+    ['the running scheduler lists its stores (uint64 ids exact)', { [LIST]: ok('{"store-id-ranges":{"4":[],"18446744073709551615":[]},"batch":3}') }, ['4', '18446744073709551615'], "PD's evict-leader scheduler holds stores 4, 18446744073709551615", []],
+    ['one store', { [LIST]: ok({ 'store-id-ranges': { 4: [] } }) }, ['4'], "PD's evict-leader scheduler holds store 4", []],
+    ['no ranges field: none', { [LIST]: ok({}) }, [], "PD's evict-leader scheduler holds no store", []],
+    ['404, nothing persisted: none, final', { [LIST]: NOT_FOUND, [CONFIG]: config() }, [], NONE, [`GET ${CONFIG}`]],
+    ['404 while PD persisted one: a new leader still restoring, unknown', { [LIST]: NOT_FOUND, [CONFIG]: config(EVICT_ENTRY) }, null, RESTORING, [`GET ${CONFIG}`]],
+    // The old rule: a 404 meant none once GET /schedulers listed anything. A partial list is not a restored one.
+    ['404, PD lists some schedulers, one persisted: still unknown, and /schedulers is not asked', { [LIST]: NOT_FOUND, [SCHEDULERS]: ok(['balance-hot-region-scheduler', 'balance-leader-scheduler', 'balance-region-scheduler']), [CONFIG]: config(EVICT_ENTRY) }, null, RESTORING, [`GET ${CONFIG}`]],
+    ['the new type name counts too', { [LIST]: NOT_FOUND, [CONFIG]: config({ type: 'evict-leader-scheduler', args: ['1'] }) }, null, RESTORING, [`GET ${CONFIG}`]],
+    ['a disabled entry is not restored: none', { [LIST]: NOT_FOUND, [CONFIG]: config({ ...EVICT_ENTRY, disable: true }) }, [], NONE, [`GET ${CONFIG}`]],
+    ['schedulers-v2 null: none', { [LIST]: NOT_FOUND, [CONFIG]: ok({ 'schedulers-v2': null }) }, [], NONE, [`GET ${CONFIG}`]],
+    ['PD\'s "not found" as a 500', { [LIST]: { status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }, [CONFIG]: config() }, [], 'PD has no evict-leader scheduler, running or persisted (its list answers HTTP 500)', [`GET ${CONFIG}`]],
+    ['"does not exist" as a 500', { [LIST]: { status: 500, text: 'the scheduler does not exist' }, [CONFIG]: config(EVICT_ENTRY) }, null, RESTORING.replace('HTTP 404', 'HTTP 500'), [`GET ${CONFIG}`]],
+    ['"doesn\'t exist" as a 500', { [LIST]: { status: 500, text: "it doesn't exist" }, [CONFIG]: config() }, [], NONE.replace('HTTP 404', 'HTTP 500'), [`GET ${CONFIG}`]],
+  ];
+  for (const [name, routes, stores, reason, after] of table) {
+    const a = byUrl({ ...routes, [LEADER]: ok({ name: 'pd-1', member_id: 1 }) });
+    t.strictSame(await a.pd.evictLeaderState(), { stores, reason, leader: 'pd-1' }, `${name}: state`);
+    t.strictSame(a.calls(), [`GET ${LIST}`, `GET ${LEADER}`, ...after], `${name}: calls`);
+    const b = byUrl(routes);
+    if (stores) t.strictSame(await b.pd.evictingStores(), stores, `${name}: evictingStores`);
+    else {
+      const err = await b.pd.evictingStores().then(() => null, (e: unknown) => e);
+      t.ok(err instanceof PdError, `${name}: a PdError`);
+      t.equal((err as PdError).message, `PD evict-leader list: ${reason}`, `${name}: its message`);
+      t.equal((err as PdError).status, 503, `${name}: 503`);
+    }
+    t.strictSame(b.calls(), [`GET ${LIST}`, ...after], `${name}: evictingStores asks no leader`);
+  }
 });
 
-t.test('"no evict-leader scheduler" from a PD leader that has not restored its schedulers is not an answer', async (t) => {
-  // Real PD v8.5 in its first seconds as leader: the list and the DELETE answer 404, GET /schedulers [].
-  const fresh = fakeFetch((url) => (url.endsWith('/pd/api/v1/schedulers') ? ok([]) : { status: 404, text: '404 page not found' }));
-  const pd = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fresh.impl });
-  const why = "PD's leader has not restored its schedulers yet (it lists none); try again in a few seconds";
-  t.equal(await messageOf(pd.evictingStores()), `PD evict-leader list: ${why}`);
-  t.equal(await messageOf(pd.removeEvictLeader('3')), `stopping the leader eviction of store 3: ${why}`);
-  t.equal(await statusOf(pd.removeEvictLeader('3')), 503);
-  t.same(fresh.calls.slice(0, 4).map((c) => `${c.method} ${c.url}`), [
-    'GET http://a/pd/api/v1/scheduler-config/evict-leader-scheduler/list',
-    'GET http://a/pd/api/v1/schedulers',
-    'DELETE http://a/pd/api/v1/schedulers/evict-leader-scheduler-3',
-    'GET http://a/pd/api/v1/schedulers',
-  ]);
-  // Once it lists them, the same 404s mean "none".
-  const restored = fakeFetch((url) => (url.endsWith('/pd/api/v1/schedulers') ? ok(['balance-leader-scheduler']) : { status: 404, text: '404 page not found' }));
-  const later = new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: restored.impl });
-  t.same(await later.evictingStores(), []);
-  await later.removeEvictLeader('3');
-  t.pass('the DELETE of an absent entry is done');
+t.test('evict-leader state: answers PD would not give are errors, never a default', async (t) => {
+  const pd = (routes: Record<string, Answer>) => byUrl(routes).pd;
+  t.equal(await messageOf(pd({ [LIST]: { status: 500, text: 'etcd timeout ' + long('e') } }).evictingStores()), `PD evict-leader list answered HTTP 500: etcd timeout ${'e'.repeat(287)}`);
+  t.equal(await statusOf(pd({ [LIST]: { status: 500, text: 'etcd timeout' } }).evictLeaderState()), 500);
+  t.equal(await statusOf(pd({ [LIST]: { status: 403, text: 'not found' } }).evictingStores()), 403, 'only a 404 or a 500 is read for "not found"');
+  t.equal(await messageOf(pd({ [LIST]: ok('<html>' + long('h')) }).evictingStores()), `PD evict-leader list answered with text that is not JSON: <html>${'h'.repeat(194)}`);
+  t.equal(await messageOf(pd({ [LIST]: ok({ 'store-id-ranges': 5 }) }).evictLeaderState()), 'PD evict-leader list has an unexpected shape');
+  t.equal(await messageOf(pd({ [LIST]: NOT_FOUND, [CONFIG]: { status: 500, text: 'c'.repeat(400) } }).evictingStores()), `PD GET /pd/api/v1/config/schedule answered HTTP 500: ${'c'.repeat(300)}`);
+  t.equal(await statusOf(pd({ [LIST]: NOT_FOUND }).evictingStores()), 404, 'a PD without its schedule config: its 404, not "none"');
+  t.equal(await messageOf(pd({ [LIST]: NOT_FOUND, [CONFIG]: ok({ 'max-snapshot-count': 64 }) }).evictingStores()), 'PD GET /pd/api/v1/config/schedule answered an unexpected shape: Invalid input: expected array, received undefined');
+  t.equal(await messageOf(pd({ [LIST]: NOT_FOUND, [CONFIG]: ok({ 'schedulers-v2': [{ args: [] }] }) }).evictingStores()), 'PD GET /pd/api/v1/config/schedule answered an unexpected shape: Invalid input: expected string, received undefined');
+  t.equal(await messageOf(pd({ [LIST]: NOT_FOUND, [CONFIG]: ok('<html>') }).evictingStores()), 'PD GET /pd/api/v1/config/schedule answered with text that is not JSON: <html>');
 });
 
-t.test('evict-leader list: absent scheduler in each way PD says it, or the ids', async (t) => {
+t.test('evict-leader state: the leader is named when PD names one, else null', async (t) => {
+  const routes = { [LIST]: ok({ 'store-id-ranges': {} }) };
+  const leaderOf = async (leader: Answer) => (await byUrl({ ...routes, [LEADER]: leader }).pd.evictLeaderState()).leader;
+  t.equal(await leaderOf(ok('{"name":"basic-pd-2","member_id":13147295245245421712,"client_urls":["http://x:2379"]}')), 'basic-pd-2');
+  t.equal(await leaderOf({ status: 500, text: '"no leader"' }), null, 'an election under way');
+  t.equal(await leaderOf(ok({ member_id: 1 })), null, 'no name');
+  t.equal(await leaderOf(ok('<html>')), null, 'not JSON');
+  const refusing = fakeFetch((url) => (url === LEADER ? 'refuse' : ok({})));
+  t.equal((await new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: refusing.impl }).evictLeaderState()).leader, null, 'no answer');
+});
+
+t.test('ending an eviction: done once PD\'s answer is final, a 503 while its leader restores, refusing anything else', async (t) => {
+  // [case, PD's answers, the whole error message (undefined: done), its status, the calls made]
+  const restoring = `stopping the leader eviction of store 4: ${RESTORING}`;
+  const table: Array<[string, Record<string, Answer>, string | undefined, number | undefined, string[]]> = [
+    ['200: done', { [DELETE4]: ok('null') }, undefined, undefined, [`DELETE ${DELETE4}`]],
+    ['404, PD has none: done', { [DELETE4]: { status: 404, text: 'null' }, [CONFIG]: config() }, undefined, undefined, [`DELETE ${DELETE4}`, `GET ${LIST}`, `GET ${CONFIG}`]],
+    ['404, the running scheduler holds other stores: done', { [DELETE4]: { status: 404, text: 'null' }, [LIST]: ok({ 'store-id-ranges': { 1: [] } }) }, undefined, undefined, [`DELETE ${DELETE4}`, `GET ${LIST}`]],
+    ['404 while the new leader restores: not known', { [DELETE4]: { status: 404, text: 'null' }, [CONFIG]: config(EVICT_ENTRY) }, restoring, 503, [`DELETE ${DELETE4}`, `GET ${LIST}`, `GET ${CONFIG}`]],
+    // The old rule's leak: GET /schedulers listing some schedulers made this 404 a "done".
+    ['404 while it restores, some schedulers listed: not known', { [DELETE4]: { status: 404, text: 'null' }, [SCHEDULERS]: ok(['balance-leader-scheduler']), [CONFIG]: config(EVICT_ENTRY) }, restoring, 503, [`DELETE ${DELETE4}`, `GET ${LIST}`, `GET ${CONFIG}`]],
+    ['404, then the scheduler holds the store: restored in between', { [DELETE4]: { status: 404, text: 'null' }, [LIST]: ok({ 'store-id-ranges': { 1: [], 4: [] } }) }, 'stopping the leader eviction of store 4: PD answered the DELETE with HTTP 404 but its evict-leader scheduler holds the store (its leader restored it in between); try again', 503, [`DELETE ${DELETE4}`, `GET ${LIST}`]],
+    ['PD\'s "not found" 500, none: done', { [DELETE4]: { status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }, [CONFIG]: config() }, undefined, undefined, [`DELETE ${DELETE4}`, `GET ${LIST}`, `GET ${CONFIG}`]],
+    ['500', { [DELETE4]: { status: 500, text: 'etcd ' + long('e') } }, `PD refused to stop evicting leaders from store 4: HTTP 500 etcd ${'e'.repeat(295)}`, 500, [`DELETE ${DELETE4}`]],
+    ['400 "not found"', { [DELETE4]: { status: 400, text: 'not found' } }, 'PD refused to stop evicting leaders from store 4: HTTP 400 not found', 400, [`DELETE ${DELETE4}`]],
+    ['201: only 200 is success', { [DELETE4]: { status: 201, text: '' } }, 'PD refused to stop evicting leaders from store 4: HTTP 201 ', 201, [`DELETE ${DELETE4}`]],
+    ['404, and the list fails', { [DELETE4]: { status: 404, text: 'null' }, [LIST]: { status: 500, text: 'etcd' } }, 'PD evict-leader list answered HTTP 500: etcd', 500, [`DELETE ${DELETE4}`, `GET ${LIST}`]],
+  ];
+  for (const [name, routes, message, status, calls] of table) {
+    const a = byUrl(routes);
+    const err = (await a.pd.removeEvictLeader('4').then(() => undefined, (e: unknown) => e)) as PdError | undefined;
+    t.equal(err?.message, message, `${name}: message`);
+    t.equal(err?.status, status, `${name}: status`);
+    if (err) t.ok(err instanceof PdError, `${name}: a PdError`);
+    t.strictSame(a.calls(), calls, `${name}: calls`);
+  }
+});
+
+t.test('adding an eviction: refused while PD\'s leader restores its evict-leader scheduler (PD would replace it); only 200 is success', async (t) => {
+  const add = async (routes: Record<string, Answer>) => {
+    const a = byUrl(routes);
+    const err = (await a.pd.addEvictLeader('4').then(() => undefined, (e: unknown) => e)) as PdError | undefined;
+    return { message: err?.message, status: err?.status, calls: a.calls() };
+  };
+  t.strictSame(await add({ [LIST]: NOT_FOUND, [CONFIG]: config(EVICT_ENTRY) }), { message: `evicting leaders from store 4: ${RESTORING}`, status: 503, calls: [`GET ${LIST}`, `GET ${CONFIG}`] }, 'no POST while restoring');
+  t.strictSame(await add({ [LIST]: NOT_FOUND, [CONFIG]: config(), [SCHEDULERS]: ok('"The scheduler is created."') }), { message: undefined, status: undefined, calls: [`GET ${LIST}`, `GET ${CONFIG}`, `POST ${SCHEDULERS}`] }, 'none: created');
+  t.strictSame(await add({ [LIST]: ok({ 'store-id-ranges': { 1: [] } }), [SCHEDULERS]: ok('"The scheduler has been applied to the store."') }), { message: undefined, status: undefined, calls: [`GET ${LIST}`, `POST ${SCHEDULERS}`] }, 'running: added');
+  const running = { [LIST]: ok({ 'store-id-ranges': {} }) };
+  t.strictSame(await add({ ...running, [SCHEDULERS]: { status: 400, text: long('b') } }), { message: `PD refused to evict leaders from store 4: HTTP 400 ${'b'.repeat(300)}`, status: 400, calls: [`GET ${LIST}`, `POST ${SCHEDULERS}`] });
+  t.equal((await add({ ...running, [SCHEDULERS]: { status: 201, text: '' } })).status, 201, 'only 200 is success');
+  t.equal((await add({ [LIST]: { status: 500, text: 'etcd' } })).message, 'PD evict-leader list answered HTTP 500: etcd', 'the list failing: no POST');
+});
+
+t.test('moving leadership: only 200 is success', async (t) => {
   const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
-  t.same(await pd({ status: 404, text: 'whatever' }).evictingStores(), []);
-  t.same(await pd({ status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }).evictingStores(), []);
-  t.same(await pd({ status: 500, text: 'the scheduler does not exist' }).evictingStores(), []);
-  t.same(await pd({ status: 500, text: "it doesn't exist" }).evictingStores(), []);
-  t.equal(await messageOf(pd({ status: 500, text: 'etcd timeout ' + 'e'.repeat(400) }).evictingStores()), `PD evict-leader list answered HTTP 500: etcd timeout ${'e'.repeat(287)}`);
-  t.equal(await statusOf(pd({ status: 500, text: 'etcd timeout ' + 'e'.repeat(400) }).evictingStores()), 500);
-  t.equal(await statusOf(pd({ status: 403, text: 'not found' }).evictingStores()), 403, 'only a 500 is read for "not found"');
-  t.same(await pd(ok('{"store-id-ranges":{"4":[],"18446744073709551615":[]}}')).evictingStores(), ['4', '18446744073709551615']);
-  t.same(await pd(ok({})).evictingStores(), [], 'no ranges field: none');
-  t.equal(await messageOf(pd(ok('<html>' + long('h'))).evictingStores()), `PD evict-leader list answered with text that is not JSON: <html>${'h'.repeat(194)}`);
-  t.ok((await pd(ok('<html>')).evictingStores().catch((e: unknown) => e)) instanceof PdError);
-});
-
-t.test('ending an eviction is idempotent, refusing anything else', async (t) => {
-  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
-  await pd(ok('"The scheduler is removed."')).removeEvictLeader('4');
-  await pd({ status: 404, text: '' }).removeEvictLeader('4');
-  await pd({ status: 500, text: '"[PD:scheduler:ErrSchedulerNotFound]scheduler not found"' }).removeEvictLeader('4');
-  t.equal(await messageOf(pd({ status: 500, text: 'etcd ' + 'e'.repeat(400) }).removeEvictLeader('4')), `PD refused to stop evicting leaders from store 4: HTTP 500 etcd ${'e'.repeat(295)}`);
-  t.equal(await statusOf(pd({ status: 500, text: 'etcd ' + 'e'.repeat(400) }).removeEvictLeader('4')), 500);
-  t.equal(await statusOf(pd({ status: 400, text: 'not found' }).removeEvictLeader('4')), 400);
-  t.equal(await statusOf(pd({ status: 201, text: '' }).removeEvictLeader('4')), 201, 'only 200 is success');
-});
-
-t.test('adding an eviction and moving leadership: only 200 is success', async (t) => {
-  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
-  t.equal(await messageOf(pd({ status: 400, text: 'b'.repeat(400) }).addEvictLeader('4')), `PD refused to evict leaders from store 4: HTTP 400 ${'b'.repeat(300)}`);
-  t.equal(await statusOf(pd({ status: 400, text: 'b'.repeat(400) }).addEvictLeader('4')), 400);
-  t.equal(await statusOf(pd({ status: 201, text: '' }).addEvictLeader('4')), 201);
   t.equal(await messageOf(pd({ status: 500, text: 't'.repeat(400) }).transferLeader('basic-pd-1')), `PD refused to transfer leadership to basic-pd-1: HTTP 500 ${'t'.repeat(300)}`);
   t.equal(await statusOf(pd({ status: 500, text: 't'.repeat(400) }).transferLeader('basic-pd-1')), 500);
   t.equal(await statusOf(pd({ status: 202, text: '' }).transferLeader('basic-pd-1')), 202);
+});
+
+t.test('store labels: PD\'s answer read, only 200 is success', async (t) => {
+  const pd = (a: Answer) => new PdClient({ endpoints: ['http://a'], timeoutMs: 100, fetchImpl: fakeFetch(() => a).impl });
+  const labels = { zone: 'z-1', host: 'node-1' };
+  t.equal(await messageOf(pd(ok('"The store\'s label is updated."\n')).setStoreLabels('4', labels)), undefined);
+  t.equal(await messageOf(pd({ status: 500, text: '"[PD:cluster:ErrInvalidStoreID]invalid store id 9, not found"\n' }).setStoreLabels('9', labels)), 'PD refused to set labels {"zone":"z-1","host":"node-1"} on store 9: HTTP 500 "[PD:cluster:ErrInvalidStoreID]invalid store id 9, not found"\n');
+  t.equal(await statusOf(pd({ status: 500, text: '' }).setStoreLabels('9', labels)), 500);
+  t.equal(await messageOf(pd({ status: 400, text: long('l') }).setStoreLabels('4', { 'bad key': 'v' })), `PD refused to set labels {"bad key":"v"} on store 4: HTTP 400 ${'l'.repeat(300)}`);
+  t.equal(await statusOf(pd({ status: 400, text: '' }).setStoreLabels('4', labels)), 400);
+  t.equal(await statusOf(pd({ status: 201, text: '' }).setStoreLabels('4', labels)), 201, 'only 200 is success');
 });
 
 t.test('PD\'s optional fields get their defaults', async (t) => {
@@ -252,6 +321,12 @@ t.test('max-replicas: read from the replication config, refused when it is not a
   t.equal(await messageOf(pd(ok({ 'max-replicas': 0 })).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered an unexpected shape: Too small: expected number to be >0');
   t.equal(await messageOf(pd(ok({ 'max-replicas': 2.5 })).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered an unexpected shape: Invalid input: expected int, received number');
   t.equal(await messageOf(pd({ status: 404, text: '404 page not found' }).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered HTTP 404: 404 page not found');
+  // No default is taken for an answer without the number: the caller gets the error.
+  t.equal(await messageOf(pd(ok({ 'location-labels': '' })).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered an unexpected shape: Invalid input: expected number, received undefined');
+  t.equal(await messageOf(pd(ok({ 'max-replicas': '3' })).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered an unexpected shape: Invalid input: expected number, received string');
+  t.equal(await messageOf(pd(ok({ 'max-replicas': null })).maxReplicas()), 'PD GET /pd/api/v1/config/replicate answered an unexpected shape: Invalid input: expected number, received null');
+  t.equal(await statusOf(pd('refuse').maxReplicas()), undefined, 'unreachable');
+  t.match(await messageOf(pd('refuse').maxReplicas()), /^PD is unreachable/);
 });
 
 t.test('region checks: exact request, peers and down peers as exact store ids, count from the list', async (t) => {

@@ -41,29 +41,41 @@ t.test('every client call against the PD stand-in over HTTP: exact method, path 
   t.same((await pd.health()).map((h) => [h.name, h.health]), [['basic-pd-0', true], ['basic-pd-1', true]]);
   const stores = await pd.stores();
   t.match(stores, [{ store: { id: '4', state_name: 'Up', labels: [{ key: 'pod', value: 'basic-tikv-0' }] }, status: { leader_count: 17 } }, { store: { id: '5', state_name: 'Tombstone' } }]);
-  t.same(await pd.evictingStores(), [], 'no scheduler: nothing evicted (PD answers 404)');
+  t.same(await pd.evictingStores(), [], 'no scheduler: nothing evicted (PD answers 404 and persisted none)');
   await pd.addEvictLeader('4');
   t.same(await pd.evictingStores(), ['4']);
+  t.same(await pd.evictLeaderState(), { stores: ['4'], leader: 'basic-pd-0', reason: "PD's evict-leader scheduler holds store 4" });
   await pd.removeEvictLeader('4');
   await pd.removeEvictLeader('9');
+  await pd.setStoreLabels('4', { zone: 'z-1' });
   await pd.transferLeader('basic-pd-1');
   await t.rejects(pd.transferLeader('nobody'), { message: /PD refused to transfer leadership to nobody: HTTP 500/ });
+  const list = 'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list';
+  const config = 'GET /pd/api/v1/config/schedule'; // a 404 means "none" only once PD's persisted config has none to restore
   t.same(sd.callLines(), [
     'GET /pd/api/v1/members',
     'GET /pd/api/v1/health',
     'GET /pd/api/v1/stores?state=0&state=1&state=2',
-    'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
-    'GET /pd/api/v1/schedulers', // a 404 means "none" only once PD lists its schedulers
+    list,
+    config,
+    list, // adding looks first: a POST would replace a scheduler a new leader has not restored yet
+    config,
     'POST /pd/api/v1/schedulers',
-    'GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list',
+    list,
+    list,
+    'GET /pd/api/v1/leader',
     'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-4',
     'DELETE /pd/api/v1/schedulers/evict-leader-scheduler-9',
-    'GET /pd/api/v1/schedulers',
+    list,
+    config,
+    'POST /pd/api/v1/store/4/label',
     'POST /pd/api/v1/leader/transfer/basic-pd-1',
     'POST /pd/api/v1/leader/transfer/nobody',
   ]);
-  t.same(sd.calls.map((c) => c.status), [200, 200, 200, 404, 200, 200, 200, 200, 404, 200, 200, 500]);
-  t.same(JSON.parse(sd.calls[5]!.body), { name: 'evict-leader-scheduler', store_id: 4 }, 'the scheduler body PD expects: store_id a number');
+  t.same(sd.calls.map((c) => c.status), [200, 200, 200, 404, 200, 404, 200, 200, 200, 200, 200, 200, 404, 404, 200, 200, 200, 500]);
+  t.same(JSON.parse(sd.calls[7]!.body), { name: 'evict-leader-scheduler', store_id: 4 }, 'the scheduler body PD expects: store_id a number');
+  t.same(JSON.parse(sd.calls[15]!.body), { zone: 'z-1' }, 'labels as PD reads them: one object of strings');
+  t.same(sd.store(4)!.labels, [{ key: 'pod', value: 'basic-tikv-0' }, { key: 'zone', value: 'z-1' }]);
   t.equal(sd.leader, 'basic-pd-1', 'the transfer happened');
 });
 
