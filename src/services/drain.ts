@@ -533,7 +533,9 @@ export class DrainService {
       try {
         removed += await this.reconcileCluster(namespace, cluster, ledger);
       } catch (err) {
-        this.deps.logger.warn({ cluster: where, err: (err as Error).message }, 'cannot clean up the DisruptionLedger from what PD answers now; will retry');
+        // A suspended cluster's PD is stopped on purpose: its records wait for the resume, quietly.
+        const suspended = ledger.leaving.length > 0 && ledger.leaving.every((e) => e.act === 'suspend') && ledger.evictions.every((r) => r.cause === 'suspend');
+        this.deps.logger[suspended ? 'debug' : 'warn']({ cluster: where, err: (err as Error).message }, 'cannot clean up the DisruptionLedger from what PD answers now; will retry');
       }
     }
     return removed;
