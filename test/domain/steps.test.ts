@@ -85,10 +85,12 @@ t.test('TiKV', async (t) => {
     const lower = decideTikv(tc, observed({ tikv: 3, maxReplicas: 2 }), policy);
     t.same(lower.actions, [{ type: 'delete-store', storeId: '3' }], 'allowed when PD keeps 2 copies');
   });
-  t.test('raising replicas cancels a store removal not yet Tombstone', async (t) => {
+  t.test('raising replicas cancels a store removal not yet Tombstone (one this controller started)', async (t) => {
     const tc = makeTc().spec({ tikv: { replicas: 4 } }).obj();
     const stores = [1, 2, 3].map((i) => store(i, `basic-tikv-${i - 1}`)).concat(store(4, 'basic-tikv-3', 'Offline'));
-    const s = decideTikv(tc, observed({ tikv: 4, stores }), policy);
+    const ledger = { leaving: [{ component: 'tikv' as const, member: '4', pod: 'basic-tikv-3', podUid: 'u', since: 0, act: 'scale-in' as const }], evictions: [] };
+    t.same(decideTikv(tc, observed({ tikv: 4, stores }), policy).actions, [], 'without our scale-in record (an operator took it offline): left alone');
+    const s = decideTikv(tc, observed({ tikv: 4, stores, ledger }), policy);
     t.same(s.actions, [{ type: 'cancel-store-removal', storeId: '4' }]);
     t.equal(s.events[0]?.reason, 'ScaleInCancelled');
   });
