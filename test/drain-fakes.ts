@@ -3,7 +3,7 @@
 import type { EvictionRecord } from '../src/domain/drain.ts';
 import { emptyLedger, evictionRecordsOver, type Ledger, type LedgerPort, type VersionedLedger } from '../src/k8s/disruptions.ts';
 import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../src/pd/client.ts';
-import type { DrainPdApi, TeardownLookups } from '../src/services/drain.ts';
+import type { DrainPdApi, StatefulSetKind, TeardownLookups } from '../src/services/drain.ts';
 
 /**
  * PD as the drain's disruption accounting sees it, in memory: members with health and a leader,
@@ -147,7 +147,7 @@ export class FakeTeardown implements TeardownLookups {
     if (this.slowMs) await new Promise((r) => setTimeout(r, this.slowMs));
     return this.namespaces.has(namespace);
   }
-  async ownerDeleting(namespace: string, name: string) {
+  async ownerDeleting(namespace: string, name: string, _kind: StatefulSetKind) {
     return this.owners.has(`${namespace}/${name}`);
   }
 }

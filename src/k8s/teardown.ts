@@ -4,6 +4,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { TeardownLookups } from '../services/drain.ts';
 import { apiStatus, type KubeClients } from './client.ts';
 import { deadline } from './deadline.ts';
+import { ADVANCED_STS_GROUP } from './views.ts';
 
 export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownLookups {
   const custom = clients.kc.makeApiClient(CustomObjectsApi);
@@ -17,13 +18,18 @@ export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownL
         throw err;
       }
     },
-    async ownerDeleting(namespace, name) {
-      let sts;
+    async ownerDeleting(namespace, name, kind) {
+      const advanced = kind === 'apps.pingcap.com/v1';
+      let sts: { metadata?: { deletionTimestamp?: unknown; ownerReferences?: Array<{ kind: string; apiVersion: string; name: string }> } };
       try {
-        sts = await clients.apps.readNamespacedStatefulSet({ namespace, name }, deadline(timeoutMs));
+        sts = advanced
+          ? await custom.getNamespacedCustomObject({ group: ADVANCED_STS_GROUP, version: 'v1', namespace, plural: 'statefulsets', name }, deadline(timeoutMs))
+          : await clients.apps.readNamespacedStatefulSet({ namespace, name }, deadline(timeoutMs));
       } catch (err) {
-        // Gone: the garbage collector is removing its pods (background cascading deletion).
-        if (apiStatus(err) === 404) return true;
+        // Gone: the garbage collector is removing its pods (background cascading deletion). Only a
+        // NotFound naming this object says so: a 404 without it means the API itself is not served
+        // (the Advanced StatefulSet CRD missing), which says nothing about teardown.
+        if (apiStatus(err) === 404) return notFoundNames(err, advanced ? ADVANCED_STS_GROUP : 'apps', name);
         throw err;
       }
       if (sts.metadata?.deletionTimestamp) return true;
@@ -34,13 +40,26 @@ export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownL
         const owner = await custom.getNamespacedCustomObject({ group: group!, version: version!, namespace, plural: 'tidbclusters', name: tc.name }, deadline(timeoutMs));
         return Boolean(owner?.metadata?.deletionTimestamp);
       } catch (err) {
-        if (apiStatus(err) === 404) return true;
-        // No permission or no such API: judge by the StatefulSet alone.
+        // Gone, as above; a TidbCluster API that is not served says nothing.
+        if (apiStatus(err) === 404) return notFoundNames(err, group!, tc.name);
+        // No permission: judge by the StatefulSet alone.
         if (apiStatus(err) === 403) return false;
         throw err;
       }
     },
   };
+}
+
+/** Does this 404 say that object `name` of API group `group` does not exist (a Status naming it)? */
+export function notFoundNames(err: unknown, group: string, name: string): boolean {
+  const body = (err as { body?: unknown }).body;
+  let status: { reason?: unknown; details?: { name?: unknown; group?: unknown } } | undefined;
+  try {
+    status = typeof body === 'string' ? JSON.parse(body) : (body as typeof status);
+  } catch {
+    return false;
+  }
+  return status?.reason === 'NotFound' && status.details?.name === name && (status.details.group ?? '') === group;
 }
 
 /** PD client certificate, key and CA of one TiDB cluster, from its Secret; null when there is none. */

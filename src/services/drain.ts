@@ -43,9 +43,12 @@ export interface DrainPdApi extends PdApi {
 /** Kubernetes reads on the admission path (each with a deadline): is this cluster being torn down? */
 export interface TeardownLookups {
   namespaceDeleting(namespace: string): Promise<boolean>;
-  /** The StatefulSet owning the pod is gone or being deleted (or its TidbCluster is). */
-  ownerDeleting(namespace: string, statefulSet: string): Promise<boolean>;
+  /** The StatefulSet owning the pod (of `kind`) is gone or being deleted (or its TidbCluster is). */
+  ownerDeleting(namespace: string, statefulSet: string, kind: StatefulSetKind): Promise<boolean>;
 }
+
+/** Which StatefulSet owns a pod: apps/v1, or tidb-operator's Advanced StatefulSet (apps.pingcap.com/v1). */
+export type StatefulSetKind = 'apps/v1' | 'apps.pingcap.com/v1';
 
 export interface RemovalRequest {
   namespace: string;
@@ -284,7 +287,7 @@ export class DrainService {
   private async teardownReason(pod: PodView): Promise<string | null> {
     const [ns, owner] = await Promise.all([
       this.deps.teardown.namespaceDeleting(pod.namespace),
-      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner) : Promise.resolve(false),
+      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
     ]);
     if (ns) return `namespace ${pod.namespace} is being deleted`;
     if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;
