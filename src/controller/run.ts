@@ -13,8 +13,7 @@ import {
   controllerClients,
   controllerPodView,
   controllerStsView,
-  claimFacts,
-  clusterFactsReader,
+  diagnosisFactsReader,
   kubeLeaseLock,
   setFinalizers,
   tidbClusterSource,
@@ -45,7 +44,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
   const records = kubeLedger(clients, 5000);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const log = logger.child({ part: 'controller' });
-  const clusterFacts = clusterFactsReader(clients, cc);
+  const diagnosisFacts = diagnosisFactsReader(clients, cc);
   const controller = new TidbClusterController({
     logger: log,
     events: opts.events,
@@ -65,10 +64,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
       apply: (obj) => apply(clients, cc, obj),
       writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
       setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
-      async diagnosisFacts(ns, claims) {
-        const [facts, byName] = await Promise.all([clusterFacts(), claimFacts(clients, ns, claims)]);
-        return { ...facts, claims: byName };
-      },
+      diagnosisFacts,
       async markStopping(namespace, pods) {
         for (const name of pods) {
           try {

@@ -85,3 +85,30 @@ export function forbidden(user: string, verb: string, group: string, resource: s
     }),
   };
 }
+
+/** Fields the API server derives from Go zero values when the JSON leaves them out. */
+const FIELD_DEFAULTS: Record<string, string> = { 'spec.unschedulable': 'false' };
+
+/** The value at a dotted path of a wire object, as the API server compares fields. */
+function fieldOf(obj: unknown, path: string): string {
+  let v: unknown = obj;
+  for (const k of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v === undefined || v === null ? (FIELD_DEFAULTS[path] ?? '') : String(v);
+}
+
+/**
+ * A LIST answered as the API server does: the field selector's `a=b` / `a!=b` terms applied, then one
+ * page of at most `limit` items with a continue token (here the offset) when more follow.
+ */
+export function listReply(items: readonly unknown[], query: URLSearchParams): ApiReply {
+  const terms = (query.get('fieldSelector') ?? '').split(',').filter(Boolean).map((t) => {
+    const ne = t.indexOf('!=');
+    return ne >= 0 ? { path: t.slice(0, ne), value: t.slice(ne + 2), equal: false } : { path: t.slice(0, t.indexOf('=')), value: t.slice(t.indexOf('=') + 1), equal: true };
+  });
+  const selected = items.filter((o) => terms.every((t) => (fieldOf(o, t.path) === t.value) === t.equal));
+  const from = Number(query.get('continue') ?? 0);
+  const limit = Number(query.get('limit') ?? 0) || selected.length;
+  const page = selected.slice(from, from + limit);
+  const next = from + page.length < selected.length ? String(from + page.length) : undefined;
+  return { status: 200, body: { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '1', ...(next ? { continue: next } : {}) }, items: page } };
+}
