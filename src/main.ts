@@ -15,7 +15,7 @@ import { DrainService } from './services/drain.ts';
 import { PdRegistry } from './pd/registry.ts';
 import { PdClient, pdEndpointsFor } from './pd/client.ts';
 import { kubeLedger } from './k8s/disruptions.ts';
-import { kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
+import { kubeLivePods, kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
 import { kubeEvents } from './k8s/events.ts';
 import { followCaBundle } from './k8s/webhooks.ts';
 import { runController } from './controller/run.ts';
@@ -179,6 +179,7 @@ const drain = new DrainService({
   pdFor: (namespace, cluster) => pdRegistry.get(namespace, cluster),
   ledger: kubeLedger(clients, config.kubeTimeoutMs),
   teardown: kubeTeardown(clients, config.kubeTimeoutMs),
+  livePods: kubeLivePods(clients),
   budgetMs: config.admissionBudgetMs,
   events,
   metrics: {

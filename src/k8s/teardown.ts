@@ -1,10 +1,10 @@
 // Is a TiDB cluster being torn down? Read live (with a deadline) on the admission path: deleting a
 // namespace or a cluster must complete, not wedge once PD has lost quorum half-way through.
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import type { TeardownLookups } from '../services/drain.ts';
-import { apiStatus, type KubeClients } from './client.ts';
+import type { LivePodReader, TeardownLookups } from '../services/drain.ts';
+import { apiMessage, apiStatus, type KubeClients } from './client.ts';
 import { deadline } from './deadline.ts';
-import { ADVANCED_STS_GROUP } from './views.ts';
+import { ADVANCED_STS_GROUP, podView } from './views.ts';
 
 export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownLookups {
   const custom = clients.kc.makeApiClient(CustomObjectsApi);
@@ -45,6 +45,22 @@ export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownL
         // No permission: judge by the StatefulSet alone.
         if (apiStatus(err) === 403) return false;
         throw err;
+      }
+    },
+  };
+}
+
+/** A pod read live on the admission path, for an eviction of a pod the cache does not hold (yet). */
+export function kubeLivePods(clients: Pick<KubeClients, 'core'>): LivePodReader {
+  return {
+    async read(namespace, name, timeoutMs) {
+      try {
+        return podView(await clients.core.readNamespacedPod({ namespace, name }, deadline(timeoutMs))).value;
+      } catch (err) {
+        if (apiStatus(err) === 404) return 'gone';
+        const e = err as Error;
+        if (e?.name === 'AbortError' || e?.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs} ms`);
+        throw new Error(apiMessage(err));
       }
     },
   };

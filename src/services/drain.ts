@@ -50,6 +50,15 @@ export interface TeardownLookups {
 /** Which StatefulSet owns a pod: apps/v1, or tidb-operator's Advanced StatefulSet (apps.pingcap.com/v1). */
 export type StatefulSetKind = 'apps/v1' | 'apps.pingcap.com/v1';
 
+/** A pod read live from the API server (with a deadline), for removals of pods the cache does not hold. */
+export interface LivePodReader {
+  /** Its view (null: not a PD/TiKV pod), or 'gone' when it does not exist; throws when it cannot tell. */
+  read(namespace: string, name: string, timeoutMs: number): Promise<PodView | null | 'gone'>;
+}
+
+/** How long a live read of a pod missing from the cache may take (at most an eighth of the budget). */
+export const LIVE_READ_MS = 500;
+
 export interface RemovalRequest {
   namespace: string;
   name: string;
@@ -75,6 +84,8 @@ export interface DrainDeps {
   pdFor(namespace: string, cluster: string): DrainPdApi | Promise<DrainPdApi>;
   ledger: LedgerPort;
   teardown: TeardownLookups;
+  /** Evictions carry no pod: one missing from the cache is read live, never let go unchecked. */
+  livePods: LivePodReader;
   events: EventSink;
   metrics: DrainMetrics;
   logger: Logger;
@@ -194,7 +205,24 @@ export class DrainService {
   /** May this pod be deleted or evicted now? Never throws: PD or API trouble becomes a "not yet". */
   async reviewRemoval(req: RemovalRequest): Promise<Review> {
     const key = objectKey(req.namespace, req.name);
-    const cached = this.deps.pods.get(key);
+    let cached = this.deps.pods.get(key);
+    if (!cached && !req.fromRequest) {
+      // Nothing but the cache says what this pod is (an eviction has no oldObject): ask the API server.
+      const ms = Math.min(LIVE_READ_MS, (this.deps.budgetMs ?? 4000) / 8);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+        const live = await Promise.race([this.deps.livePods.read(req.namespace, req.name, ms), late]);
+        if (live === 'gone') return allow('the pod does not exist');
+        cached = live ?? undefined;
+      } catch (err) {
+        const message = `${key} cannot go yet: it is not in tidb-steward's pod cache and reading it from the API server failed: ${(err as Error).message}; will retry`;
+        this.deps.logger.warn({ pod: key, via: req.via, err: (err as Error).message }, 'live read of a pod missing from the cache failed; answering not yet');
+        return { allowed: false, code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: RETRY_SECONDS };
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     const identity = req.fromRequest ? tidbIdentity(req.namespace, req.fromRequest.labels) : cached ?? null;
     if (!identity) return allow('not a TiDB PD or TiKV pod');
     const deleting = req.fromRequest?.deleting ?? cached?.deleting ?? false;

@@ -2,12 +2,12 @@
 // Advanced StatefulSet from apps.pingcap.com, not apps/v1), only a NotFound naming the object means
 // "gone", and an API that is not served (CRD missing) says nothing about teardown.
 import t from 'tap';
-import { kubeTeardown } from '../../src/k8s/teardown.ts';
+import { kubeLivePods, kubeTeardown } from '../../src/k8s/teardown.ts';
 import { DrainService, type StatefulSetKind } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
-import { DrainFakePd, MemoryLedger } from '../drain-fakes.ts';
-import { fakeApiServer, notFound, notServed, type ApiReply } from './fake-apiserver.ts';
+import { DrainFakePd, FakeLivePods, MemoryLedger } from '../drain-fakes.ts';
+import { fakeApiServer, forbidden, notFound, notServed, type ApiReply } from './fake-apiserver.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface World {
@@ -79,6 +79,7 @@ t.test('a PD pod owned by an Advanced StatefulSet is judged like any other: no e
     pdFor: () => pd,
     ledger: new MemoryLedger(),
     teardown: kubeTeardown(api.clients, 2000),
+    livePods: new FakeLivePods(),
     events: new FakeEvents(),
     metrics: { decision: () => undefined, waited: () => undefined },
     logger: silentLogger,
@@ -91,4 +92,29 @@ t.test('a PD pod owned by an Advanced StatefulSet is judged like any other: no e
   t.same(pd.transfers, [], 'the leader is not handed over to a cluster that would lose quorum');
   t.ok(api.requests.some((r) => r.path === ASTS), 'the owner was read as an Advanced StatefulSet');
   t.notOk(api.requests.some((r) => r.path === STS), 'not as an apps/v1 StatefulSet');
+});
+
+t.test('a live read of a pod: its view, null for other pods, gone on 404, a clear error otherwise', async (t) => {
+  const tidb = { 'app.kubernetes.io/component': 'tikv', 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/managed-by': 'tidb-operator' };
+  const wire = (name: string, labels: Record<string, string>) => ({
+    metadata: { name, namespace: 'db', uid: `uid-${name}`, labels, ownerReferences: [{ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', name: 'basic-tikv', uid: 'a', controller: true }] },
+    spec: { nodeName: 'n1' },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const api = await fakeApiServer(({ path }): ApiReply => {
+    if (path === '/api/v1/namespaces/db/pods/basic-tikv-0') return { status: 200, body: wire('basic-tikv-0', tidb) };
+    if (path === '/api/v1/namespaces/db/pods/web-0') return { status: 200, body: wire('web-0', { app: 'web' }) };
+    if (path === '/api/v1/namespaces/db/pods/secret-tikv-0') return forbidden('system:serviceaccount:tidb-steward:tidb-steward', 'get', '', 'pods', 'db', 'secret-tikv-0');
+    if (path === '/api/v1/namespaces/db/pods/slow-tikv-0') return { status: 200, body: wire('slow-tikv-0', tidb), delayMs: 1000 };
+    return notFound('', 'pods', path.split('/').pop()!);
+  });
+  t.teardown(() => api.close());
+  const live = kubeLivePods(api.clients);
+  t.match(await live.read('db', 'basic-tikv-0', 500), { uid: 'uid-basic-tikv-0', component: 'tikv', cluster: 'basic', nodeName: 'n1', running: true, ready: true, owner: 'basic-tikv', ownerAdvanced: true });
+  t.equal(await live.read('db', 'web-0', 500), null, 'not a PD/TiKV pod');
+  t.equal(await live.read('db', 'gone-tikv-0', 500), 'gone');
+  await t.rejects(live.read('db', 'secret-tikv-0', 500), { message: 'pods "secret-tikv-0" is forbidden: User "system:serviceaccount:tidb-steward:tidb-steward" cannot get resource "pods" in API group "" in the namespace "db" (HTTP 403)' });
+  const started = Date.now();
+  await t.rejects(live.read('db', 'slow-tikv-0', 100), { message: 'no answer within 100 ms' });
+  t.ok(Date.now() - started < 800, `gave up after ${Date.now() - started} ms`);
 });
