@@ -89,6 +89,13 @@ export async function readPdTlsSecret(clients: KubeClients, namespace: string, n
     return material;
   } catch (err) {
     if (apiStatus(err) === 404) return null;
+    // A namespace without the per-namespace RoleBinding (manifests/rbac.yaml): say what to create.
+    if (apiStatus(err) === 403) {
+      throw new Error(
+        `tidb-steward may not read Secret ${namespace}/${name} (the PD client certificate; HTTP 403): bind the ClusterRole tidb-steward-ledger to tidb-steward's service account in namespace ${namespace}, e.g. kubectl -n ${namespace} create rolebinding tidb-steward-ledger --clusterrole=tidb-steward-ledger --serviceaccount=tidb-steward:tidb-steward`,
+      );
+    }
+    if (apiStatus(err) !== undefined) throw new Error(`cannot read Secret ${namespace}/${name}: ${apiMessage(err)}`);
     throw err;
   }
 }

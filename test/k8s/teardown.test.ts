@@ -2,11 +2,12 @@
 // Advanced StatefulSet from apps.pingcap.com, not apps/v1), only a NotFound naming the object means
 // "gone", and an API that is not served (CRD missing) says nothing about teardown.
 import t from 'tap';
-import { kubeLivePods, kubeTeardown } from '../../src/k8s/teardown.ts';
+import { kubeLivePods, kubeTeardown, readPdTlsSecret } from '../../src/k8s/teardown.ts';
+import { PdRegistry } from '../../src/pd/registry.ts';
 import { DrainService, type StatefulSetKind } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
-import { DrainFakePd, FakeLivePods, MemoryLedger } from '../drain-fakes.ts';
+import { DrainFakePd, FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 import { fakeApiServer, forbidden, notFound, notServed, type ApiReply } from './fake-apiserver.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -117,4 +118,45 @@ t.test('a live read of a pod: its view, null for other pods, gone on 404, a clea
   const started = Date.now();
   await t.rejects(live.read('db', 'slow-tikv-0', 100), { message: 'no answer within 100 ms' });
   t.ok(Date.now() - started < 800, `gave up after ${Date.now() - started} ms`);
+});
+
+t.test('the PD client Secret: a 403 says which RoleBinding is missing, and the drain answers 429 with it', async (t) => {
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  const api = await fakeApiServer(({ path }): ApiReply => {
+    if (path === '/api/v1/namespaces/db/secrets/basic-cluster-client-secret') return forbidden('system:serviceaccount:tidb-steward:tidb-steward', 'get', '', 'secrets', 'db', 'basic-cluster-client-secret');
+    if (path === '/api/v1/namespaces/ok/secrets/tls-cluster-client-secret') return { status: 200, body: { metadata: { name: 'tls-cluster-client-secret' }, data: { 'ca.crt': b64('CA'), 'tls.crt': b64('CERT'), 'tls.key': b64('KEY') } } };
+    if (path === '/api/v1/namespaces/ok/secrets/broken-cluster-client-secret') return { status: 500, body: { kind: 'Status', message: 'etcdserver: request timed out', code: 500 } };
+    return notFound('', 'secrets', path.split('/').pop()!);
+  });
+  t.teardown(() => api.close());
+  const missingBinding =
+    "tidb-steward may not read Secret db/basic-cluster-client-secret (the PD client certificate; HTTP 403): bind the ClusterRole tidb-steward-ledger to tidb-steward's service account in namespace db, e.g. kubectl -n db create rolebinding tidb-steward-ledger --clusterrole=tidb-steward-ledger --serviceaccount=tidb-steward:tidb-steward";
+  await t.rejects(readPdTlsSecret(api.clients, 'db', 'basic-cluster-client-secret', 500), { message: missingBinding });
+  t.same(await readPdTlsSecret(api.clients, 'ok', 'tls-cluster-client-secret', 500), { ca: 'CA', cert: 'CERT', key: 'KEY' });
+  t.equal(await readPdTlsSecret(api.clients, 'ok', 'plain-cluster-client-secret', 500), null, 'no Secret: plain http');
+  await t.rejects(readPdTlsSecret(api.clients, 'ok', 'broken-cluster-client-secret', 500), { message: 'cannot read Secret ok/broken-cluster-client-secret: etcdserver: request timed out (HTTP 500)' });
+
+  const registry = new PdRegistry({ overrides: {}, timeoutMs: 500, memberTimeoutMs: 500, tlsFor: (ns, cluster) => readPdTlsSecret(api.clients, ns, `${cluster}-cluster-client-secret`, 500), now: Date.now });
+  const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n));
+  const s = stores({ nodes, pods: [0, 1, 2].map((i) => makePod(`basic-pd-${i}`).of('db', 'basic', 'pd').on(`n${i + 1}`).uid(`pd-${i}`).view()) });
+  const drain = new DrainService({
+    ...s,
+    pdFor: (ns, cluster) => registry.get(ns, cluster),
+    ledger: new MemoryLedger(),
+    teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
+    events: new FakeEvents(),
+    metrics: { decision: () => undefined, waited: () => undefined },
+    logger: silentLogger,
+    now: Date.now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  t.same(await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-1', dryRun: false, via: 'eviction' }), {
+    allowed: false,
+    code: 429,
+    reason: 'TooManyRequests',
+    message: `db/basic-pd-1 cannot go yet: cannot check it with PD of cluster db/basic: ${missingBinding}; will retry`,
+    retryAfterSeconds: 1,
+  });
 });
