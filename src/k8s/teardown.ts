@@ -30,6 +30,7 @@ export function kubeTeardown(clients: KubeClients, timeoutMs: number): TeardownL
         // NotFound naming this object says so: a 404 without it means the API itself is not served
         // (the Advanced StatefulSet CRD missing), which says nothing about teardown.
         if (apiStatus(err) === 404) return notFoundNames(err, advanced ? ADVANCED_STS_GROUP : 'apps', name);
+        if (apiStatus(err) !== undefined) throw new Error(`cannot read ${kind} StatefulSet ${namespace}/${name}: ${apiMessage(err)}`);
         throw err;
       }
       if (sts.metadata?.deletionTimestamp) return true;

@@ -67,6 +67,14 @@ t.test('ownerDeleting reads the owner from its own API group, and a 404 means go
   }
 });
 
+t.test('an owner that cannot be read is an error that says which and why', async (t) => {
+  const api = await fakeApiServer(() => forbidden('system:serviceaccount:tidb-steward:tidb-steward', 'get', 'apps.pingcap.com', 'statefulsets', 'db', 'basic-pd'));
+  t.teardown(() => api.close());
+  await t.rejects(kubeTeardown(api.clients, 2000).ownerDeleting('db', 'basic-pd', 'apps.pingcap.com/v1'), {
+    message: 'cannot read apps.pingcap.com/v1 StatefulSet db/basic-pd: statefulsets.apps.pingcap.com "basic-pd" is forbidden: User "system:serviceaccount:tidb-steward:tidb-steward" cannot get resource "statefulsets" in API group "apps.pingcap.com" in the namespace "db" (HTTP 403)',
+  });
+});
+
 t.test('a PD pod owned by an Advanced StatefulSet is judged like any other: no eviction while another member is down', async (t) => {
   const api = await apiOf({ objects: { [ASTS]: sts(), '/api/v1/namespaces/db': { metadata: { name: 'db' }, status: { phase: 'Active' } } }, served: new Set(['apps', 'apps.pingcap.com']) });
   t.teardown(() => api.close());
