@@ -16,7 +16,7 @@ import { PdRegistry } from './pd/registry.ts';
 import { PdAccess } from './pd/facts.ts';
 import { emptyLedger, kubeLedger, updateLedger } from './k8s/disruptions.ts';
 import { DisruptionAuthority } from './services/authority.ts';
-import { kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
+import { kubeLivePods, kubeTeardown, readPdTlsSecret } from './k8s/teardown.ts';
 import { kubeEvents } from './k8s/events.ts';
 import { followCaBundle } from './k8s/webhooks.ts';
 import { runController } from './controller/run.ts';
@@ -176,6 +176,7 @@ const drain = new DrainService({
   authority,
   ledger: disruptionLedger,
   teardown: kubeTeardown(clients, config.kubeTimeoutMs),
+  livePods: kubeLivePods(clients),
   budgetMs: config.admissionBudgetMs,
   events,
   metrics: {

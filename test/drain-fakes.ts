@@ -3,7 +3,8 @@
 import type { EvictionRecord } from '../src/domain/drain.ts';
 import { emptyLedger, evictionRecordsOver, type Ledger, type LedgerPort, type VersionedLedger } from '../src/k8s/disruptions.ts';
 import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../src/pd/client.ts';
-import type { DrainPdApi, TeardownLookups } from '../src/services/drain.ts';
+import type { DrainPdApi, LivePodReader, StatefulSetKind, TeardownLookups } from '../src/services/drain.ts';
+import type { PodView } from '../src/domain/model.ts';
 
 /**
  * PD as the drain's disruption accounting sees it, in memory: members with health and a leader,
@@ -147,7 +148,24 @@ export class FakeTeardown implements TeardownLookups {
     if (this.slowMs) await new Promise((r) => setTimeout(r, this.slowMs));
     return this.namespaces.has(namespace);
   }
-  async ownerDeleting(namespace: string, name: string) {
+  async ownerDeleting(namespace: string, name: string, _kind: StatefulSetKind) {
     return this.owners.has(`${namespace}/${name}`);
+  }
+}
+
+/** The API server's pods as a live read sees them: a view, null (not a PD/TiKV pod), or gone when absent. */
+export class FakeLivePods implements LivePodReader {
+  pods = new Map<string, PodView | null>();
+  /** Every read throws this, when set. */
+  failure: Error | null = null;
+  /** Every read never answers, when set. */
+  hang = false;
+  reads: Array<{ pod: string; timeoutMs: number }> = [];
+  async read(namespace: string, name: string, timeoutMs: number): Promise<PodView | null | 'gone'> {
+    this.reads.push({ pod: `${namespace}/${name}`, timeoutMs });
+    if (this.hang) return new Promise<never>(() => undefined);
+    if (this.failure) throw this.failure;
+    const key = `${namespace}/${name}`;
+    return this.pods.has(key) ? this.pods.get(key)! : 'gone';
   }
 }

@@ -13,8 +13,7 @@ import {
   controllerClients,
   controllerPodView,
   controllerStsView,
-  claimFacts,
-  clusterFactsReader,
+  diagnosisFactsReader,
   kubeLeaseLock,
   renewRetiredClaims,
   retireClaims,
@@ -46,7 +45,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
   const { clients, logger } = opts;
   const cc = controllerClients(clients);
   const log = logger.child({ part: 'controller' });
-  const clusterFacts = clusterFactsReader(clients, cc);
+  const diagnosisFacts = diagnosisFactsReader(clients, cc);
   const controller = new TidbClusterController({
     logger: log,
     events: opts.events,
@@ -67,10 +66,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
       apply: (obj) => apply(clients, cc, obj),
       writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
       setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
-      async diagnosisFacts(ns, claims) {
-        const [facts, byName] = await Promise.all([clusterFacts(), claimFacts(clients, ns, claims)]);
-        return { ...facts, claims: byName };
-      },
+      diagnosisFacts,
       retireClaims: (ns, claims, note) => retireClaims(clients, ns, claims, note),
       renewRetiredClaims: (ns, claims) => renewRetiredClaims(clients, ns, claims),
     },

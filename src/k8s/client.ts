@@ -18,6 +18,11 @@ export function makeClients(kubeconfig: string | undefined, env: Readonly<Record
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else throw new Error('no Kubernetes credentials: set --kubeconfig / KUBECONFIG, or run inside a cluster');
+  return clientsOf(kc);
+}
+
+/** Every API client of one KubeConfig. */
+export function clientsOf(kc: KubeConfig): KubeClients {
   return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api), coordination: kc.makeApiClient(CoordinationV1Api), custom: kc.makeApiClient(CustomObjectsApi), watch: new Watch(kc) };
 }
 

@@ -222,63 +222,196 @@ export interface ClusterFacts {
   storage: StorageFacts;
 }
 
+export type DiagnosisFacts = ClusterFacts & { claims: Map<string, PendingPod['claims'][number]> };
+
 /**
- * What nodes offer and what storage exists, for the pending-pod diagnosis. Read only when a pod has
- * been Pending past the grace period, and shared by every cluster for a few seconds (many clusters
- * waiting at once must not each list every pod and volume).
+ * How much the pending-pod diagnosis may read: every list is paged (`pageSize` items a call, summed
+ * page by page, never held whole) and stops with a clear error past its cap, so a large cluster costs
+ * a bounded number of calls and one page of memory, never a whole-cluster LIST.
  */
-export function clusterFactsReader(clients: KubeClients, cc: ControllerClients, maxAgeMs = 10_000, now: () => number = Date.now): () => Promise<ClusterFacts> {
-  let cached: { at: number; facts: Promise<ClusterFacts> } | null = null;
-  return () => {
-    if (cached && now() - cached.at < maxAgeMs) return cached.facts;
-    const facts = readClusterFacts(clients, cc);
-    cached = { at: now(), facts };
-    facts.catch(() => (cached = null));
-    return facts;
+export interface DiagnosisLimits {
+  pageSize: number;
+  /** Schedulable nodes. */
+  maxNodes: number;
+  /** Pods bound to nodes and not finished (their requests say what each node has left). */
+  maxPods: number;
+  /** PersistentVolumes scanned for an unbound claim that names none. */
+  maxVolumes: number;
+  maxStorageClasses: number;
+}
+
+export const DIAGNOSIS_LIMITS: DiagnosisLimits = { pageSize: 500, maxNodes: 5000, maxPods: 20_000, maxVolumes: 10_000, maxStorageClasses: 500 };
+
+/** A list the diagnosis would have to read past its cap: it is not diagnosed, and says so. */
+export class DiagnosisLimitError extends Error {}
+
+type Page<T> = { items: T[]; metadata?: { _continue?: string } };
+
+/** Pages of a list, each asked with `limit` and the previous page's continue token, at most `max` items. */
+async function* paged<T>(what: string, max: number, pageSize: number, list: (opts: { limit: number; _continue?: string }) => Promise<Page<T>>): AsyncGenerator<T[]> {
+  let seen = 0;
+  let token: string | undefined;
+  do {
+    // One more than the cap tells "exactly max" from "more than max".
+    const page = await list({ limit: Math.min(pageSize, max + 1 - seen), ...(token ? { _continue: token } : {}) });
+    seen += page.items.length;
+    if (seen > max) {
+      throw new DiagnosisLimitError(
+        `more than ${max} ${what}: the pending-pod diagnosis reads at most ${max} (it keeps tidb-steward's memory and the API server's load bounded), so it is skipped; the scheduler's message on the pod says why it waits`,
+      );
+    }
+    yield page.items;
+    token = page.metadata?._continue || undefined;
+  } while (token);
+}
+
+const NOT_FINISHED = 'status.phase!=Succeeded,status.phase!=Failed';
+
+/**
+ * What the pending-pod diagnosis needs, read only as far as it needs it: the volume claims the pending
+ * pods name (one GET each); StorageClasses and PersistentVolumes only when one of those claims is not
+ * bound (a PV the claim names is read by name; only a claim naming none scans Available volumes of its
+ * class); schedulable nodes and what the pods bound to them request. Node and storage facts are shared
+ * by every cluster for `maxAgeMs` (many clusters waiting at once read them once).
+ */
+export function diagnosisFactsReader(
+  clients: KubeClients,
+  cc: Pick<ControllerClients, 'storage'>,
+  opts: { maxAgeMs?: number; now?: () => number; limits?: DiagnosisLimits } = {},
+): (namespace: string, claimNames: string[]) => Promise<DiagnosisFacts> {
+  const maxAgeMs = opts.maxAgeMs ?? 30_000;
+  const now = opts.now ?? Date.now;
+  const limits = opts.limits ?? DIAGNOSIS_LIMITS;
+  const shared = <T>(read: () => Promise<T>) => {
+    let cached: { at: number; value: Promise<T> } | null = null;
+    return () => {
+      if (cached && now() - cached.at < maxAgeMs) return cached.value;
+      const value = read();
+      cached = { at: now(), value };
+      value.catch(() => (cached = null));
+      return value;
+    };
+  };
+  const nodes = shared(() => readNodeCapacity(clients, limits));
+  const classes = shared(() => readStorageClasses(cc, limits));
+  const scans = new Map<string, () => Promise<StorageFacts['freeVolumes']>>();
+  const freeOfClass = (cls: string) => {
+    let scan = scans.get(cls);
+    if (!scan) scans.set(cls, (scan = shared(() => scanFreeVolumes(clients, cls, limits))));
+    if (scans.size > 100) scans.clear();
+    return scan();
+  };
+  return async (namespace, claimNames) => {
+    const [capacity, claims] = await Promise.all([nodes(), readClaims(clients, namespace, claimNames)]);
+    const unbound = [...claims.values()].filter((c) => c.phase !== 'Bound');
+    if (unbound.length === 0) return { nodes: capacity, storage: { classes: [], defaultClass: null, freeVolumes: [] }, claims: new Map([...claims].map(([k, c]) => [k, c.fact])) };
+    const { classes: names, defaultClass } = await classes();
+    const freeVolumes: StorageFacts['freeVolumes'] = [];
+    const scanned = new Set<string>();
+    for (const c of unbound) {
+      if (c.volumeName) {
+        const v = await readVolume(clients, c.volumeName);
+        if (v) freeVolumes.push(v);
+        continue;
+      }
+      const cls = c.fact.storageClassName ?? defaultClass;
+      if (cls === null || scanned.has(cls) || !names.includes(cls)) continue;
+      scanned.add(cls);
+      freeVolumes.push(...(await freeOfClass(cls)));
+    }
+    return { nodes: capacity, storage: { classes: names, defaultClass, freeVolumes }, claims: new Map([...claims].map(([k, c]) => [k, c.fact])) };
   };
 }
 
-async function readClusterFacts(clients: KubeClients, cc: ControllerClients): Promise<ClusterFacts> {
-  const [nodeList, podList, classList, pvList] = await Promise.all([
-    clients.core.listNode(),
-    clients.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
-    cc.storage.listStorageClass(),
-    clients.core.listPersistentVolume(),
-  ]);
-  const requested = new Map<string, { cpu: number; memory: number }>();
-  for (const p of podList.items) {
-    const node = p.spec?.nodeName;
-    if (!node) continue;
-    const r = requested.get(node) ?? { cpu: 0, memory: 0 };
-    for (const c of p.spec?.containers ?? []) {
-      r.cpu += parseQuantity(c.resources?.requests?.cpu as string | undefined) || 0;
-      r.memory += parseQuantity(c.resources?.requests?.memory as string | undefined) || 0;
-    }
-    requested.set(node, r);
+const requestsOf = (containers: Array<{ resources?: { requests?: Record<string, unknown> } }> | undefined) => {
+  const r = { cpu: 0, memory: 0 };
+  for (const c of containers ?? []) {
+    r.cpu += parseQuantity(c.resources?.requests?.cpu as string | undefined) || 0;
+    r.memory += parseQuantity(c.resources?.requests?.memory as string | undefined) || 0;
   }
-  const nodes: NodeCapacity[] = nodeList.items.map((n) => ({
-    name: n.metadata?.name ?? '',
-    allocatable: { cpu: parseQuantity(n.status?.allocatable?.cpu) || 0, memory: parseQuantity(n.status?.allocatable?.memory) || 0 },
-    requested: requested.get(n.metadata?.name ?? '') ?? { cpu: 0, memory: 0 },
-    taints: (n.spec?.taints ?? []).map((t) => ({ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect })),
-    labels: n.metadata?.labels ?? {},
-    unschedulable: Boolean(n.spec?.unschedulable),
-  }));
-  const classes = classList.items.map((c) => c.metadata?.name ?? '');
-  const defaultClass = classList.items.find((c) => c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true')?.metadata?.name ?? null;
-  const freeVolumes = pvList.items
-    .filter((v) => v.status?.phase === 'Available')
-    .map((v) => ({ storageClassName: v.spec?.storageClassName ?? '', capacity: parseQuantity(v.spec?.capacity?.storage as string | undefined) || 0 }));
-  return { nodes, storage: { classes, defaultClass, freeVolumes } };
+  return r;
+};
+
+async function readNodeCapacity(clients: KubeClients, limits: DiagnosisLimits): Promise<NodeCapacity[]> {
+  const nodes = new Map<string, NodeCapacity>();
+  // Cordoned nodes take no pod: the diagnosis never looks at them.
+  for await (const page of paged('schedulable nodes', limits.maxNodes, limits.pageSize, (o) => clients.core.listNode({ ...o, fieldSelector: 'spec.unschedulable=false' }))) {
+    for (const n of page) {
+      const name = n.metadata?.name ?? '';
+      nodes.set(name, {
+        name,
+        allocatable: { cpu: parseQuantity(n.status?.allocatable?.cpu) || 0, memory: parseQuantity(n.status?.allocatable?.memory) || 0 },
+        requested: { cpu: 0, memory: 0 },
+        taints: (n.spec?.taints ?? []).map((t) => ({ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect })),
+        labels: n.metadata?.labels ?? {},
+        unschedulable: Boolean(n.spec?.unschedulable),
+      });
+    }
+  }
+  if (nodes.size === 0) return [];
+  // Only pods bound to a node and not finished take its resources; summed page by page.
+  const fieldSelector = `spec.nodeName!=,${NOT_FINISHED}`;
+  for await (const page of paged('pods bound to nodes', limits.maxPods, limits.pageSize, (o) => clients.core.listPodForAllNamespaces({ ...o, fieldSelector }))) {
+    for (const p of page) {
+      const node = nodes.get(p.spec?.nodeName ?? '');
+      if (!node) continue;
+      const r = requestsOf(p.spec?.containers);
+      node.requested.cpu += r.cpu;
+      node.requested.memory += r.memory;
+    }
+  }
+  return [...nodes.values()];
 }
 
-/** The volume claims of Pending pods, by name. */
-export async function claimFacts(clients: KubeClients, namespace: string, claimNames: string[]): Promise<Map<string, PendingPod['claims'][number]>> {
-  const claims = new Map<string, PendingPod['claims'][number]>();
-  for (const name of claimNames) {
+async function readStorageClasses(cc: Pick<ControllerClients, 'storage'>, limits: DiagnosisLimits): Promise<{ classes: string[]; defaultClass: string | null }> {
+  const classes: string[] = [];
+  let defaultClass: string | null = null;
+  for await (const page of paged('StorageClasses', limits.maxStorageClasses, limits.pageSize, (o) => cc.storage.listStorageClass(o))) {
+    for (const c of page) {
+      const name = c.metadata?.name ?? '';
+      classes.push(name);
+      if (defaultClass === null && c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true') defaultClass = name;
+    }
+  }
+  return { classes, defaultClass };
+}
+
+/** Available PersistentVolumes of one class (PVs have no field selector for class or phase: filtered here, page by page). */
+async function scanFreeVolumes(clients: KubeClients, cls: string, limits: DiagnosisLimits): Promise<StorageFacts['freeVolumes']> {
+  const free: StorageFacts['freeVolumes'] = [];
+  for await (const page of paged('PersistentVolumes', limits.maxVolumes, limits.pageSize, (o) => clients.core.listPersistentVolume(o))) {
+    for (const v of page) {
+      if (v.status?.phase !== 'Available' || (v.spec?.storageClassName ?? '') !== cls) continue;
+      free.push({ storageClassName: cls, capacity: parseQuantity(v.spec?.capacity?.storage as string | undefined) || 0 });
+    }
+  }
+  return free;
+}
+
+/** The PersistentVolume a claim names, when it is still Available to it; null otherwise. */
+async function readVolume(clients: KubeClients, name: string): Promise<StorageFacts['freeVolumes'][number] | null> {
+  try {
+    const v = await clients.core.readPersistentVolume({ name });
+    if (v.status?.phase !== 'Available') return null;
+    return { storageClassName: v.spec?.storageClassName ?? '', capacity: parseQuantity(v.spec?.capacity?.storage as string | undefined) || 0 };
+  } catch (err) {
+    if (apiStatus(err) === 404) return null;
+    throw err;
+  }
+}
+
+/** The volume claims of Pending pods, by name (with the volume a claim names, if any). */
+async function readClaims(clients: KubeClients, namespace: string, claimNames: string[]): Promise<Map<string, { fact: PendingPod['claims'][number]; phase: string; volumeName: string | null }>> {
+  const claims = new Map<string, { fact: PendingPod['claims'][number]; phase: string; volumeName: string | null }>();
+  for (const name of new Set(claimNames)) {
     try {
       const c = await clients.core.readNamespacedPersistentVolumeClaim({ namespace, name });
-      claims.set(name, { name, storageClassName: c.spec?.storageClassName ?? null, phase: c.status?.phase ?? 'Pending', size: parseQuantity(c.spec?.resources?.requests?.storage as string | undefined) || 0 });
+      const phase = c.status?.phase ?? 'Pending';
+      claims.set(name, {
+        fact: { name, storageClassName: c.spec?.storageClassName ?? null, phase, size: parseQuantity(c.spec?.resources?.requests?.storage as string | undefined) || 0 },
+        phase,
+        volumeName: c.spec?.volumeName || null,
+      });
     } catch (err) {
       if (apiStatus(err) !== 404) throw err;
     }

@@ -49,9 +49,21 @@ export interface DrainPdApi extends PdApi {
 /** Kubernetes reads on the admission path (each with a deadline): is this cluster being torn down? */
 export interface TeardownLookups {
   namespaceDeleting(namespace: string): Promise<boolean>;
-  /** The StatefulSet owning the pod is gone or being deleted (or its TidbCluster is). */
-  ownerDeleting(namespace: string, statefulSet: string): Promise<boolean>;
+  /** The StatefulSet owning the pod (of `kind`) is gone or being deleted (or its TidbCluster is). */
+  ownerDeleting(namespace: string, statefulSet: string, kind: StatefulSetKind): Promise<boolean>;
 }
+
+/** Which StatefulSet owns a pod: apps/v1, or tidb-operator's Advanced StatefulSet (apps.pingcap.com/v1). */
+export type StatefulSetKind = 'apps/v1' | 'apps.pingcap.com/v1';
+
+/** A pod read live from the API server (with a deadline), for removals of pods the cache does not hold. */
+export interface LivePodReader {
+  /** Its view (null: not a PD/TiKV pod), or 'gone' when it does not exist; throws when it cannot tell. */
+  read(namespace: string, name: string, timeoutMs: number): Promise<PodView | null | 'gone'>;
+}
+
+/** How long a live read of a pod missing from the cache may take (at most an eighth of the budget). */
+export const LIVE_READ_MS = 500;
 
 export interface RemovalRequest {
   namespace: string;
@@ -84,6 +96,8 @@ export interface DrainDeps {
   authority?: DisruptionAuthority;
   ledger: LedgerPort;
   teardown: TeardownLookups;
+  /** Evictions carry no pod: one missing from the cache is read live, never let go unchecked. */
+  livePods: LivePodReader;
   events: EventSink;
   metrics: DrainMetrics;
   logger: Logger;
@@ -184,7 +198,24 @@ export class DrainService {
   /** May this pod be deleted or evicted now? Never throws: PD or API trouble becomes a "not yet". */
   async reviewRemoval(req: RemovalRequest): Promise<Review> {
     const key = objectKey(req.namespace, req.name);
-    const cached = this.deps.pods.get(key);
+    let cached = this.deps.pods.get(key);
+    if (!cached && !req.fromRequest) {
+      // Nothing but the cache says what this pod is (an eviction has no oldObject): ask the API server.
+      const ms = Math.min(LIVE_READ_MS, (this.deps.budgetMs ?? 4000) / 8);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+        const live = await Promise.race([this.deps.livePods.read(req.namespace, req.name, ms), late]);
+        if (live === 'gone') return allow('the pod does not exist');
+        cached = live ?? undefined;
+      } catch (err) {
+        const message = `${key} cannot go yet: it is not in tidb-steward's pod cache and reading it from the API server failed: ${(err as Error).message}; will retry`;
+        this.deps.logger.warn({ pod: key, via: req.via, err: (err as Error).message }, 'live read of a pod missing from the cache failed; answering not yet');
+        return { allowed: false, code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: RETRY_SECONDS };
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     const identity = req.fromRequest ? tidbIdentity(req.namespace, req.fromRequest.labels) : cached ?? null;
     if (!identity) return allow('not a TiDB PD or TiKV pod');
     const deleting = req.fromRequest?.deleting ?? cached?.deleting ?? false;
@@ -277,7 +308,7 @@ export class DrainService {
   private async teardownReason(pod: PodView): Promise<string | null> {
     const [ns, owner] = await Promise.all([
       this.deps.teardown.namespaceDeleting(pod.namespace),
-      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner) : Promise.resolve(false),
+      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
     ]);
     if (ns) return `namespace ${pod.namespace} is being deleted`;
     if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;

@@ -36,6 +36,8 @@ const drain = new DrainService({
   pdFor: unreachable,
   ledger: { read: unreachable, write: unreachable, listLedgers: unreachable, forCluster: unreachable, put: unreachable, remove: unreachable, list: unreachable },
   teardown: { namespaceDeleting: unreachable, ownerDeleting: unreachable },
+  // In a cluster the webhook's matchConditions keep other pods' evictions away; here the read says "not ours".
+  livePods: { read: async () => null },
   events: { emit: () => undefined },
   metrics: { decision: () => undefined, waited: () => undefined },
   logger,

@@ -8,7 +8,7 @@ import { kubectl, kubectlOk, namespace, statefulSet } from './helpers.ts';
 import { KUBECONFIG, applyStewardCrds } from '../cluster/controlplane.ts';
 import { makeClients } from '../../src/k8s/client.ts';
 import { kubeLedger, type LedgerPort } from '../../src/k8s/disruptions.ts';
-import { kubeTeardown } from '../../src/k8s/teardown.ts';
+import { kubeLivePods, kubeTeardown } from '../../src/k8s/teardown.ts';
 import { DrainService } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
@@ -50,7 +50,7 @@ t.test(`two replicas, 5 PD members with one down, two removals at once: exactly 
   const pd = new DrainFakePd(names, 'race-pd-0');
   pd.silent.add('race-pd-4');
   const replica = (port: LedgerPort) =>
-    new DrainService({ ...s, pdFor: () => pd, ledger: port, teardown: kubeTeardown(clients, 2000), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: Date.now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+    new DrainService({ ...s, pdFor: () => pd, ledger: port, teardown: kubeTeardown(clients, 2000), livePods: kubeLivePods(clients), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: Date.now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
   const a = counting(kubeLedger(clients, 2000));
   const b = counting(kubeLedger(clients, 2000));
   const [ra, rb] = [replica(a.port), replica(b.port)];

@@ -1,11 +1,12 @@
 // Hardening against the real control plane: callers must hold client certificates, bind refuses pods
 // it must not touch, placement holds with two replicas behind two real schedulers, and real-cluster
 // shapes (StatefulSets without labels of their own, Advanced StatefulSets, pods pinned by local
-// volumes) are placed.
+// volumes) are placed, and a PD pod owned by an Advanced StatefulSet is drained like any other.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import { CLIENT_PKI, defaultNodes, ensureCluster, startSecondReplica, stopSecondReplica, type Cluster } from '../cluster/controlplane.ts';
+import { CLIENT_PKI, defaultNodes, ensureCluster, restartSteward, startSecondReplica, stewardOverrides, stopSecondReplica, type Cluster } from '../cluster/controlplane.ts';
+import { startPdBackend, type PdBackend } from '../cluster/pd-backend.ts';
 import { TIDB_LABELS, kubectl, kubectlOk, namespace, perNode, pods, statefulSet, until } from './helpers.ts';
 
 t.setTimeout(900_000);
@@ -166,11 +167,8 @@ t.test('the same race made exact: two replicas bind two PD members to one node a
   t.equal(unlocked.onA, 2, `control, Lease off: both binds went through (${JSON.stringify(unlocked.errors)}): two of three PD members on node-a, what the Lease prevents`);
 });
 
-t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (t) => {
-  const ns = 'e2e-h-asts';
-  const cleanup = await scratch(ns);
-  t.teardown(cleanup);
-  // A minimal stand-in for tidb-operator's CRD: the group, kind and replicas are what matter here.
+/** A minimal stand-in for tidb-operator's CRD: the group, kind and replicas are what matter here. */
+async function installAdvancedStatefulSetCrd(): Promise<void> {
   await kubectlOk(['apply', '-f', '-'], JSON.stringify({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -183,24 +181,67 @@ t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (
     },
   }));
   await kubectlOk(['wait', '--for=condition=Established', 'crd/statefulsets.apps.pingcap.com', '--timeout=30s']);
-  const labels = TIDB_LABELS('basic', 'pd');
+}
+
+/** An Advanced StatefulSet and pods it owns, created as tidb-operator's controller would (none runs here). */
+async function advancedStatefulSet(ns: string, cluster: string, replicas: number, podNames: readonly string[]): Promise<void> {
+  const labels = TIDB_LABELS(cluster, 'pd');
   await until('the Advanced StatefulSet is created', async () => {
-    const r = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', metadata: { name: 'basic-pd', namespace: ns }, spec: { replicas: 3, selector: { matchLabels: labels }, template: { metadata: { labels } } } }) });
+    const r = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', metadata: { name: `${cluster}-pd`, namespace: ns }, spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels } } } }) });
     return r.code === 0;
   }, 30_000);
-  const owner = await uidOf(ns, 'statefulsets.apps.pingcap.com', 'basic-pd');
-  // No controller runs for it here: its pod is created as tidb-operator's controller would.
-  await kubectlOk(['apply', '-f', '-'], JSON.stringify({
+  const owner = await uidOf(ns, 'statefulsets.apps.pingcap.com', `${cluster}-pd`);
+  const pod = (name: string) => ({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'basic-pd-0', namespace: ns, labels, ownerReferences: [{ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', name: 'basic-pd', uid: owner, controller: true, blockOwnerDeletion: true }] },
+    metadata: { name, namespace: ns, labels, ownerReferences: [{ apiVersion: 'apps.pingcap.com/v1', kind: 'StatefulSet', name: `${cluster}-pd`, uid: owner, controller: true, blockOwnerDeletion: true }] },
     spec: { schedulerName: 'tidb-scheduler', terminationGracePeriodSeconds: 1, containers: [{ name: 'pd', image: 'pingcap/pd:v8.5.4' }] },
-  }));
+  });
+  await kubectlOk(['apply', '-f', '-'], podNames.map((n) => JSON.stringify(pod(n))).join('\n---\n'));
+}
+
+t.test('an Advanced StatefulSet (apps.pingcap.com) PD pod is scheduled', async (t) => {
+  const ns = 'e2e-h-asts';
+  const cleanup = await scratch(ns);
+  t.teardown(cleanup);
+  await installAdvancedStatefulSetCrd();
+  await advancedStatefulSet(ns, 'basic', 3, ['basic-pd-0']);
   const [pod] = await until('the Advanced StatefulSet PD pod is scheduled', async () => {
     const l = await pods(ns);
     return l.length === 1 && l[0]!.node ? l : null;
   }, 90_000);
   t.ok(pod!.node, `bound to ${pod!.node}`);
+});
+
+t.test('a PD pod owned by an Advanced StatefulSet is judged like any other: its leader is not evicted while another member is down', async (t) => {
+  const ns = 'e2e-h-asts-drain';
+  const cleanup = await scratch(ns);
+  const before = stewardOverrides();
+  let pd: PdBackend | null = null;
+  t.teardown(async () => {
+    await pd?.memberUp('basic-pd-2');
+    await pd?.stop();
+    await restartSteward(before);
+    await cleanup();
+  });
+  await installAdvancedStatefulSetCrd();
+  pd = await startPdBackend({ namespace: ns, cluster: 'basic', pdMembers: 3, tikvStores: 3, regions: 30 });
+  await restartSteward({ ...before, ...pd.stewardEnv() });
+  // No apps/v1 StatefulSet named basic-pd exists here: only the Advanced one owns the pods.
+  await advancedStatefulSet(ns, 'basic', 3, ['basic-pd-0', 'basic-pd-1', 'basic-pd-2']);
+  await until('3 PD pods Running', async () => (await pods(ns)).filter((p) => p.phase === 'Running').length === 3, 90_000);
+  await pd.makeLeader('basic-pd-0');
+  await pd.memberDown('basic-pd-2');
+  const r = await kubectl(['create', '-f', '-', '--raw', `/api/v1/namespaces/${ns}/pods/basic-pd-0/eviction`], {
+    input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'basic-pd-0', namespace: ns } }),
+  });
+  t.not(r.code, 0, `the eviction of the PD leader was refused: ${r.stdout.trim()}`);
+  t.match(r.stderr, /TooManyRequests|Too Many Requests/, 'with 429');
+  t.match(r.stderr, new RegExp(`${ns}/basic-pd-0 cannot go yet: .*basic-pd-2`), 'because basic-pd-2 is down');
+  t.notMatch(r.stderr, /being deleted/, 'not taken for a teardown');
+  const still = (await pods(ns)).find((p) => p.name === 'basic-pd-0');
+  t.equal(still?.phase, 'Running', 'the PD leader pod is still there');
+  t.equal(await pd.leader(), 'basic-pd-0', 'and still leads: no hand-over to a cluster one failure from losing quorum');
 });
 
 t.test('a PD pod pinned by its local volumes (two claims) to a node over the limit returns to that node, and an Event says why', async (t) => {

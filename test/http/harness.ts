@@ -10,7 +10,7 @@ import type { ServingPair } from '../../src/tls/certs.ts';
 import type { NodeView, PodView } from '../../src/domain/model.ts';
 import { makeNode, stores } from '../builders.ts';
 import { FakeEvents, fakeBinder, pdClientFor, silentLogger, standinPd } from '../fakes.ts';
-import { FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import { FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 import type { PdStandin } from '../pd-standin.ts';
 import { DrainService } from '../../src/services/drain.ts';
 
@@ -53,6 +53,7 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     pdFor: () => client,
     ledger: new MemoryLedger(),
     teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
     events: new FakeEvents(),
     metrics: { decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }), waited: () => undefined },
     logger: silentLogger,

@@ -4,7 +4,7 @@ import t from 'tap';
 import { DrainService } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
-import { DrainFakePd, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import { DrainFakePd, FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 
 /** 4 TiKV stores (basic-tikv-0..3 on n1..n4), 3 PD members, max-replicas 3. */
 function setup() {
@@ -22,6 +22,7 @@ function setup() {
     pdFor: () => pd,
     ledger,
     teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
     events,
     metrics: { decision: () => undefined, waited: () => undefined },
     logger: silentLogger,

@@ -2,7 +2,7 @@ import t from 'tap';
 import { DrainService, memberOfPod, regionFaults, storeOfPod } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
-import { DrainFakePd, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
+import { DrainFakePd, FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 import { DEFAULT_DRAIN_TAINTS, nodeViewFor } from '../../src/k8s/views.ts';
 
 function setup(opts: { cordoned?: string[] } = {}) {
@@ -14,6 +14,7 @@ function setup(opts: { cordoned?: string[] } = {}) {
   tikvPods.forEach((p, i) => pd.addStore(String(i + 1), p.name, 10 + i));
   const records = new MemoryLedger();
   const teardown = new FakeTeardown();
+  const livePods = new FakeLivePods();
   const events = new FakeEvents();
   let now = 1_000_000;
   const decisions: string[] = [];
@@ -23,6 +24,7 @@ function setup(opts: { cordoned?: string[] } = {}) {
     pdFor: () => pd,
     ledger: records,
     teardown,
+    livePods,
     events,
     metrics: { decision: (c, o) => decisions.push(`${c}:${o}`), waited: (_c, sec) => waited.push(sec) },
     logger: silentLogger,
@@ -31,8 +33,8 @@ function setup(opts: { cordoned?: string[] } = {}) {
     abandonAfterMs: 300_000,
   });
   const replica = () =>
-    new DrainService({ ...s, pdFor: () => pd, ledger: records, teardown, events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
-  return { drain, pd, records, teardown, events, decisions, waited, replica, ...s, advance: (ms: number) => (now += ms) };
+    new DrainService({ ...s, pdFor: () => pd, ledger: records, teardown, livePods, events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+  return { drain, pd, records, teardown, livePods, events, decisions, waited, replica, ...s, advance: (ms: number) => (now += ms) };
 }
 
 const evict = (name: string) => ({ namespace: 'db', name, dryRun: false, via: 'eviction' as const });
@@ -125,7 +127,8 @@ t.test('cordon starts evictions and transfers; uncordon ends them', async (t) =>
 });
 
 t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', async (t) => {
-  const { drain, pods, pd, events } = setup();
+  const { drain, pods, pd, events, livePods } = setup();
+  livePods.pods.set('db/web-0', null);
   t.match(await drain.reviewRemoval(evict('web-0')), { allowed: true, reason: 'not a TiDB PD or TiKV pod' });
   t.match(
     await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-0', dryRun: false, via: 'delete', fromRequest: { labels: makePod('x').of('db', 'basic', 'pd').labels(), deleting: true, skipDrainCheck: false, uid: 'pd-uid-0' } }),
@@ -136,6 +139,49 @@ t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', 
   pods.upsert('db/basic-pd-0', { ...pods.get('db/basic-pd-0')!, skipDrainCheck: true });
   t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, warnings: [/without drain checks/] });
   t.ok(events.events.some((e) => e.reason === 'DrainCheckSkipped' && e.type === 'Warning'));
+});
+
+t.test('an eviction of a PD/TiKV pod missing from the cache: read live and judged, never allowed unchecked', async (t) => {
+  const { drain, pods, pd, livePods, records } = setup();
+  const view = pods.get('db/basic-pd-1')!;
+  pods.remove('db/basic-pd-1');
+  livePods.pods.set('db/basic-pd-1', view);
+  pd.unhealthy.add('basic-pd-2');
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: false, code: 429, message: /db\/basic-pd-1 cannot go yet: .*below the quorum of 2; waiting for basic-pd-2/ }, 'judged like a cached pod');
+  t.same(livePods.reads, [{ pod: 'db/basic-pd-1', timeoutMs: 500 }], 'one read, with a deadline inside the budget');
+  pd.unhealthy.clear();
+  t.match(await drain.reviewRemoval(evict('basic-pd-1')), { allowed: true, reason: /not the PD leader/ }, 'allowed once it is safe');
+  t.match((await records.read('db', 'basic')).ledger.leaving, [{ component: 'pd', pod: 'basic-pd-1', podUid: view.uid }], 'and recorded like any removal');
+});
+
+t.test('a live read that fails or does not answer is a 429 with the reason; a pod that is gone may go', async (t) => {
+  const { drain, pods, livePods, decisions } = setup();
+  pods.remove('db/basic-tikv-1');
+  livePods.failure = new Error('pods "basic-tikv-1" is forbidden: User "system:serviceaccount:tidb-steward:tidb-steward" cannot get resource "pods" (HTTP 403)');
+  t.same(await drain.reviewRemoval(evict('basic-tikv-1')), {
+    allowed: false,
+    code: 429,
+    reason: 'TooManyRequests',
+    message: `db/basic-tikv-1 cannot go yet: it is not in tidb-steward's pod cache and reading it from the API server failed: pods "basic-tikv-1" is forbidden: User "system:serviceaccount:tidb-steward:tidb-steward" cannot get resource "pods" (HTTP 403); will retry`,
+    retryAfterSeconds: 1,
+  });
+  livePods.failure = null;
+  livePods.hang = true;
+  const started = Date.now();
+  t.match(await drain.reviewRemoval(evict('basic-tikv-1')), { allowed: false, code: 429, message: /reading it from the API server failed: no answer within 500 ms; will retry$/ });
+  t.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms`);
+  livePods.hang = false;
+  t.match(await drain.reviewRemoval(evict('basic-tikv-1')), { allowed: true, reason: 'the pod does not exist' }, '404: nothing to protect');
+  t.same(decisions, [], 'never judged: no decision counted');
+});
+
+t.test('no live read when the cache or the request says what the pod is', async (t) => {
+  const { drain, pods, livePods } = setup();
+  await drain.reviewRemoval(evict('basic-pd-1'));
+  pods.remove('db/basic-pd-2');
+  const labels = makePod('x').of('db', 'basic', 'pd').labels();
+  await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-2', dryRun: false, via: 'delete', fromRequest: { labels, deleting: false, skipDrainCheck: false, uid: 'pd-uid-2' } });
+  t.same(livePods.reads, []);
 });
 
 t.test('stores map to pods by address, else by a pod label', async (t) => {
@@ -169,7 +215,7 @@ function fivePd() {
   const events = new FakeEvents();
   let now = 5_000_000;
   const replica = () =>
-    new DrainService({ ...s, pdFor: () => pd, ledger, teardown: new FakeTeardown(), events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+    new DrainService({ ...s, pdFor: () => pd, ledger, teardown: new FakeTeardown(), livePods: new FakeLivePods(), events, metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
   return { pd, ledger, events, ...s, replica, advance: (ms: number) => (now += ms) };
 }
 
@@ -258,7 +304,7 @@ t.test('members named with a domain suffix are found by prefix and by URL host',
   const suffix = (i: number) => `basic-pd-${i}.basic-pd-peer.db.svc.cluster.local`;
   const { pods, nodes } = setup();
   const pd = new DrainFakePd([0, 1, 2].map(suffix), suffix(0));
-  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown: new FakeTeardown(), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => 1, evictTimeoutMs: 1, abandonAfterMs: 1 });
+  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown: new FakeTeardown(), livePods: new FakeLivePods(), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: () => 1, evictTimeoutMs: 1, abandonAfterMs: 1 });
   t.match(await d.reviewRemoval(evict('basic-pd-0')), { allowed: false, message: /transferring PD leader from basic-pd-0\.basic-pd-peer.* to basic-pd-1\./ });
   pd.unhealthy.add(suffix(2));
   t.match(await d.reviewRemoval(evict('basic-pd-1')), { allowed: false, message: /below the quorum of 2/ }, 'the quorum guard applies, not "not a member"');
@@ -341,7 +387,7 @@ t.test('deadlines: a slow lookup becomes a 429 with the reason, within the budge
   const { pods, nodes, pd } = setup();
   const teardown = new FakeTeardown();
   teardown.slowMs = 2000;
-  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown, events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: Date.now, evictTimeoutMs: 1, abandonAfterMs: 1, budgetMs: 100 });
+  const d = new DrainService({ pods, nodes, pdFor: () => pd, ledger: new MemoryLedger(), teardown, livePods: new FakeLivePods(), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now: Date.now, evictTimeoutMs: 1, abandonAfterMs: 1, budgetMs: 100 });
   const started = Date.now();
   const r = await d.reviewRemoval(evict('basic-pd-1'));
   t.match(r, { allowed: false, code: 429, message: /ran out of its 100 ms budget while checking whether the cluster is being torn down/ });
