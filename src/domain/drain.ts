@@ -385,16 +385,18 @@ export type EvictionRoom = { allowed: true; reason: string } | { allowed: false;
 
 /**
  * May leaders be evicted from this store now? A region's leader can only move to one of its other
- * peers on a store that is Up and not evicting itself. With R replicas a region has R-1 other peers;
- * in the worst case they sit on the stores that cannot take leaders, so at most R-2 other stores may
- * be unable to. When more are, abandoned evictions give way first (`giveWay`); otherwise the eviction
+ * peers on a store that is Up and not evicting itself. With R replicas (or fewer stores) a region has
+ * R-1 other peers; in the worst case they sit on the stores that cannot take leaders, so at most R-2
+ * other stores may be unable to. When more are, abandoned evictions give way first (`giveWay`); otherwise the eviction
  * waits and says for what, instead of leaving leaders with nowhere to go.
  */
 export function decideEvictionRoom(storeId: string, stores: readonly EvictionRoomStore[], maxReplicas: number): EvictionRoom {
-  if (maxReplicas < 2) return { allowed: true, reason: `with max-replicas ${maxReplicas} a region has no other peer: nothing can take its leaders, and nothing is lost by asking` };
+  // A region has max-replicas peers, or fewer when there are fewer stores.
+  const peers = Math.min(maxReplicas, stores.length);
+  if (peers < 2) return { allowed: true, reason: `with max-replicas ${maxReplicas} and ${stores.length} stores a region has no other peer: nothing can take its leaders, and nothing is lost by asking` };
   const others = stores.filter((s) => s.id !== storeId);
   const cannot = others.filter((s) => !s.up || s.evicting);
-  const limit = maxReplicas - 2;
+  const limit = peers - 2;
   if (cannot.length <= limit) {
     return { allowed: true, reason: `every region keeps a peer on a store that can take its leader (${cannot.length} of the other stores cannot, ${limit} may)` };
   }
@@ -404,6 +406,6 @@ export function decideEvictionRoom(storeId: string, stores: readonly EvictionRoo
   return {
     allowed: false,
     giveWay: giveWay.length === cannot.length - limit ? giveWay : [],
-    reason: `evicting leaders from store ${storeId} now could leave regions with nowhere to put their leaders: ${cannot.map(describeStore).join(', ')} cannot take leaders and ${maxReplicas} replicas leave room for ${limit}; waiting for ${cannot.length - limit === 1 ? 'one of them' : `${cannot.length - limit} of them`} to end`,
+    reason: `evicting leaders from store ${storeId} now could leave regions with nowhere to put their leaders: ${cannot.map(describeStore).join(', ')} cannot take leaders and ${peers} peers per region leave room for ${limit}; waiting for ${cannot.length - limit === 1 ? 'one of them' : `${cannot.length - limit} of them`} to end`,
   };
 }
