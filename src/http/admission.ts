@@ -122,9 +122,11 @@ export function registerAdmission(app: FastifyInstance, deps: AdmissionDeps): vo
 }
 
 function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
-  // Fastify's own JSON parser (with its prototype-poisoning checks); a body it cannot parse keeps the
-  // uid we can still see in it, so even that reply can be matched by the API server.
-  const json = app.getDefaultJsonParser('error', 'error') as unknown as (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+  // Fastify's own JSON parser; "__proto__" and "constructor.prototype" keys are dropped rather than
+  // refused, so such a body still gets its own reply with its uid (a fuzz run found a poisoned body
+  // whose long uid the text fallback could not recover). A body it cannot parse keeps the uid we can
+  // still see in it, so even that reply can be matched by the API server.
+  const json = app.getDefaultJsonParser('remove', 'remove') as unknown as (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (req, body, done) => {
     json(req, body as string, (err, value) => {
       if (err) Object.assign(err, { uid: uidFromText(body as string) });
