@@ -121,6 +121,7 @@ export function controllerPodView(obj: Wire): Keyed<ControllerPod> {
     value: {
       namespace: m.namespace,
       name: m.name,
+      uid: m.uid ?? '',
       cluster,
       component,
       ordinal: ordinalOf(m.name),

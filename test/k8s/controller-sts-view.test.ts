@@ -1,7 +1,7 @@
 // The controller's StatefulSet view keeps the data volume's claim template: the reconciler compares the
 // spec's storage with it (the template is immutable, so it is what the spec said at creation).
 import t from 'tap';
-import { controllerStsView } from '../../src/k8s/tidbclusters.ts';
+import { controllerPodView, controllerStsView } from '../../src/k8s/tidbclusters.ts';
 
 const sts = (component: string, template?: unknown) => ({
   metadata: { name: `basic-${component}`, namespace: 'db', labels: { 'app.kubernetes.io/component': component, 'app.kubernetes.io/instance': 'basic' } },
@@ -15,4 +15,9 @@ t.test('claim template: size and class when set, nothing when absent or malforme
   t.equal(controllerStsView(sts('tidb')).value?.volume, undefined, 'TiDB has no volume');
   t.equal(controllerStsView(sts('pd', { spec: { resources: { requests: { storage: 10 } } } })).value?.volume, undefined, 'a size that is not a string is not trusted');
   t.equal(controllerStsView(sts('pd', null)).value?.volume, undefined);
+});
+
+t.test("the controller's pod view keeps the pod's uid (the ledger records what it allowed for that very pod)", async (t) => {
+  const pod = { metadata: { name: 'basic-tikv-2', namespace: 'db', uid: 'u-42', labels: { 'app.kubernetes.io/component': 'tikv', 'app.kubernetes.io/instance': 'basic' } }, spec: {}, status: { phase: 'Running' } };
+  t.equal(controllerPodView(pod).value?.uid, 'u-42');
 });
