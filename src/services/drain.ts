@@ -173,7 +173,7 @@ class OutOfTime extends Error {}
 export class DrainService {
   private readonly deps: DrainDeps;
   /** Pod uid → when it was first told to wait, for the waited-seconds metric. */
-  private readonly waitingSince = new Map<string, number>();
+  private readonly waitingSince = new Map<string, { since: number; key: string }>();
   /** Cluster → last leader transfer request, so that drain's retries do not re-issue it every 5 s. */
   private readonly lastTransfer = new Map<string, number>();
   /** Node → draining state last acted on, so a cordon seen by the webhook and the watch acts once. */
@@ -268,7 +268,7 @@ export class DrainService {
   private account(pod: PodView, key: string, req: RemovalRequest, review: Review): Review {
     if (review.allowed) {
       this.deps.metrics.decision(pod.component, 'allow');
-      const first = this.waitingSince.get(pod.uid);
+      const first = this.waitingSince.get(pod.uid)?.since;
       if (first !== undefined) {
         this.deps.metrics.waited(pod.component, (this.deps.now() - first) / 1000);
         this.waitingSince.delete(pod.uid);
@@ -277,7 +277,7 @@ export class DrainService {
       return review;
     }
     this.deps.metrics.decision(pod.component, 'wait');
-    if (!this.waitingSince.has(pod.uid)) this.waitingSince.set(pod.uid, this.deps.now());
+    if (!this.waitingSince.has(pod.uid)) this.waitingSince.set(pod.uid, { since: this.deps.now(), key });
     this.deps.logger.info({ pod: key, via: req.via, reason: review.message }, 'removal must wait');
     return review;
   }
@@ -316,6 +316,19 @@ export class DrainService {
   }
 
   /** The pod's removal was recorded by tidb-steward's controller (scale-in, suspend, ...): it goes. */
+  /** What this process keeps per pod, cluster or node goes with them (the cleanup loop calls this). */
+  forgetGone(): void {
+    for (const [uid, w] of this.waitingSince) if (this.deps.pods.get(w.key)?.uid !== uid) this.waitingSince.delete(uid);
+    const now = this.deps.now();
+    for (const [cluster, at] of this.lastTransfer) if (now - at > 60_000) this.lastTransfer.delete(cluster);
+    for (const node of this.nodeDraining.keys()) if (!this.deps.nodes.get(node)) this.nodeDraining.delete(node);
+  }
+
+  /** Sizes of what this process keeps, for tests and /metrics. */
+  get kept(): { waiting: number; transfers: number; nodes: number } {
+    return { waiting: this.waitingSince.size, transfers: this.lastTransfer.size, nodes: this.nodeDraining.size };
+  }
+
   private controllerRecord(a: Assessment): string | null {
     const e = a.recorded;
     if (!e || !e.act || !CONTROLLER_ACTS.has(e.act)) return null;
@@ -496,7 +509,6 @@ export class DrainService {
     if (this.nodeDraining.get(nodeName) === draining) return;
     this.deps.logger.info({ node: nodeName, draining }, draining ? 'node is being drained: moving PD and TiKV leaders away' : 'node no longer drained: ending its leader evictions');
     this.nodeDraining.set(nodeName, draining);
-    if (this.nodeDraining.size > 10_000) this.nodeDraining.clear();
     if (draining) await this.nodeCordoned(nodeName);
     else await this.reconcileEvictions();
   }
@@ -557,6 +569,7 @@ export class DrainService {
    * others' evictions once they end, and drop leaving entries once the member is back and healthy.
    */
   async reconcileEvictions(): Promise<number> {
+    this.forgetGone();
     let removed = 0;
     for (const { namespace, cluster, ledger } of await this.deps.ledger.listLedgers()) {
       if (ledger.evictions.length + ledger.leaving.length + ledger.seenEvictions.length === 0) continue;

@@ -89,3 +89,16 @@ t.test('finding 11: an eviction nobody asks for any more gives way when another 
   t.notOk((await ledger.get('db', 'basic')).evictions.some((e) => e.storeId === '1'), 'its record is gone');
   t.ok(events.events.some((e) => e.reason === 'EvictLeaderGaveWay' && /store 1/.test(e.message)));
 });
+
+t.test('finding 9: what the drain service keeps per pod, cluster or node goes with them', async (t) => {
+  const { drain, pd, pods, nodes, advance } = setup();
+  pd.evictStep = 0;
+  await drain.reviewRemoval(evict('basic-tikv-0')); // told to wait: remembered for the waited-seconds metric
+  await drain.nodeDrainChanged('n4', true);
+  t.match(drain.kept, { waiting: 1, nodes: 1 });
+  pods.remove('db/basic-tikv-0'); // deleted another way (never allowed here)
+  nodes.remove('n4');
+  advance(61_000);
+  await drain.reconcileEvictions();
+  t.same(drain.kept, { waiting: 0, transfers: 0, nodes: 0 });
+});
