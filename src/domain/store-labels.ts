@@ -88,7 +88,7 @@ export interface StoreLabelsInput {
 }
 
 export type StoreLabelsDecision =
-  /** Call setStoreLabels(storeId, labels): every location label, "" for one the node no longer has. */
+  /** Call setStoreLabels(storeId, labels): the node's location labels, "" for one the store has and the node no longer does. */
   | { kind: 'set'; labels: Record<string, string>; reason: string }
   | { kind: 'unchanged'; labels: null; reason: string }
   /** A fact is missing: do nothing now, and say why. */
@@ -124,8 +124,8 @@ export function decideStoreLabels(input: StoreLabelsInput): StoreLabelsDecision 
       return { kind: 'unknown', labels: null, reason: `node ${nodeName} label ${found.from}="${found.value}" is not a value PD accepts for ${key}; ${store} keeps its labels` };
     }
     const want = found?.value ?? '';
-    labels[key] = want;
     const now = has(key) ?? '';
+    if (want !== '' || now !== '') labels[key] = want;
     if (now === want) continue;
     changes.push(want === '' ? `${key} ${now} removed (node ${nodeName} has no ${[key, ...(sources[key] ?? [])].join(' or ')} label)` : `${key}=${want} from node label ${found!.from}${now ? ` (was ${now})` : ''}`);
   }
