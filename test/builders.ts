@@ -91,7 +91,7 @@ export function nodeStore(nodes: NodeView[], keys: readonly string[] = [HOST, ZO
   return store;
 }
 
-export function stores(opts: { nodes?: NodeView[]; pods?: PodView[]; statefulSets?: Array<{ namespace: string; name: string; replicas: number }>; keys?: readonly string[] }) {
+export function stores(opts: { nodes?: NodeView[]; pods?: PodView[]; statefulSets?: Array<{ namespace: string; name: string; replicas: number; targetReplicas?: number }>; keys?: readonly string[] }) {
   const nodes = new NodeStore(opts.keys ?? [HOST]);
   nodes.replace((opts.nodes ?? []).map((n) => [n.name, n]));
   const pods = new PodStore();

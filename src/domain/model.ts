@@ -107,6 +107,8 @@ export interface StatefulSetView {
   namespace: string;
   name: string;
   replicas: number;
+  /** PD: the member count the controller is scaling to (its tidb-steward.dev/pd-target-replicas annotation). */
+  targetReplicas?: number;
 }
 
 /** A bound PersistentVolumeClaim: the volume it is bound to. */

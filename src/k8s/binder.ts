@@ -1,6 +1,7 @@
 // Kubernetes I/O behind the extender's bind verb: the only extender path allowed to call the API.
 import type { Component, PodView, Taint, Toleration } from '../domain/model.ts';
 import { LABEL_COMPONENT, LABEL_INSTANCE } from '../domain/model.ts';
+import { ANNOTATION_PD_TARGET_REPLICAS, parseTargetReplicas } from '../domain/placement.ts';
 import { apiStatus, type KubeClients } from './client.ts';
 import { podView, statefulSetOwner } from './views.ts';
 
@@ -30,7 +31,7 @@ export interface BinderPort {
   listMembers(namespace: string, cluster: string, component: Component): Promise<PodView[]>;
   bind(namespace: string, name: string, uid: string, nodeName: string): Promise<void>;
   /** Does the owning StatefulSet (apps/v1, or Advanced) exist? Its replica count when it does. */
-  getOwner?(namespace: string, name: string, advanced: boolean): Promise<{ replicas: number } | null>;
+  getOwner?(namespace: string, name: string, advanced: boolean): Promise<{ replicas: number; targetReplicas?: number } | null>;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -108,7 +109,8 @@ export function kubeBinder(clients: KubeClients): BinderPort {
           ? await clients.custom.getNamespacedCustomObject({ group: 'apps.pingcap.com', version: 'v1', plural: 'statefulsets', namespace, name })
           : await clients.apps.readNamespacedStatefulSet({ namespace, name });
         const replicas = sts?.spec?.replicas;
-        return { replicas: typeof replicas === 'number' ? replicas : 1 };
+        const target = parseTargetReplicas(sts?.metadata?.annotations?.[ANNOTATION_PD_TARGET_REPLICAS]);
+        return { replicas: typeof replicas === 'number' ? replicas : 1, ...(target !== null ? { targetReplicas: target } : {}) };
       } catch (err) {
         if (apiStatus(err) === 404) return null;
         throw err;

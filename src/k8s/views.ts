@@ -1,6 +1,6 @@
 // Wire objects (typed list items or raw watch JSON: same field names) → the narrow views the caches
 // keep. Anything that is not a TiDB PD/TiKV object maps to null and is not kept.
-import { ANNOTATION_TOPOLOGY_KEYS, parseTopologyKeys } from '../domain/placement.ts';
+import { ANNOTATION_PD_TARGET_REPLICAS, ANNOTATION_TOPOLOGY_KEYS, parseTargetReplicas, parseTopologyKeys } from '../domain/placement.ts';
 import { objectKey, skipDrainCheckOf, tidbIdentity, type ClaimView, type NodeView, type PodView, type StatefulSetView, type Taint, type VolumeView } from '../domain/model.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -99,8 +99,9 @@ export function statefulSetView(obj: Wire): Keyed<StatefulSetView> {
   const key = objectKey(namespace, meta.name ?? '');
   if (!tidbIdentity(namespace, obj?.spec?.template?.metadata?.labels) && !tidbIdentity(namespace, meta.labels)) return { key, value: null };
   const replicas = obj?.spec?.replicas;
+  const target = parseTargetReplicas(meta.annotations?.[ANNOTATION_PD_TARGET_REPLICAS]);
   // The API defaults replicas to 1; a missing field in a partial object still means 1.
-  return { key, value: { namespace, name: meta.name, replicas: typeof replicas === 'number' ? replicas : 1 } };
+  return { key, value: { namespace, name: meta.name, replicas: typeof replicas === 'number' ? replicas : 1, ...(target !== null ? { targetReplicas: target } : {}) } };
 }
 
 /** Bound claims only: an unbound claim pins nothing yet. */

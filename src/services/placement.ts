@@ -12,7 +12,7 @@ import {
   type TidbIdentity,
   type VolumeView,
 } from '../domain/model.ts';
-import { HOSTNAME_KEY, filterNodes, planPlacement, scoreNode, judgeNode, topologyKeysFor, type FilterOutcome, type PlacementPlan } from '../domain/placement.ts';
+import { HOSTNAME_KEY, interimPlacementNote, judgeWithTarget, placeWithTarget, planPlacement, scoreNode, topologyKeysFor, type DomainCounts, type Placement, type PlacementPlan } from '../domain/placement.ts';
 import type { BinderPort, LivePod } from '../k8s/binder.ts';
 import type { EventSink } from '../k8s/events.ts';
 import { LockBusy, localOnly, type BindLock } from '../k8s/leases.ts';
@@ -120,7 +120,14 @@ export interface PlacementDeps {
 interface OwnerLookup {
   state: 'pending' | 'found' | 'missing';
   replicas?: number;
+  targetReplicas?: number | undefined;
   at: number;
+}
+
+/** The owner's desired count, and the PD count the controller is scaling to when it wrote one. */
+interface Counts {
+  replicas: number;
+  targetReplicas?: number | undefined;
 }
 
 const OWNER_FOUND_TTL_MS = 30_000;
@@ -137,7 +144,7 @@ export class PlacementService {
     this.deps = deps;
   }
 
-  private replicasOf(identity: TidbIdentity, owner: string | null, advanced: boolean): number | string {
+  private replicasOf(identity: TidbIdentity, owner: string | null, advanced: boolean): Counts | string {
     const component = identity.component.toUpperCase();
     const what = `${component} replica count of cluster ${clusterKey(identity.namespace, identity.cluster)}`;
     if (!owner) {
@@ -149,10 +156,10 @@ export class PlacementService {
     const sts = store?.get(key);
     if (sts) {
       this.ownerLookups.delete(`${key}#${advanced}`);
-      return sts.replicas;
+      return { replicas: sts.replicas, targetReplicas: sts.targetReplicas };
     }
     const looked = this.lookUpOwner(identity.namespace, owner, advanced);
-    if (looked.state === 'found') return looked.replicas ?? 1;
+    if (looked.state === 'found') return { replicas: looked.replicas ?? 1, targetReplicas: looked.targetReplicas };
     if (looked.state === 'missing') {
       const hint = advanced ? ' (is tidb-operator\'s apps.pingcap.com StatefulSet CRD installed?)' : '';
       return `its owner ${kind} ${key} does not exist${hint}, so the desired ${what} is unknown: recreate the ${kind}, or delete the orphaned pod`;
@@ -173,7 +180,7 @@ export class PlacementService {
     this.ownerLookups.set(key, known && known.state !== 'pending' ? { ...known, at: now } : pending);
     void this.deps.binder
       .getOwner(namespace, name, advanced)
-      .then((found) => this.ownerLookups.set(key, found ? { state: 'found', replicas: found.replicas, at: this.deps.now() } : { state: 'missing', at: this.deps.now() }))
+      .then((found) => this.ownerLookups.set(key, found ? { state: 'found', replicas: found.replicas, targetReplicas: found.targetReplicas, at: this.deps.now() } : { state: 'missing', at: this.deps.now() }))
       .catch((err: Error) => {
         this.ownerLookups.delete(key);
         this.deps.logger.warn({ owner: key, err: err.message }, 'owner lookup failed; will retry');
@@ -190,8 +197,8 @@ export class PlacementService {
 
   private planFor(identity: TidbIdentity, pod: Omit<PodRef, 'labels'>, members?: Iterable<PodView>): Planned {
     if (!this.deps.isSynced()) return { kind: 'error', message: "tidb-steward's caches have not synced with the API server yet; the scheduler will retry" };
-    const replicas = this.replicasOf(identity, pod.owner, Boolean(pod.ownerAdvanced));
-    if (typeof replicas === 'string') return { kind: 'error', message: `cannot place ${objectKey(pod.namespace, pod.name)}: ${replicas}` };
+    const counts = this.replicasOf(identity, pod.owner, Boolean(pod.ownerAdvanced));
+    if (typeof counts === 'string') return { kind: 'error', message: `cannot place ${objectKey(pod.namespace, pod.name)}: ${counts}` };
     const peers = peerNodes(
       {
         members: members ?? this.deps.pods.members(identity.namespace, identity.cluster, identity.component).values(),
@@ -201,7 +208,7 @@ export class PlacementService {
     );
     const pin = pod.claims?.length && this.deps.claims && this.deps.volumes ? pinOf(pod.namespace, pod.claims, this.deps.claims, this.deps.volumes) : null;
     const { keys } = topologyKeysFor(identity.component, pod.topologyKeys, this.deps.topologyKeys);
-    return { kind: 'plan', plan: planPlacement({ identity, replicas, peerNodes: peers }, keys, this.deps.nodes), pin };
+    return { kind: 'plan', plan: planPlacement({ identity, replicas: counts.replicas, targetReplicas: counts.targetReplicas, peerNodes: peers }, keys, this.deps.nodes), pin };
   }
 
   private pinned(pin: Pin | null, nodeName: string): boolean {
@@ -212,15 +219,11 @@ export class PlacementService {
   /**
    * Judges the candidates. A node the pod's bound local volume pins it to stays a candidate even when
    * its domain is over the limit: the member's data is there, and refusing it would leave the pod
-   * Pending forever (bind explains it in an Event).
+   * Pending forever (bind explains it in an Event). During a PD scale-out, when the interim count's
+   * limit leaves no candidate, the next count's limit applies (stepCount in domain/placement.ts).
    */
-  filter(plan: PlacementPlan, candidates: readonly string[], pin: Pin | null = null): FilterOutcome {
-    const outcome = filterNodes(plan, candidates, this.deps.nodes);
-    if (!pin) return outcome;
-    const back = Object.keys(outcome.refused).filter((n) => this.pinned(pin, n));
-    if (back.length === 0) return outcome;
-    for (const n of back) delete outcome.refused[n];
-    return { fits: candidates.filter((n) => !(n in outcome.refused)), refused: outcome.refused };
+  filter(plan: PlacementPlan, candidates: readonly string[], pin: Pin | null = null): Placement {
+    return placeWithTarget(plan, candidates, this.deps.nodes, pin ? (n) => this.pinned(pin, n) : undefined);
   }
 
   score(plan: PlacementPlan, candidates: readonly string[]): Array<{ Host: string; Score: number }> {
@@ -299,11 +302,14 @@ export class PlacementService {
     const planned = this.planFor(pod, { ...pod, ownerAdvanced: pod.ownerAdvanced, claims: live.claims }, fresh);
     if (planned.kind === 'error') return planned.message;
     let overLimit: string | null = null;
+    let interim: string | null = null;
     if (planned.kind === 'plan') {
-      const verdict = judgeNode(planned.plan, node, this.deps.nodes);
+      const verdict = judgeWithTarget(planned.plan, node, this.deps.nodes);
       if (!verdict.fit) {
         if (!this.pinned(planned.pin, node)) return `binding refused: ${verdict.reason}`;
         overLimit = `${verdict.reason}; placed there anyway because the pod's data lives on that node (${planned.pin!.because}), so it can run nowhere else. The domain stays over the limit until a member moves away (e.g. after a scale-in)`;
+      } else if (verdict.underTarget) {
+        interim = `${verdict.interimReason}; placed there within the limit of the next PD member count. ${this.noteAfter(planned.plan, node).message}`;
       }
     }
     ledger.add({
@@ -325,6 +331,26 @@ export class PlacementService {
       this.deps.logger.warn({ pod: objectKey(pod.namespace, pod.name), node, reason: overLimit }, 'bound over the placement limit: pinned by its volume');
       this.deps.events?.emit({ kind: 'Pod', apiVersion: 'v1', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'Warning', 'PlacedOverLimit', overLimit);
     }
+    if (interim) {
+      this.deps.logger.warn({ pod: objectKey(pod.namespace, pod.name), node, reason: interim }, 'bound within the next PD member count\'s limit: a scale-out step');
+      this.deps.events?.emit({ kind: 'Pod', apiVersion: 'v1', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'Warning', 'PlacedForScaleOut', interim);
+    }
     return null;
+  }
+
+  /** What the layout tolerates once the pod is on `node`: the plan's domain counts plus that node. */
+  private noteAfter(plan: PlacementPlan, node: string) {
+    const labels = this.deps.nodes.get(node)?.labels ?? {};
+    let unknown = 0;
+    const levels: DomainCounts[] = plan.levels.map((level) => {
+      const members: Record<string, number> = Object.fromEntries(level.counts);
+      const value = labels[level.key];
+      if (value !== undefined) members[value] = (members[value] ?? 0) + 1;
+      const placed = Object.values(members).reduce((a, b) => a + b, 0);
+      unknown = Math.max(unknown, plan.request.peerNodes.length + 1 - placed);
+      return { key: level.key, members };
+    });
+    const { replicas, targetReplicas } = plan.request;
+    return interimPlacementNote({ cluster: plan.clusterName, levels, unknown, interim: replicas, target: targetReplicas ?? replicas });
   }
 }

@@ -12,6 +12,8 @@ export const MANAGED_BY = 'tidb-steward';
 export const ANNOTATION_CONFIG_HASH = 'tidb-steward.dev/config-hash';
 /** Pod annotation: the node label keys PD members of this cluster spread over. */
 export { ANNOTATION_TOPOLOGY_KEYS } from '../domain/placement.ts';
+/** PD StatefulSet annotation: the member count the controller is scaling PD to (spec.pd.replicas). */
+export { ANNOTATION_PD_TARGET_REPLICAS } from '../domain/placement.ts';
 export const FIELD_MANAGER = 'tidb-steward';
 export const FINALIZER = 'tidb-steward.dev/cleanup';
 

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { ComponentName, TidbCluster } from '../cluster/schema.ts';
 import { parseQuantity } from '../cluster/quantity.ts';
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_TOPOLOGY_KEYS, meta, names, PORTS, selectorLabels, labels as allLabels } from './names.ts';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_PD_TARGET_REPLICAS, ANNOTATION_TOPOLOGY_KEYS, meta, names, PORTS, selectorLabels, labels as allLabels } from './names.ts';
+import { locationLabelsFor } from '../domain/store-labels.ts';
 import { initialCluster, PATHS, pdStartScript, tidbArgs, tikvArgs } from './scripts.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -48,9 +49,37 @@ export function services(tc: TidbCluster, c: ComponentName): KubeObject[] {
   ];
 }
 
-/** The config-file (TOML, as the user wrote it) and, for PD, the start script and bootstrap mode. */
+const LOCATION_LABELS_KEY = /^\s*(?:["']?replication["']?\s*\.\s*)?["']?location-labels["']?\s*=/m;
+const REPLICATION_HEADER = /^[ \t]*\[[ \t]*["']?replication["']?[ \t]*\][ \t]*(?:#.*)?$/m;
+const REPLICATION_AT_ROOT = /^\s*["']?replication["']?\s*[.=]/m;
+const TABLE_HEADER = /^\s*\[/m;
+
+/**
+ * PD's config file: the user's TOML with `location-labels` added to its [replication] table, so that
+ * a new cluster's PD separates a region's replicas by zone and host from its first start (the keys
+ * come from spec.pd.topologyKeys; see locationLabelsFor). The user's own location-labels win. When the
+ * user defines the replication table in a way a line cannot be added to safely (dotted keys or an
+ * inline table at the top level), the file is left as written. PD reads this only at its first start
+ * (later the value lives in PD's storage); the controller sets it on running clusters through PD.
+ */
+export function pdConfigFile(user: string, locationLabels: readonly string[]): string {
+  if (locationLabels.length === 0 || LOCATION_LABELS_KEY.test(user)) return user;
+  const line = `location-labels = [${locationLabels.map((l) => JSON.stringify(l)).join(', ')}]`;
+  const header = REPLICATION_HEADER.exec(user);
+  if (header) {
+    const end = header.index + header[0].length;
+    return `${user.slice(0, end)}\n${line}${user.slice(end)}`;
+  }
+  const firstTable = TABLE_HEADER.exec(user);
+  const root = firstTable ? user.slice(0, firstTable.index) : user;
+  if (REPLICATION_AT_ROOT.test(root)) return user;
+  const sep = user === '' || user.endsWith('\n') ? '' : '\n';
+  return `${user}${sep}${user === '' ? '' : '\n'}# Added by tidb-steward: PD separates replicas by these store labels (set from the nodes' labels).\n[replication]\n${line}\n`;
+}
+
+/** The config-file (TOML, as the user wrote it; PD's with its location labels) and, for PD, the start script and bootstrap mode. */
 export function configMapData(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): Record<string, string> {
-  const data: Record<string, string> = { 'config-file': tc.spec[c].config };
+  const data: Record<string, string> = { 'config-file': c === 'pd' ? pdConfigFile(tc.spec.pd.config, locationLabelsFor(tc.spec.pd.topologyKeys)) : tc.spec[c].config };
   if (c === 'pd') {
     data['start-script'] = pdStartScript(tc.metadata.name, tc.metadata.namespace);
     data.mode = plan.pdBootstrapped ? 'join' : 'initial';
@@ -92,7 +121,9 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
   const n = tc.metadata.name;
   const ns = tc.metadata.namespace;
   const spec = tc.spec[c];
-  const hash = configHash(configMapData(tc, c, plan));
+  // The hash of the file as the user wrote it: what tidb-steward adds to PD's only matters at PD's
+  // first start, and rolling every PD pod when it changes (or when tidb-steward is upgraded) would buy nothing.
+  const hash = configHash({ ...configMapData(tc, c, plan), 'config-file': spec.config });
   const env = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -145,10 +176,13 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
   // Volumes of removed members follow spec.pvReclaimPolicy through the StatefulSet's own retention
   // policy; a suspended cluster scales to zero and must keep them, whatever the policy.
   const reclaim = tc.spec.pvReclaimPolicy === 'Delete' && !tc.spec.suspend ? 'Delete' : 'Retain';
+  // The PD count the controller is scaling to, for the extender's step rule (stepCount in
+  // domain/placement.ts). On the StatefulSet, not its pod template: a template change rolls every pod.
+  const stsMeta = c === 'pd' ? meta(tc, c, names.statefulSet(n, c), { annotations: { [ANNOTATION_PD_TARGET_REPLICAS]: String(tc.spec.pd.replicas) } }) : meta(tc, c, names.statefulSet(n, c));
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: meta(tc, c, names.statefulSet(n, c)),
+    metadata: stsMeta,
     spec: {
       replicas: plan.replicas,
       serviceName: names.peerService(n, c),

@@ -99,7 +99,12 @@ Array [
   Object {
     "apiVersion": "v1",
     "data": Object {
-      "config-file": "",
+      "config-file": String(
+        # Added by tidb-steward: PD separates replicas by these store labels (set from the nodes' labels).
+        [replication]
+        location-labels = ["zone", "host"]
+        
+      ),
       "initial-cluster": "basic-pd-0=http://basic-pd-0.basic-pd-peer.db.svc:2380,basic-pd-1=http://basic-pd-1.basic-pd-peer.db.svc:2380,basic-pd-2=http://basic-pd-2.basic-pd-peer.db.svc:2380",
       "mode": "initial",
       "start-script": String(
@@ -146,6 +151,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/pd-target-replicas": "3",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
         "app.kubernetes.io/instance": "basic",
