@@ -249,6 +249,7 @@ const controller = config.controller
       logger,
       events,
       pdFor: (namespace, cluster) => pdRegistry.get(namespace, cluster),
+      nodeLabels: (node) => nodes.get(node)?.labels,
       disruptions: {
         facts: (namespace, cluster) => pdAccess.facts(namespace, cluster),
         invalidate: (namespace, cluster) => pdAccess.invalidate(namespace, cluster),

@@ -34,6 +34,8 @@ export interface PdPort {
   cancelStoreRemoval(storeId: string): Promise<void>;
   addEvictLeader(storeId: string): Promise<void>;
   removeEvictLeader(storeId: string): Promise<void>;
+  setStoreLabels(storeId: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  setLocationLabels(labels: readonly string[]): Promise<void>;
 }
 
 /**
@@ -71,6 +73,8 @@ export interface ControllerOptions {
   io: ControllerIO;
   pdFor(namespace: string, cluster: string): PdPort | Promise<PdPort>;
   disruptions: DisruptionPort;
+  /** A node's labels from the node cache (undefined when not cached), for the TiKV store labels. */
+  nodeLabels?: (node: string) => Readonly<Record<string, string>> | undefined;
   events: EventSink;
   sources: { clusters: ListWatchSource; pods: ListWatchSource; statefulSets: ListWatchSource };
   views: { cluster: (o: unknown) => Keyed<RawTidbCluster>; pod: (o: unknown) => Keyed<ControllerPod>; sts: (o: unknown) => Keyed<ControllerSts> };
@@ -353,6 +357,12 @@ export class TidbClusterController {
     if (!facts.stores && o.pd.reachable) o.pd.error = `cannot list stores: ${facts.unknown.stores ?? 'no answer'}`;
     o.maxReplicas = facts.maxReplicas;
     o.evicting = facts.evicting;
+    o.locationLabels = facts.locationLabels;
+    o.nodeLabels = {};
+    for (const p of o.pods.tikv) {
+      const labels = p.nodeName ? this.opts.nodeLabels?.(p.nodeName) : undefined;
+      if (p.nodeName && labels) o.nodeLabels[p.nodeName] = { ...labels };
+    }
     return o;
   }
 
@@ -525,7 +535,7 @@ function storeView(s: StoreInfo): StoreObserved {
   const byLabel = s.store.labels.find((l) => l.key === 'pod')?.value;
   const host = s.store.address.split(':')[0] ?? '';
   const pod = byLabel ?? (host.includes('.') ? host.split('.')[0]! : null);
-  return { id: s.store.id, pod, state: s.store.state_name, leaderCount: s.status.leader_count, regionCount: s.status.region_count };
+  return { id: s.store.id, pod, state: s.store.state_name, leaderCount: s.status.leader_count, regionCount: s.status.region_count, labels: Object.fromEntries(s.store.labels.map((l) => [l.key, l.value])) };
 }
 
 export function describeAction(a: PdAction): string {
@@ -542,6 +552,10 @@ export function describeAction(a: PdAction): string {
       return `evict region leaders from store ${a.storeId}`;
     case 'end-evict-leaders':
       return `stop evicting leaders from store ${a.storeId}`;
+    case 'set-store-labels':
+      return `label store ${a.storeId} ${Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    case 'set-location-labels':
+      return `set PD's location-labels to ${a.labels.join(',')}`;
   }
 }
 
@@ -559,6 +573,10 @@ async function runAction(pd: PdPort, a: PdAction): Promise<void> {
       return pd.addEvictLeader(a.storeId);
     case 'end-evict-leaders':
       return pd.removeEvictLeader(a.storeId);
+    case 'set-store-labels':
+      return pd.setStoreLabels(a.storeId, a.labels);
+    case 'set-location-labels':
+      return pd.setLocationLabels(a.labels);
   }
 }
 

@@ -31,6 +31,7 @@ export interface RunControllerOptions {
   events: EventSink;
   pdFor(namespace: string, cluster: string): PdPort | Promise<PdPort>;
   disruptions: DisruptionPort;
+  nodeLabels?: (node: string) => Readonly<Record<string, string>> | undefined;
   leaseNamespace: string;
   leaseName: string;
   identity?: string;
@@ -51,6 +52,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     events: opts.events,
     pdFor: opts.pdFor,
     disruptions: opts.disruptions,
+    ...(opts.nodeLabels ? { nodeLabels: opts.nodeLabels } : {}),
     workers: opts.workers,
     evictTimeoutMs: opts.evictTimeoutMs,
     pendingGraceMs: opts.pendingGraceMs,

@@ -6,6 +6,7 @@ import type { ComponentName, TidbCluster } from '../cluster/schema.ts';
 import { names, ordinalOf } from '../specs/names.ts';
 import type { EvictionRecord, LeavingEntry } from './drain.ts';
 import { mayRemoveMember } from './removal.ts';
+import { decideLocationLabels, decideStoreLabels, locationLabelsFor } from './store-labels.ts';
 
 export interface MemberPod {
   name: string;
@@ -39,6 +40,8 @@ export interface StoreObserved {
   state: string;
   leaderCount: number;
   regionCount: number;
+  /** The store's labels in PD. */
+  labels?: Record<string, string>;
 }
 
 export interface Observed {
@@ -54,6 +57,10 @@ export interface Observed {
   evicting: string[] | null;
   /** The cluster's DisruptionLedger: what was allowed to go (and for what), and the evictions started. */
   ledger: { leaving: LeavingEntry[]; evictions: EvictionRecord[] };
+  /** PD's replication.location-labels; null when unknown (no label is set then). */
+  locationLabels?: string[] | null;
+  /** Labels of the nodes the TiKV pods run on, from the node cache (a node missing is unknown). */
+  nodeLabels?: Record<string, Record<string, string>>;
 }
 
 export type PdAction =
@@ -62,7 +69,9 @@ export type PdAction =
   | { type: 'delete-store'; storeId: string }
   | { type: 'cancel-store-removal'; storeId: string }
   | { type: 'evict-leaders'; storeId: string }
-  | { type: 'end-evict-leaders'; storeId: string };
+  | { type: 'end-evict-leaders'; storeId: string }
+  | { type: 'set-store-labels'; storeId: string; labels: Record<string, string> }
+  | { type: 'set-location-labels'; labels: string[] };
 
 export interface EventNote {
   type: 'Normal' | 'Warning';
@@ -202,6 +211,16 @@ export function decidePd(tc: TidbCluster, o: Observed): Step {
       s.requeueAfterMs = 1000;
     }
   }
+  if (quorum.ok && s.actions.length === 0 && o.locationLabels != null) {
+    // PD separates a region's replicas by these store labels; a cluster made before they were
+    // rendered into PD's config (or with none) gets them through PD's API.
+    const want = locationLabelsFor(tc.spec.pd.topologyKeys);
+    const d = decideLocationLabels(o.locationLabels, want);
+    if (d.set) {
+      s.actions.push({ type: 'set-location-labels', labels: d.set });
+      s.events.push({ type: 'Normal', reason: 'LocationLabelsSet', message: d.reason });
+    }
+  }
   if (!quorum.ok) {
     s.block = { code: o.pd.reachable ? 'WaitingForPDQuorum' : 'PDUnreachable', message: `TiKV waits: ${quorum.message}` };
     s.requeueAfterMs = 2000;
@@ -300,6 +319,24 @@ export function decideTikv(tc: TidbCluster, o: Observed, policy: TikvPolicy): St
       s.events.push({ type: 'Normal', reason: 'StoreDeleting', message: `deleting store ${extra.id} of ${extra.pod} in PD: its ordinal is beyond spec.tikv.replicas ${desired} and it has no pod` });
       s.progress = { code: 'ScalingInTiKV', message: `deleting store ${extra.id} of ${extra.pod}, which is beyond spec.tikv.replicas ${desired}` };
       s.requeueAfterMs = 2000;
+    }
+  }
+  if (o.locationLabels != null && o.locationLabels.length > 0) {
+    // Each store carries its node's location labels in PD, so PD keeps a region's replicas apart.
+    for (const st of (o.stores ?? []).filter(isUp)) {
+      const pod = o.pods.tikv.find((p) => p.name === st.pod && running(p));
+      if (!pod) continue;
+      const d = decideStoreLabels({
+        storeId: st.id,
+        pod: pod.name,
+        nodeName: pod.nodeName,
+        nodeLabels: pod.nodeName ? o.nodeLabels?.[pod.nodeName] : undefined,
+        locationLabels: o.locationLabels,
+        current: st.labels ?? {},
+      });
+      if (d.kind !== 'set') continue;
+      s.actions.push({ type: 'set-store-labels', storeId: st.id, labels: d.labels });
+      s.events.push({ type: 'Normal', reason: 'StoreLabelled', message: d.reason });
     }
   }
   // Stryker disable next-line ArrayDeclaration: equivalent, o.stores is not null here (decideTikv returned early), so ?? [] is never taken

@@ -51,6 +51,7 @@ export type StoreInfo = z.infer<typeof StoreInfo>;
 export const Stores = z.looseObject({ stores: z.array(StoreInfo).nullish().transform((s) => s ?? []) });
 
 export const Replication = z.looseObject({ 'max-replicas': z.number().int().positive() });
+export const LocationLabels = z.looseObject({ 'location-labels': z.union([z.string(), z.array(z.string())]).nullish() });
 /** One region as PD's region check APIs list it: its peers' stores and the ones that are down. */
 export const CheckedRegion = z.looseObject({
   id: Id,
@@ -351,6 +352,20 @@ export class PdClient {
   /** PD's replication max-replicas: how many copies of each region it keeps. */
   async maxReplicas(): Promise<number> {
     return (await this.json(Replication, 'GET', '/pd/api/v1/config/replicate'))['max-replicas'];
+  }
+
+  /** PD's replication.location-labels: the store label keys it separates a region's replicas by. */
+  async locationLabels(): Promise<string[]> {
+    const value = (await this.json(LocationLabels, 'GET', '/pd/api/v1/config/replicate'))['location-labels'];
+    // PD writes the list as one comma-separated string.
+    const list = Array.isArray(value) ? value : (value ?? '').split(',');
+    return list.map((x) => x.trim()).filter(Boolean);
+  }
+
+  /** Sets replication.location-labels (PD reads the comma-separated form). */
+  async setLocationLabels(labels: readonly string[]): Promise<void> {
+    const { status, text } = await this.call('POST', '/pd/api/v1/config/replicate', { 'location-labels': labels.join(',') });
+    if (status !== 200) throw new PdError(`PD refused location-labels ${labels.join(',')}: HTTP ${status} ${text.slice(0, 300)}`, status);
   }
 }
 

@@ -13,9 +13,11 @@ export interface PdReads {
   evictingStores(): Promise<string[]>;
   maxReplicas(): Promise<number>;
   regionCheck(check: RegionCheck): Promise<{ count: number; regions: CheckedRegion[] }>;
+  /** PD's replication.location-labels; a client without it leaves them unknown. */
+  locationLabels?(): Promise<string[]>;
 }
 
-export type FactName = 'members' | 'stores' | 'evicting' | 'maxReplicas' | 'regionChecks';
+export type FactName = 'members' | 'stores' | 'evicting' | 'maxReplicas' | 'regionChecks' | 'locationLabels';
 
 export interface PdMemberFact {
   name: string;
@@ -33,6 +35,7 @@ export interface PdFacts {
   evicting: string[] | null;
   maxReplicas: number | null;
   regionChecks: ReadonlyMap<RegionCheck, CheckedRegion[]> | null;
+  locationLabels: string[] | null;
   /** Why each fact that is null could not be known. */
   unknown: Partial<Record<FactName, string>>;
 }
@@ -60,12 +63,13 @@ export async function readPdFacts(pd: PdReads, now: number): Promise<PdFacts> {
     }
     return { members: list.members.map((m) => ({ name: m.name, healthy: health.get(m.name) ?? false, member: m })), leader: list.leader?.name ?? null };
   };
-  const [members, stores, evicting, maxReplicas, checks] = await Promise.all([
+  const [members, stores, evicting, maxReplicas, checks, locationLabels] = await Promise.all([
     settle('members', membersWithHealth()),
     settle('stores', pd.stores()),
     settle('evicting', pd.evictingStores()),
     settle('maxReplicas', pd.maxReplicas()),
     settle('regionChecks', Promise.all(REGION_CHECKS.map(async (c) => [c, (await pd.regionCheck(c)).regions] as const))),
+    settle('locationLabels', pd.locationLabels ? pd.locationLabels() : Promise.reject(new Error('not asked'))),
   ]);
   return {
     at: now,
@@ -75,6 +79,7 @@ export async function readPdFacts(pd: PdReads, now: number): Promise<PdFacts> {
     evicting,
     maxReplicas,
     regionChecks: checks ? new Map(checks) : null,
+    locationLabels,
     unknown,
   };
 }
@@ -93,6 +98,7 @@ const LABELS: Record<FactName, string> = {
   evicting: 'evict-leader entries',
   maxReplicas: 'max-replicas',
   regionChecks: 'region checks',
+  locationLabels: 'location labels',
 };
 
 export interface PdAccessOptions<C extends PdReads> {

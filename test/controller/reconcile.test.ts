@@ -60,6 +60,8 @@ function harness() {
       await pd.addEvictLeader(id);
     },
     removeEvictLeader: async (id) => void pdCalls.push(`end-evict ${id}`),
+    setStoreLabels: async (id, labels) => void pdCalls.push(`label ${id} ${JSON.stringify(labels)}`),
+    setLocationLabels: async (labels) => void pdCalls.push(`location-labels ${labels.join(',')}`),
   };
   // The same authority as the drain webhooks', over the pod and node caches and the ledger.
   const pods = new PodStore();

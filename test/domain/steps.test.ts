@@ -135,3 +135,20 @@ t.test('suspend: TiDB first, then TiKV one at a time with leaders evicted, then 
   const pdStep = byC(decideSuspend(tc, pdOnly, policy));
   t.equal(pdStep.pd!.replicas, 0);
 });
+
+t.test('finding 8: TiKV stores get their nodes\' zone and host labels in PD; PD gets location-labels when it has none', async (t) => {
+  const tc = makeTc().obj();
+  const o = observed();
+  o.locationLabels = ['zone', 'host'];
+  o.pods.tikv = o.pods.tikv.map((p, i) => ({ ...p, nodeName: `node-${i}` }));
+  o.nodeLabels = { 'node-0': { 'topology.kubernetes.io/zone': 'z-a', 'kubernetes.io/hostname': 'node-0' }, 'node-1': { 'topology.kubernetes.io/zone': 'z-b', 'kubernetes.io/hostname': 'node-1' } };
+  o.stores![1] = { ...o.stores![1]!, labels: { zone: 'z-b', host: 'node-1' } };
+  const s = decideTikv(tc, o, policy);
+  t.same(s.actions, [{ type: 'set-store-labels', storeId: '1', labels: { zone: 'z-a', host: 'node-0' } }], 'store 1 labelled; store 2 already is; store 3 waits for its node in the cache');
+  t.match(s.events, [{ reason: 'StoreLabelled', message: /store 1 \(basic-tikv-0\) on node node-0: zone=z-a from node label topology.kubernetes.io\/zone/ }]);
+  o.locationLabels = null;
+  t.same(decideTikv(tc, o, policy).actions, [], 'PD\'s location-labels unknown: nothing is set');
+  const pdStep = decidePd(makeTc().spec({ pd: { topologyKeys: ['topology.kubernetes.io/zone'] } }).status(bootstrapped).obj(), { ...observed(), locationLabels: [] });
+  t.same(pdStep.actions, [{ type: 'set-location-labels', labels: ['zone', 'host'] }]);
+  t.same(decidePd(makeTc().status(bootstrapped).obj(), { ...observed(), locationLabels: ['rack'] }).actions, [], 'labels PD already has (set on purpose) are left alone');
+});

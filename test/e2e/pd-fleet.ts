@@ -18,6 +18,8 @@ export interface FleetStore {
   regions: number;
   /** When it became Tombstone (ms). */
   tombstoneAt?: number;
+  /** Labels set through PD's API (zone, host, ...). */
+  labels?: Record<string, string>;
 }
 
 export class PdModel {
@@ -30,6 +32,8 @@ export class PdModel {
   stores: FleetStore[] = [];
   evicting = new Set<number>();
   maxReplicas = 3;
+  /** replication.location-labels, as PD keeps them. */
+  locationLabels: string[] = [];
   /** Where members' client URLs point, once the fleet listens: each member answers its own /ping there. */
   memberBase = '';
   log: Array<{ at: number; what: string }> = [];
@@ -141,7 +145,7 @@ export class PdModel {
       return [200, 'The PD member is removed.'];
     }
     if (method === 'GET' && path === '/pd/api/v1/stores') {
-      return [200, { count: this.stores.length, stores: this.stores.map((s) => ({ store: { id: s.id, address: `${s.pod}.${this.cluster}-tikv-peer.${this.namespace}.svc:20160`, labels: [], state_name: s.state }, status: { leader_count: s.leaders, region_count: s.regions } })) }];
+      return [200, { count: this.stores.length, stores: this.stores.map((s) => ({ store: { id: s.id, address: `${s.pod}.${this.cluster}-tikv-peer.${this.namespace}.svc:20160`, labels: Object.entries(s.labels ?? {}).map(([key, value]) => ({ key, value })), state_name: s.state }, status: { leader_count: s.leaders, region_count: s.regions } })) }];
     }
     m = /^\/pd\/api\/v1\/store\/(\d+)(\/state)?$/.exec(path!);
     if (m) {
@@ -161,7 +165,23 @@ export class PdModel {
         return [200, 'The store state is updated.'];
       }
     }
-    if (method === 'GET' && path === '/pd/api/v1/config/replicate') return [200, { 'max-replicas': this.maxReplicas, 'location-labels': '', 'strictly-match-label': 'false' }];
+    if (method === 'GET' && path === '/pd/api/v1/config/replicate') return [200, { 'max-replicas': this.maxReplicas, 'location-labels': this.locationLabels.join(','), 'strictly-match-label': 'false' }];
+    if (method === 'POST' && path === '/pd/api/v1/config/replicate') {
+      const input = JSON.parse(body) as { 'location-labels'?: string };
+      if (typeof input['location-labels'] === 'string') this.locationLabels = input['location-labels'].split(',').filter(Boolean);
+      this.note(`location-labels ${this.locationLabels.join(',')}`);
+      return [200, 'The config is updated.'];
+    }
+    const label = /^\/pd\/api\/v1\/store\/(\d+)\/label$/.exec(path!);
+    if (method === 'POST' && label) {
+      const s = this.stores.find((x) => x.id === Number(label[1]));
+      if (!s) return [500, `[PD:cluster:ErrInvalidStoreID]invalid store id ${label[1]}, not found`];
+      // Merged; an empty value removes the label, as PD does.
+      const labels = { ...(s.labels ?? {}), ...(JSON.parse(body) as Record<string, string>) };
+      s.labels = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
+      this.note(`store ${s.id} of ${s.pod} labels ${JSON.stringify(s.labels)}`);
+      return [200, 'The store\'s label is updated.'];
+    }
     // The persisted schedulers (schedulers-v2): the PD client reads "no evict-leader scheduler" as final only when none is persisted.
     if (method === 'GET' && path === '/pd/api/v1/config/schedule') {
       const defaults = ['balance-region', 'balance-leader', 'hot-region', 'evict-slow-store'].map((type) => ({ type, args: null, disable: false, 'args-payload': '' }));
