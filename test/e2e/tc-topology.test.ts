@@ -122,4 +122,19 @@ t.test('PD 3 → 5 over 3 zones with topologyKeys [zone]: the 4th member is plac
     return out.trim() ? out : null;
   }, 30_000);
   t.match(told, /tolerates no loss of a failure domain until its next member joins/);
+
+  // PD separates a region's replicas by zone only if it has location-labels and every store carries
+  // them: the controller set both from the nodes' labels.
+  const model = fleet.model(NS, 'spread');
+  const tikv = JSON.parse(await kubectlOk(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/instance=spread,app.kubernetes.io/component=tikv', '-o', 'json'])).items as Pod[];
+  const nodeOf = new Map(tikv.map((p) => [p.metadata.name, p.spec.nodeName!]));
+  await until('every Up store labelled with its zone and host in PD', async () => {
+    const up = model.stores.filter((s) => s.state === 'Up');
+    return up.length > 0 && up.every((s) => s.labels?.zone && s.labels?.host) ? up : null;
+  }, 60_000);
+  t.same(model.locationLabels, ['zone', 'host'], "PD's location-labels");
+  for (const s of model.stores.filter((x) => x.state === 'Up')) {
+    const node = nodeOf.get(s.pod)!;
+    t.same(s.labels, { zone: zone[node], host: node }, `store ${s.id} of ${s.pod} carries the labels of ${node}`);
+  }
 });
