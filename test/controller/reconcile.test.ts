@@ -20,7 +20,7 @@ function harness() {
   let rv = 10;
   const io: ControllerIO = {
     apply: async (o) => void applied.push(o),
-    writeStatus: async (_ns, _n, s) => {
+    writeStatus: async (_ns, _n, s, _rv) => {
       statuses.push(s);
       return String(++rv);
     },
