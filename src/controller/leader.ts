@@ -152,6 +152,8 @@ export class LeaderElector {
 
   /** A successful attempt that began at `began`: lead until began + renewDeadline unless renewed again. */
   private renewed(began: number): void {
+    // An attempt that lands after stopCampaigning()/release() may keep a leadership, never start one.
+    if (this.stopper.signal.aborted && !this.leading) return;
     this.lastRenew = began;
     if (this.opts.now() - began >= this.opts.renewDeadlineMs) {
       this.setLeading(false, 'renew deadline passed');

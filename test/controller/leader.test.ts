@@ -210,3 +210,24 @@ t.test('timings that cannot fence are refused', async (t) => {
   t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 1000, retryPeriodMs: 1000 }), /retry period .* shorter than the renew deadline/);
   t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 1000, retryPeriodMs: 200, callTimeoutMs: 1000 }), /call timeout .* shorter than the renew deadline/);
 });
+
+t.test('release() while a renew is in flight: the renew that lands afterwards does not make it lead again', async (t) => {
+  const lease = new SharedLease();
+  const view = lease.view('a');
+  let gate: Promise<void> | null = null;
+  let open = () => {};
+  const gated: LeaseLock = { ...view, get: async () => (gate && (await gate), view.get()) };
+  const log: string[] = [];
+  const a = new LeaderElector({ identity: 'a', lock: gated, ...FAST, onStartedLeading: () => void log.push('a leads'), onStoppedLeading: (why) => void log.push(`a stops: ${why}`) });
+  a.start();
+  await until('a leads', () => a.isLeader());
+  gate = new Promise<void>((r) => (open = r));
+  await wait(FAST.retryPeriodMs + 20); // the loop's next get waits at the gate
+  const released = a.release();
+  gate = null;
+  open();
+  await released;
+  await wait(100);
+  t.notOk(a.isLeader());
+  t.same(log, ['a leads', 'a stops: released']);
+});
