@@ -65,11 +65,12 @@ async function replica(name: string, identity: string, portOffset: number, kubec
 
 t.before(async () => {
   await fleet.start();
+  // Registered first: a failure below must not leave the stand-in's server holding the run open.
+  t.teardown(() => fleet.stop());
   env = { STEWARD_PD_ENDPOINTS: fleet.stewardEndpoints([[NS, 'fence']]), STEWARD_PD_TIMEOUT_MS: '1000' };
   // The main replica keeps serving the webhooks, without campaigning: the two replicas below do.
   cluster = await ensureCluster({ stewardEnv: { ...env, STEWARD_CONTROLLER: 'false' } });
   await fleet.follow(KUBECONFIG);
-  t.teardown(() => fleet.stop());
   await installCrd();
   const cleanup = await namespace(NS);
   t.teardown(cleanup);
