@@ -99,7 +99,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
       void controller.start(fence);
     },
     onStoppedLeading(reason) {
-      if (reason === 'released') log.info({ identity }, 'gave the lease up: the TidbCluster controller has stopped');
+      if (reason === 'released') log.info({ identity }, 'giving the lease up: the TidbCluster controller has stopped');
       else log.warn({ identity, reason }, `stopped acting as the leader (${reason}): stopping the TidbCluster controller`);
       void controller.stop();
     },

@@ -174,7 +174,7 @@ t.test('the leader stopped with SIGTERM ends its controller before it gives the 
   figures.sigtermToExitMs = Date.now() - began;
   const log = logOf('tidb-steward-fence-c').filter((l) => l.time >= began - 50);
   const stoppedAt = log.findIndex((l) => /TidbCluster controller stopped/.test(l.msg));
-  const releasedAt = log.findIndex((l) => /gave the lease up/.test(l.msg));
+  const releasedAt = log.findIndex((l) => /giving the lease up/.test(l.msg));
   t.ok(stoppedAt >= 0 && releasedAt > stoppedAt, `controller stopped, then the Lease given up: ${log.map((l) => l.msg).join(' | ')}`);
   t.not(await holder(), 'steward-c', 'the Lease no longer names steward-c');
 });
