@@ -25,6 +25,8 @@ import { FINALIZER, names, ordinalOf } from '../specs/names.ts';
 import { componentObjects, type KubeObject } from '../specs/objects.ts';
 import { WorkQueue, type ReconcileResult } from './workqueue.ts';
 import { createHash } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { fenced, FencedError, StatusConflictError } from './fence.ts';
 
 /** The PD calls that change PD (PdClient satisfies it); reads come from the shared snapshot. */
 export interface PdPort {
@@ -58,8 +60,11 @@ export interface DisruptionPort {
 /** What the controller needs from Kubernetes. */
 export interface ControllerIO {
   apply(obj: KubeObject): Promise<void>;
-  /** Resolves to the resourceVersion the write produced. */
-  writeStatus(namespace: string, name: string, status: TidbClusterStatus): Promise<string>;
+  /**
+   * Writes the status only if the object is still at `resourceVersion` (the one the reconcile read);
+   * rejects with StatusConflictError otherwise. Resolves to the resourceVersion the write produced.
+   */
+  writeStatus(namespace: string, name: string, status: TidbClusterStatus, resourceVersion: string): Promise<string>;
   setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string): Promise<void>;
   diagnosisFacts(namespace: string, claims: string[]): Promise<{ nodes: NodeCapacity[]; storage: StorageFacts; claims: Map<string, PendingPod['claims'][number]> }>;
   /** Marks the claims of members a scale-in removed, so that their ordinals start from fresh volumes. */
@@ -85,6 +90,8 @@ export interface ControllerOptions {
   staleAfterMs: number;
   /** How often a Ready cluster is looked at again (PD health, store states). */
   resyncMs?: number;
+  /** How long stop() waits for in-flight reconciles (already fenced) before it gives up on them. */
+  stopTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -129,15 +136,41 @@ export class TidbClusterController {
   private readonly written = new Map<string, { resourceVersion: string; status: TidbClusterStatus }>();
   private readonly diagnosed = new Map<string, { at: number; result: Array<Diagnosis & { pod: string }> }>();
   private running = false;
+  /** Start and stop run one after the other, and a call superseded by a later one is skipped. */
+  private lifecycle: Promise<void> = Promise.resolve();
+  private generation = 0;
+  /** Aborted by stop(); the running term's signal also follows the leadership given to start(). */
+  private stopper: AbortController | null = null;
+  private fence: AbortSignal | null = null;
+  /** The fence of the term a reconcile was started in, carried through its awaits. */
+  private readonly term = new AsyncLocalStorage<AbortSignal>();
   /** Reconcile durations and counts, for the benchmark and /metrics. */
   readonly stats = { reconciles: 0, errors: 0, statusWrites: 0, applies: 0 };
 
   constructor(opts: ControllerOptions) {
-    this.opts = opts;
+    // Every port call checks the fence first, so no reconcile acts once this replica stops leading,
+    // whichever line of it is running (finalize, markStopping, a PD call, an event...).
+    const guard = () => this.guard();
+    this.opts = {
+      ...opts,
+      io: fenced(opts.io, guard),
+      events: fenced(opts.events, guard),
+      disruptions: fenced(opts.disruptions, guard),
+      pdFor: async (namespace, name) => fenced(await opts.pdFor(namespace, name), guard),
+    };
     this.now = opts.now ?? Date.now;
     this.queue = new WorkQueue({
       concurrency: opts.workers ?? 4,
       onError: (key, err, retryInMs) => {
+        if (err instanceof FencedError) {
+          opts.logger.info({ tidbcluster: key, reason: err.message }, 'reconcile stopped: this replica no longer acts');
+          return;
+        }
+        if (err instanceof StatusConflictError) {
+          // Someone wrote since the read (a spec change, or another replica): look again with fresh facts.
+          opts.logger.info({ tidbcluster: key, retryInMs }, `${err.message}; reconciling again`);
+          return;
+        }
         this.stats.errors++;
         opts.logger.warn({ tidbcluster: key, err: (err as Error).message, retryInMs }, 'reconcile failed; will retry');
       },
@@ -156,30 +189,63 @@ export class TidbClusterController {
     return this.reflectors.length > 0 && this.reflectors.every((r) => r.hasSynced());
   }
 
-  /** Starts the caches and the workers (when this replica becomes the leader). */
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    const { logger, sources, views, relistIntervalMs, staleAfterMs } = this.opts;
-    const common = { logger, relistIntervalMs, staleAfterMs };
-    this.applied.clear();
-    this.reflectors = [
-      new Reflector({ ...common, name: 'tidbclusters', source: sources.clusters, transform: views.cluster, store: this.clusters as Store<RawTidbCluster> }) as Reflector<unknown>,
-      new Reflector({ ...common, name: 'controller-pods', source: sources.pods, transform: views.pod, store: this.pods as Store<ControllerPod> }) as Reflector<unknown>,
-      new Reflector({ ...common, name: 'controller-statefulsets', source: sources.statefulSets, transform: views.sts, store: this.statefulSets as Store<ControllerSts> }) as Reflector<unknown>,
-    ];
-    for (const r of this.reflectors) r.start();
-    this.queue.start((key) => this.reconcileWhenSynced(key));
-    logger.info('TidbCluster controller started');
+  /**
+   * Starts the caches and the workers (when this replica becomes the leader). `leadership` is the
+   * fence of this term: once it is aborted, no reconcile acts. Calls to start() and stop() take effect
+   * one after the other, in the order they were made.
+   */
+  start(leadership?: AbortSignal): Promise<void> {
+    const generation = ++this.generation;
+    const step = this.lifecycle.then(() => {
+      if (generation !== this.generation) return;
+      this.stopper = new AbortController();
+      this.fence = leadership ? AbortSignal.any([this.stopper.signal, leadership]) : this.stopper.signal;
+      if (this.running) return;
+      this.running = true;
+      const { logger, sources, views, relistIntervalMs, staleAfterMs } = this.opts;
+      const common = { logger, relistIntervalMs, staleAfterMs };
+      this.applied.clear();
+      this.reflectors = [
+        new Reflector({ ...common, name: 'tidbclusters', source: sources.clusters, transform: views.cluster, store: this.clusters as Store<RawTidbCluster> }) as Reflector<unknown>,
+        new Reflector({ ...common, name: 'controller-pods', source: sources.pods, transform: views.pod, store: this.pods as Store<ControllerPod> }) as Reflector<unknown>,
+        new Reflector({ ...common, name: 'controller-statefulsets', source: sources.statefulSets, transform: views.sts, store: this.statefulSets as Store<ControllerSts> }) as Reflector<unknown>,
+      ];
+      for (const r of this.reflectors) r.start();
+      // Each reconcile carries the fence of the term it started in, even past a later restart.
+      this.queue.start((key) => this.term.run(this.fence!, () => this.reconcileWhenSynced(key)));
+      logger.info('TidbCluster controller started');
+    });
+    this.lifecycle = step.catch(() => {});
+    return step;
   }
 
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.queue.shutdown();
-    await Promise.all(this.reflectors.map((r) => r.stop()));
-    this.reflectors = [];
-    this.opts.logger.info('TidbCluster controller stopped');
+  /**
+   * Fences at once (no act after this call), then stops taking keys, waits a bounded time for the
+   * reconciles in flight to end, and stops the caches.
+   */
+  stop(): Promise<void> {
+    ++this.generation;
+    this.stopper?.abort(new Error('the TidbCluster controller is stopping'));
+    const step = this.lifecycle.then(async () => {
+      if (!this.running) return;
+      this.running = false;
+      const waitMs = this.opts.stopTimeoutMs ?? 5000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([this.queue.shutdown().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+      clearTimeout(timer);
+      if (!ended) this.opts.logger.warn({ waitedMs: waitMs }, 'reconciles still in flight after the stop timeout; they are fenced and make no further call');
+      await Promise.all(this.reflectors.map((r) => r.stop()));
+      this.reflectors = [];
+      this.opts.logger.info('TidbCluster controller stopped');
+    });
+    this.lifecycle = step.catch(() => {});
+    return step;
+  }
+
+  /** Throws when the term of the running reconcile (or the controller's, outside one) has ended. */
+  private guard(): void {
+    const fence = this.term.getStore() ?? this.fence;
+    if (fence?.aborted) throw new FencedError(fence.reason);
   }
 
   private async reconcileWhenSynced(key: string): Promise<ReconcileResult> {
@@ -283,8 +349,14 @@ export class TidbClusterController {
 
   private async writeIfChanged(raw: RawTidbCluster, status: TidbClusterStatus): Promise<boolean> {
     if (stableJson(status) === stableJson(raw.status)) return false;
-    const resourceVersion = await this.opts.io.writeStatus(raw.metadata.namespace, raw.metadata.name, status);
-    this.written.set(`${raw.metadata.namespace}/${raw.metadata.name}`, { resourceVersion, status });
+    this.guard();
+    const key = `${raw.metadata.namespace}/${raw.metadata.name}`;
+    // The status read is this process's own last write when the cache lags behind it (fresher()):
+    // then that write's resourceVersion is the one read.
+    const own = this.written.get(key);
+    const read = own && own.status === raw.status ? own.resourceVersion : raw.metadata.resourceVersion;
+    const resourceVersion = await this.opts.io.writeStatus(raw.metadata.namespace, raw.metadata.name, status, read);
+    this.written.set(key, { resourceVersion, status });
     this.stats.statusWrites++;
     return true;
   }
@@ -372,6 +444,7 @@ export class TidbClusterController {
    * refusal stops the step there and says why.
    */
   private async act(tc: TidbCluster, s: Step, o: Observed, log: Logger): Promise<void> {
+    this.guard();
     const { namespace, name } = tc.metadata;
     const key = `${namespace}/${name}`;
     if (s.replicas !== null) {
@@ -464,6 +537,7 @@ export class TidbClusterController {
     // A StatefulSet missing from the cache was deleted behind our back: apply it again.
     const present = obj.kind !== 'StatefulSet' || Object.values(o.sts).some((s) => s && (s as ControllerSts).name === obj.metadata.name);
     if (memo && memo.hash === hash && present && this.now() - memo.at < APPLY_MEMO_TTL_MS) return;
+    this.guard();
     await this.opts.io.apply(obj);
     this.stats.applies++;
     this.applied.set(key, { hash, at: this.now() });

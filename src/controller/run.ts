@@ -1,5 +1,5 @@
 // Wiring of the controller into the process: every replica campaigns for the Lease; the holder starts
-// the controller's caches and workers, and stops them when it loses the Lease.
+// the controller's caches and workers, fenced by its leadership, and stops them when it loses the Lease.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -23,7 +23,7 @@ import {
   writeStatus,
 } from '../k8s/tidbclusters.ts';
 import { TidbClusterController, type DisruptionPort, type PdPort } from './controller.ts';
-import { LeaderElector } from './leader.ts';
+import { LEASE_TIMING, LeaderElector } from './leader.ts';
 
 export interface RunControllerOptions {
   clients: KubeClients;
@@ -58,6 +58,9 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     pendingGraceMs: opts.pendingGraceMs,
     relistIntervalMs: opts.relistIntervalMs,
     staleAfterMs: opts.staleAfterMs,
+    // Shutdown (stop campaigning ≤ 2 Lease calls, this wait, release ≤ 2 Lease calls) must fit in the
+    // process's 10 s close grace.
+    stopTimeoutMs: 3000,
     sources: {
       clusters: tidbClusterSource(clients, cc),
       pods: podSource(clients, CONTROLLER_SELECTOR),
@@ -66,7 +69,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     views: { cluster: tidbClusterView, pod: controllerPodView, sts: controllerStsView },
     io: {
       apply: (obj) => apply(clients, cc, obj),
-      writeStatus: (ns, name, status) => writeStatus(cc, ns, name, status),
+      writeStatus: (ns, name, status, rv) => writeStatus(cc, ns, name, status, rv),
       setFinalizers: (ns, name, finalizers, rv) => setFinalizers(cc, ns, name, finalizers, rv),
       diagnosisFacts,
       retireClaims: (ns, claims, note) => retireClaims(clients, ns, claims, note),
@@ -76,13 +79,14 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
   const identity = opts.identity ?? `${hostname()}_${process.pid}`;
   const elector = new LeaderElector({
     identity,
-    lock: kubeLeaseLock(cc, opts.leaseNamespace, opts.leaseName),
-    onStartedLeading() {
+    lock: kubeLeaseLock(cc, opts.leaseNamespace, opts.leaseName, LEASE_TIMING.callTimeoutMs),
+    onStartedLeading(fence) {
       log.info({ identity, lease: `${opts.leaseNamespace}/${opts.leaseName}` }, 'became the leader: running the TidbCluster controller');
-      controller.start();
+      void controller.start(fence);
     },
-    onStoppedLeading() {
-      log.warn({ identity }, 'lost the lease: stopping the TidbCluster controller');
+    onStoppedLeading(reason) {
+      if (reason === 'released') log.info({ identity }, 'giving the lease up: the TidbCluster controller has stopped');
+      else log.warn({ identity, reason }, `stopped acting as the leader (${reason}): stopping the TidbCluster controller`);
       void controller.stop();
     },
     onNewLeader(holder) {
@@ -93,12 +97,16 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     },
   });
   elector.start();
-  return {
-    elector,
-    controller,
-    async stop() {
-      await elector.stop();
-      await controller.stop();
-    },
-  };
+  return { elector, controller, stop: () => shutDown(elector, controller) };
+}
+
+/**
+ * Shutdown in controller-runtime's order: stop campaigning (the lease is kept and its fence holds),
+ * end the controller (fenced at once; in-flight reconciles get a bounded wait), and only then give the
+ * lease up, so the next leader never runs beside a reconcile of this one.
+ */
+export async function shutDown(elector: Pick<LeaderElector, 'stopCampaigning' | 'release'>, controller: Pick<TidbClusterController, 'stop'>): Promise<void> {
+  await elector.stopCampaigning();
+  await controller.stop();
+  await elector.release();
 }

@@ -18,7 +18,9 @@ import type { RunningVolume } from '../domain/tidbcluster-admission.ts';
 import type { NodeCapacity, PendingPod, StorageFacts } from '../domain/pending.ts';
 import { FIELD_MANAGER, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, ordinalOf } from '../specs/names.ts';
 import type { KubeObject } from '../specs/objects.ts';
+import { StatusConflictError } from '../controller/fence.ts';
 import { apiStatus, type KubeClients } from './client.ts';
+import { deadline } from './deadline.ts';
 import type { ListWatchSource } from './reflector.ts';
 import type { Keyed } from './views.ts';
 
@@ -201,13 +203,22 @@ export async function apply(clients: KubeClients, cc: ControllerClients, obj: Ku
   }
 }
 
-/** Writes the status (server-side apply on the status subresource); resolves to the new resourceVersion. */
-export async function writeStatus(cc: ControllerClients, namespace: string, name: string, status: TidbClusterStatus): Promise<string> {
-  const res = await cc.custom.patchNamespacedCustomObjectStatus(
-    { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, fieldManager: FIELD_MANAGER, force: true, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TidbCluster', metadata: { name, namespace }, status } },
-    setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-  );
-  return String(res?.metadata?.resourceVersion ?? '');
+/**
+ * Writes the status with optimistic concurrency: a replacement of the status subresource carrying the
+ * resourceVersion the reconcile read, so a replica that read before someone else wrote (another
+ * leader, a stale one) gets 409 instead of overwriting. Resolves to the new resourceVersion.
+ */
+export async function writeStatus(cc: ControllerClients, namespace: string, name: string, status: TidbClusterStatus, resourceVersion: string, timeoutMs = 10_000): Promise<string> {
+  try {
+    const res = await cc.custom.replaceNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, fieldManager: FIELD_MANAGER, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TidbCluster', metadata: { name, namespace, resourceVersion }, status } },
+      deadline(timeoutMs),
+    );
+    return String(res?.metadata?.resourceVersion ?? '');
+  } catch (err) {
+    if (apiStatus(err) === 409) throw new StatusConflictError(namespace, name, resourceVersion);
+    throw err;
+  }
 }
 
 /** Sets the finalizer list (merge patch guarded by resourceVersion: a concurrent change makes it fail and retry). */
@@ -425,7 +436,8 @@ export function microTime(iso: string): string {
   return new Date(iso).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: string): LeaseLock {
+/** The controller's Lease; every call ends after `timeoutMs` (a hung connection must not outlive a renew deadline). */
+export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: string, timeoutMs: number): LeaseLock {
   const toRecord = (l: V1Lease): LeaseRecord => ({
     holder: l.spec?.holderIdentity ?? null,
     leaseDurationSeconds: l.spec?.leaseDurationSeconds ?? 15,
@@ -451,17 +463,17 @@ export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: st
     describe: () => `${namespace}/${name}`,
     async get() {
       try {
-        return toRecord(await cc.coordination.readNamespacedLease({ namespace, name }));
+        return toRecord(await cc.coordination.readNamespacedLease({ namespace, name }, deadline(timeoutMs)));
       } catch (err) {
         if (apiStatus(err) === 404) return null;
         throw err;
       }
     },
     async create(r) {
-      await cc.coordination.createNamespacedLease({ namespace, body: body(r) });
+      await cc.coordination.createNamespacedLease({ namespace, body: body(r) }, deadline(timeoutMs));
     },
     async update(r) {
-      await cc.coordination.replaceNamespacedLease({ namespace, name, body: body(r) });
+      await cc.coordination.replaceNamespacedLease({ namespace, name, body: body(r) }, deadline(timeoutMs));
     },
   };
 }

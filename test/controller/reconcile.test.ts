@@ -26,7 +26,7 @@ function harness() {
   let now = 1_000_000;
   const io: ControllerIO = {
     apply: async (o) => void applied.push(o),
-    writeStatus: async (_ns, _n, s) => {
+    writeStatus: async (_ns, _n, s, _rv) => {
       statuses.push(s);
       return String(++rv);
     },
