@@ -296,3 +296,22 @@ t.test('resume after the spec was lowered: members and stores beyond it are remo
   t.same(h.renewed, ['pd-basic-pd-3']);
   t.ok(h.events.includes('ClaimRenewed'));
 });
+
+t.test("a PD member whose node went dark: PD's serial /health is never asked; TiKV and TiDB keep scaling and status names the member", async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  // Real PD asks its members one after another, 3 s each: with one member dark, /health outlasts any deadline.
+  h.pd.health = () => new Promise(() => undefined);
+  h.pd.silent.add('basic-pd-2');
+  h.c.clusters.upsert('db/basic', h.tc({ tikv: { replicas: 4 }, tidb: { replicas: 3 } }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  const replicas = (name: string) => h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === name).at(-1)?.spec.replicas;
+  t.equal(replicas('basic-tikv'), 4, 'TiKV scaled out');
+  t.equal(replicas('basic-tidb'), 3, 'TiDB scaled out');
+  const status = h.statuses.at(-1)!;
+  t.same(status.pd!.members!.find((m) => m.name === 'basic-pd-2'), { name: 'basic-pd-2', health: false, leader: false });
+  t.match(status.conditions!.find((c) => c.type === 'Degraded'), { status: 'True', reason: 'PDMemberUnhealthy', message: /basic-pd-2/ });
+});
