@@ -237,3 +237,12 @@ t.test('conditions keep their transition time while the status holds', async (t)
   t.equal(paused?.lastTransitionTime, '2026-01-02T03:04:05.000Z', 'Paused did not');
   t.equal(paused?.observedGeneration, 2);
 });
+
+t.test('finding 9: PD unreachable never reads as "every member is healthy"', async (t) => {
+  const o = observed();
+  o.pd = { reachable: false, error: 'PD is unreachable (http://pd: connect ECONNREFUSED)', members: [], leader: null };
+  o.stores = null;
+  const s = deriveStatus(makeTc().status({ pd: { bootstrapped: true } }).obj(), o, outcome());
+  t.equal(cond(s.conditions, 'Degraded'), "Unknown PDUnreachable: members' health is unknown: PD is unreachable (http://pd: connect ECONNREFUSED)");
+  t.match(cond(s.conditions, 'Ready'), /^False /);
+});
