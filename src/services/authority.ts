@@ -5,7 +5,7 @@
 // ledger, with the version read, before the caller acts. Any replica may be asked for any member at
 // any time: two that decided on the same ledger cannot both write it.
 import type { Logger } from 'pino';
-import { decideDisruption, type DisruptionAct, type DisruptionDecision, type LeavingEntry } from '../domain/drain.ts';
+import { CONTROLLER_ACTS, decideDisruption, type DisruptionAct, type DisruptionDecision, type LeavingEntry } from '../domain/drain.ts';
 import { deriveMembers, disruptionMembers, memberNameMatchesPod, podOfStoreAddress, type MemberPodFacts, type MemberView, type ReportedMember } from '../domain/members.ts';
 import { objectKey } from '../domain/model.ts';
 import type { Ledger, LedgerPort, VersionedLedger } from '../k8s/disruptions.ts';
@@ -76,6 +76,12 @@ export function regionFaults(checks: ReadonlyMap<RegionCheck, CheckedRegion[]>, 
   return { worst, regions: faults.size };
 }
 
+/** A snapshot with every fact unknown, for a PD client that could not even be made (TLS Secret unreadable). */
+function emptyFacts(at: number, why: string): PdFacts {
+  const unknown = { members: why, stores: why, evicting: why, maxReplicas: why, regionChecks: why, locationLabels: why };
+  return { at, members: null, leader: null, stores: null, evicting: null, maxReplicas: null, regionChecks: null, locationLabels: null, unknown };
+}
+
 export class DisruptionAuthority {
   private readonly deps: AuthorityDeps;
 
@@ -137,8 +143,23 @@ export class DisruptionAuthority {
 
   /** Reads the snapshot and the ledger and judges the request. Never writes. */
   async assess(req: DisruptionRequest): Promise<Assessment> {
-    const [facts, versioned] = await Promise.all([this.deps.pd.facts(req.namespace, req.cluster), this.deps.ledger.read(req.namespace, req.cluster)]);
+    const [settled, versioned] = await Promise.all([
+      this.deps.pd.facts(req.namespace, req.cluster).then(
+        (f) => f,
+        (err: Error) => emptyFacts(this.deps.now(), err.message),
+      ),
+      this.deps.ledger.read(req.namespace, req.cluster),
+    ]);
+    const facts = settled;
     const now = this.deps.now();
+    // The controller recorded this very pod's removal (a suspend, a scale-in): it goes on that record,
+    // also when PD no longer answers (a suspend stops PD on purpose).
+    const byController = req.podUid
+      ? versioned.ledger.leaving.find((e) => e.component === req.component && e.pod === req.pod && e.podUid === req.podUid && e.act !== undefined && CONTROLLER_ACTS.has(e.act))
+      : undefined;
+    if (byController) {
+      return { facts, versioned, members: [], self: undefined, recorded: byController, unknown: null, decision: { allowed: true, reason: `its ${byController.act} was allowed and recorded ${Math.round((now - byController.since) / 1000)}s ago` } };
+    }
     const needed = req.component === 'pd' ? (['members'] as const) : (['stores', 'maxReplicas', 'regionChecks'] as const);
     const unknown = missingFact(facts, needed);
     const members = unknown ? [] : this.members(req.namespace, req.cluster, req.component, facts, versioned.ledger, req.pod)!;

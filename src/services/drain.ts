@@ -341,9 +341,9 @@ export class DrainService {
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading PD members, their health and the DisruptionLedger';
       const a = await this.authority.assess(ask);
-      if (a.unknown) throw new Error(a.unknown);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
+      if (a.unknown) throw new Error(a.unknown);
       if (!a.self) return allow(a.decision.reason);
       if (!a.decision.allowed) return wait(key, a.decision.reason);
       const handOver = decidePdRemoval(a.self.name, {
@@ -415,9 +415,9 @@ export class DrainService {
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading TiKV stores, region checks and the DisruptionLedger';
       const a = await this.authority.assess(ask);
-      if (a.unknown) throw new Error(a.unknown);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
+      if (a.unknown) throw new Error(a.unknown);
       if (!a.self || a.self.state === 'gone') return allow(a.decision.reason);
       if (!a.decision.allowed) return wait(key, a.decision.reason);
       const facts = a.facts;

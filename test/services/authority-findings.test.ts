@@ -102,3 +102,12 @@ t.test('finding 9: what the drain service keeps per pod, cluster or node goes wi
   await drain.reconcileEvictions();
   t.same(drain.kept, { waiting: 0, transfers: 0, nodes: 0 });
 });
+
+t.test('a pod the controller recorded as stopped by a suspend goes on that record, also when PD no longer answers', async (t) => {
+  const { drain, pd, ledger } = setup();
+  await ledger.write('db', 'basic', { leaving: [{ component: 'tikv', member: '3', pod: 'basic-tikv-2', podUid: 'tikv-uid-2', since: 1_000_000, act: 'suspend' }], evictions: [], seenEvictions: [] }, null);
+  pd.down = true;
+  const del = { namespace: 'db', name: 'basic-tikv-2', dryRun: false, via: 'delete' as const };
+  t.match(await drain.reviewRemoval(del), { allowed: true, reason: /tidb-steward's controller removes it \(suspend, recorded in the DisruptionLedger/ });
+  t.match(await drain.reviewRemoval({ ...del, name: 'basic-tikv-1' }), { allowed: false, code: 429, message: /PD is unreachable/ }, 'a pod without such a record still needs PD');
+});
