@@ -45,6 +45,20 @@ const since = (ms: number) => ((Date.now() - ms) / 1000).toFixed(1);
 const thePd = () => pd!;
 
 t.before(async () => {
+  let cleanup: (() => Promise<void>) | null = null;
+  // One teardown, in order, for whatever was set up (a failed start must not leave the stand-in
+  // listening, which would keep this process alive).
+  t.teardown(async () => {
+    if (cleanup) {
+      await kubectl(['uncordon', ...NODES.map((n) => n.name)]);
+      // While tidb-steward and PD still answer: its finalizer ends what the cluster left in PD.
+      await kubectl(['delete', 'tidbcluster', '-n', NS, TC, '--wait=true', '--timeout=90s'], { timeoutMs: 100_000 });
+      await cleanup();
+    }
+    await pd?.stop();
+    await fleet.stop();
+    t.comment(`figures:\n${figures.join('\n')}`);
+  });
   await fleet.start();
   pd = tcPd({ namespace: NS, cluster: TC, pdMembers: 5, tikvStores: 3, fleet, onFollow: (l) => t.comment(`pd: ${l}`) });
   t.comment(pd.line);
@@ -52,16 +66,7 @@ t.before(async () => {
   cluster = await ensureCluster({ stewardEnv: env, nodes: NODES });
   await fleet.follow(KUBECONFIG);
   await installCrd();
-  const cleanup = await namespace(NS);
-  t.teardown(async () => {
-    await kubectl(['uncordon', ...NODES.map((n) => n.name)]);
-    // While tidb-steward and PD still answer: its finalizer ends what the cluster left in PD.
-    await kubectl(['delete', 'tidbcluster', '-n', NS, TC, '--wait=true', '--timeout=90s'], { timeoutMs: 100_000 });
-    await cleanup();
-    await pd?.stop();
-    await fleet.stop();
-    t.comment(`figures:\n${figures.join('\n')}`);
-  });
+  cleanup = await namespace(NS);
   // After the namespace is emptied: pods of an earlier run are not this run's members.
   await pd.start();
   await dropReleasedVolumes();
