@@ -170,6 +170,7 @@ t.test('two PD node drains and a PD scale-in 5 → 3 started in the same second:
   const drains = nodesToDrain(pods, 3);
   if (drains.length < 2) return t.fail(`no two nodes hold only PD members that stay: ${JSON.stringify(pods.map((p) => [p.name, p.node]))}`);
   const sampler = watchCluster({ namespace: NS, cluster: TC, selector: selector('pd'), expectedPods: names });
+  t.teardown(() => sampler.stop());
   await sampler.ready;
   const started = Date.now();
   const results = await atOnce([...drains.map((d) => [`drain ${d.node} (${d.pods.join(', ')})`, drainAct(d.node, selector('pd'))] as [string, () => Promise<{ code: number; out: string }>]), ['scale-in 5 → 3', patchAct({ spec: { pd: { replicas: 3 } } })]]);
@@ -229,6 +230,7 @@ t.test('two TiKV node drains and a TiKV scale-in 4 → 3 started in the same sec
   const drains = nodesToDrain(pods, 3);
   if (drains.length < 2) return t.fail(`no two nodes hold only TiKV stores that stay: ${JSON.stringify(pods.map((p) => [p.name, p.node]))}`);
   const sampler = watchCluster({ namespace: NS, cluster: TC, selector: selector('tikv'), expectedPods: names });
+  t.teardown(() => sampler.stop());
   await sampler.ready;
   const started = Date.now();
   const results = await atOnce([...drains.map((d) => [`drain ${d.node} (${d.pods.join(', ')})`, drainAct(d.node, selector('tikv'))] as [string, () => Promise<{ code: number; out: string }>]), ['scale-in 4 → 3', patchAct({ spec: { tikv: { replicas: 3 } } })]]);
@@ -337,6 +339,7 @@ t.test('a suspend with tidb-steward killed in the middle: after resume no evict-
   await until('no member leaving', async () => (await ledgerNow()).leaving.length === 0, 120_000, 1000);
   const all = (await podsNow(`app.kubernetes.io/instance=${TC}`)).map((p) => p.name);
   const sampler = watchCluster({ namespace: NS, cluster: TC, selector: `app.kubernetes.io/instance=${TC}`, expectedPods: all });
+  t.teardown(() => sampler.stop());
   await sampler.ready;
   const storesBefore = (await thePd().stores()).filter((s) => s.state === 'Up').map((s) => s.id).sort();
   const started = Date.now();

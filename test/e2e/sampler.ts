@@ -80,7 +80,7 @@ export interface Sampler {
   live(): ClusterSample;
   /** Resolves with the live state once `pred` holds for it, checked at every event. */
   when(what: string, pred: (s: ClusterSample) => boolean, timeoutMs?: number): Promise<ClusterSample>;
-  /** Stops the watches; one sample per revision from the baseline on, in revision order. */
+  /** Stops the watches; one sample per revision from the baseline on, in revision order (the same on every call). */
   stop(): Promise<ClusterSample[]>;
 }
 
@@ -97,6 +97,7 @@ export function watchCluster(opts: { namespace: string; cluster: string; selecto
   let liveLedger: { leaving: LeavingSample[]; evictions: EvictionSample[] } = { leaving: [], evictions: [] };
   let liveRv = 0;
   const waiters = new Set<() => void>();
+  let stopped: Promise<ClusterSample[]> | null = null;
   const live = (): ClusterSample => ({ rv: liveRv, at: Date.now(), pods: new Map(livePods), leaving: liveLedger.leaving, evictions: liveLedger.evictions });
   const ledgerOf = (type: string, spec: { leaving?: LeavingSample[]; evictions?: EvictionSample[] } | undefined) =>
     type === 'DELETED' ? { leaving: [], evictions: [] } : { leaving: spec?.leaving ?? [], evictions: spec?.evictions ?? [] };
@@ -155,26 +156,30 @@ export function watchCluster(opts: { namespace: string; cluster: string; selecto
         check();
       });
     },
-    async stop() {
-      await Promise.all(watches.map((w) => w.stop()));
-      const pods = new Map<string, PodSample>();
-      let ledger: { leaving: LeavingSample[]; evictions: EvictionSample[] } = { leaving: [], evictions: [] };
-      const samples: ClusterSample[] = [];
-      const ordered = [...events].sort((a, b) => a.rv - b.rv);
-      const snapshot = (rv: number, at: number) => samples.push({ rv, at, pods: new Map(pods), leaving: ledger.leaving, evictions: ledger.evictions });
-      for (const [i, e] of ordered.entries()) {
-        // The state at the baseline, once every event before it applied.
-        if (e.rv >= baseline && (i === 0 || ordered[i - 1]!.rv < baseline)) snapshot(ordered[i - 1]?.rv ?? e.rv, e.at);
-        if (e.kind === 'pod') {
-          if (e.type === 'DELETED') pods.delete(e.object.metadata.name);
-          else pods.set(e.object.metadata.name, podOf(e.object));
-        } else ledger = ledgerOf(e.type, e.object.spec);
-        // Then one sample per revision: the state once all of that revision's events applied.
-        if (e.rv >= baseline && ordered[i + 1]?.rv !== e.rv) snapshot(e.rv, e.at);
-      }
-      return samples;
+    stop() {
+      // Idempotent: a test's teardown stops it again, so a failed test leaves no kubectl running.
+      return (stopped ??= replay());
     },
   };
+  async function replay(): Promise<ClusterSample[]> {
+    await Promise.all(watches.map((w) => w.stop()));
+    const pods = new Map<string, PodSample>();
+    let ledger: { leaving: LeavingSample[]; evictions: EvictionSample[] } = { leaving: [], evictions: [] };
+    const samples: ClusterSample[] = [];
+    const ordered = [...events].sort((a, b) => a.rv - b.rv);
+    const snapshot = (rv: number, at: number) => samples.push({ rv, at, pods: new Map(pods), leaving: ledger.leaving, evictions: ledger.evictions });
+    for (const [i, e] of ordered.entries()) {
+      // The state at the baseline, once every event before it applied.
+      if (e.rv >= baseline && (i === 0 || ordered[i - 1]!.rv < baseline)) snapshot(ordered[i - 1]?.rv ?? e.rv, e.at);
+      if (e.kind === 'pod') {
+        if (e.type === 'DELETED') pods.delete(e.object.metadata.name);
+        else pods.set(e.object.metadata.name, podOf(e.object));
+      } else ledger = ledgerOf(e.type, e.object.spec);
+      // Then one sample per revision: the state once all of that revision's events applied.
+      if (e.rv >= baseline && ordered[i + 1]?.rv !== e.rv) snapshot(e.rv, e.at);
+    }
+    return samples;
+  }
 }
 
 /** Pod names that are away in a sample: missing, deleting, not Running or not Ready. */
