@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logPath } from '../cluster/procs.ts';
 import { ensureUp, restartSteward, setNodes } from './cluster.ts';
-import { kubectl, kubectlOk, kubectlWatch, sleep, until } from './helpers.ts';
+import { kubectl, kubectlOk, sleep, until } from './helpers.ts';
+import { podAway, watchCluster } from './sampler.ts';
 import { STATE } from '../cluster/paths.ts';
 import { generate } from 'selfsigned';
 import { startPdBackend, type PdBackend } from './pd-backend.ts';
@@ -109,22 +110,13 @@ function follow(backend: PdBackend, selector: string, keepDown: Set<string>, sta
   };
 }
 
-const POD_EVENT = 'jsonpath={.type}|{.object.metadata.resourceVersion}|{.object.metadata.name}|{.object.metadata.deletionTimestamp}|{.object.status.phase}|{.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}';
-// No {range}: kubectl's watch prints only the first event of a template that has one.
-const LEDGER_EVENT = 'jsonpath={.type}|{.object.metadata.resourceVersion}|{.object.spec.leaving[*].pod}{"\\n"}';
-
 /**
  * Samples PD (members answering their /ping) every 100 ms, and the members away at every change the
- * API server makes: pods deleting, not Ready or missing, and members the cluster's DisruptionLedger
- * lists as leaving (a removal allowed and the member not back yet). Pods and the ledger are watched,
- * not polled, so a member away for less than a poll is still seen; their events are replayed in
- * resourceVersion order (one etcd holds both here), so each sample is the cluster at one revision.
+ * API server makes (sampler.ts): pods deleting, not Ready or missing, and members the cluster's
+ * DisruptionLedger lists as leaving (a removal allowed and the member not back yet).
  */
 function sample(backend: PdBackend, cluster: string, selector: string, expectedPods: readonly string[]) {
   const pdSamples: Array<{ at: number; serving: number }> = [];
-  const events: Array<{ rv: number; at: number; kind: 'pod' | 'ledger'; type: string; f: string[] }> = [];
-  const seen = new Set<string>();
-  let baseline = Infinity;
   let stopped = false;
   const pdLoop = (async () => {
     while (!stopped) {
@@ -133,54 +125,17 @@ function sample(backend: PdBackend, cluster: string, selector: string, expectedP
       await sleep(Math.max(0, 100 - (Date.now() - at)));
     }
   })();
-  const record = (kind: 'pod' | 'ledger') => (line: string) => {
-    const [type = '', rv, ...f] = line.split('|');
-    if (kind === 'pod') seen.add(f[0]!);
-    events.push({ rv: Number(rv), at: Date.now(), kind, type, f });
-  };
-  const watches = [
-    kubectlWatch(['get', 'pods', '-n', NS, '-l', selector, '-w', '--output-watch-events', '-o', POD_EVENT], record('pod')),
-    kubectlWatch(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, '--field-selector', `metadata.name=${cluster}`, '-w', '--output-watch-events', '-o', LEDGER_EVENT], record('ledger')),
-  ];
+  const watch = watchCluster({ namespace: NS, cluster, selector, expectedPods });
   return {
-    /**
-     * Resolves once the pod watch has listed every expected pod, with the revision from which the
-     * replay knows the whole state: the watches' first lists arrive one object at a time, so a replay
-     * of them alone would count pods not yet listed as missing.
-     */
-    ready: (async () => {
-      await until('the pod watch listed every pod', async () => expectedPods.every((p) => seen.has(p)), 30_000, 100);
-      // kubectl prints lists without their resourceVersion: ask the API for the lists' own.
-      const rvs = await Promise.all(
-        [`/api/v1/namespaces/${NS}/pods?limit=1`, `/apis/tidb-steward.dev/v1alpha1/namespaces/${NS}/disruptionledgers?limit=1`].map(async (path) => Number(JSON.parse(await kubectlOk(['get', '--raw', path])).metadata.resourceVersion)),
-      );
-      if (!rvs.every((rv) => rv > 0)) throw new Error(`no list resourceVersion: ${rvs.join(', ')}`);
-      baseline = Math.max(...rvs);
-    })(),
+    ready: watch.ready,
     async stop() {
       stopped = true;
-      await Promise.all([pdLoop, ...watches.map((w) => w.stop())]);
-      const pods = new Map<string, { present: boolean; deleting: boolean; phase: string; ready: boolean }>();
-      let leaving: string[] = [];
-      const podSamples: Array<{ at: number; away: number; who: string[] }> = [];
-      const ordered = [...events].sort((a, b) => a.rv - b.rv);
-      const snapshot = (at: number) => {
-        const who = new Set(leaving);
-        for (const name of expectedPods) {
-          const p = pods.get(name);
-          if (!p || !p.present || p.deleting || p.phase !== 'Running' || !p.ready) who.add(name);
-        }
-        podSamples.push({ at, away: who.size, who: [...who].sort() });
-      };
-      for (const [i, e] of ordered.entries()) {
-        // The state at the baseline, once every event before it applied.
-        if (e.rv >= baseline && (i === 0 || ordered[i - 1]!.rv < baseline)) snapshot(e.at);
-        const { type, f } = e;
-        if (e.kind === 'pod') pods.set(f[0]!, { present: type !== 'DELETED', deleting: Boolean(f[1]), phase: f[2] ?? '', ready: f[3] === 'True' });
-        else leaving = type === 'DELETED' ? [] : (f[0] ?? '').split(' ').filter(Boolean);
-        // Then one sample per revision: the state once all of that revision's events applied.
-        if (e.rv >= baseline && ordered[i + 1]?.rv !== e.rv) snapshot(e.at);
-      }
+      const [, samples] = await Promise.all([pdLoop, watch.stop()]);
+      const podSamples = samples.map((s) => {
+        const who = new Set(s.leaving.map((e) => e.pod));
+        for (const name of expectedPods) if (podAway(s, name)) who.add(name);
+        return { at: s.at, away: who.size, who: [...who].sort() };
+      });
       return { pdSamples, podSamples };
     },
   };

@@ -16,6 +16,8 @@ export interface TcStore {
   id: number;
   pod: string | null;
   state: string;
+  /** Region leaders PD counts on it. */
+  leaders: number;
   /** When it was first seen Tombstone (ms). */
   tombstoneAt?: number;
 }
@@ -85,7 +87,7 @@ function standin(model: PdModel, opts: TcPdOptions): TcPdHandle {
     async makeLeader(name) {
       model.leader = name;
     },
-    stores: async () => model.stores.map((s) => ({ id: s.id, pod: s.pod, state: s.state, ...(s.tombstoneAt ? { tombstoneAt: s.tombstoneAt } : {}) })),
+    stores: async () => model.stores.map((s) => ({ id: s.id, pod: s.pod, state: s.state, leaders: s.leaders, ...(s.tombstoneAt ? { tombstoneAt: s.tombstoneAt } : {}) })),
     evicting: async () => [...model.evicting],
     async evict(id) {
       model.evicting.add(id);
@@ -141,7 +143,7 @@ function real(opts: TcPdOptions): TcPdHandle {
       const r = await get('/pd/api/v1/stores?state=0&state=1&state=2');
       if (r.status !== 200) throw new Error(`GET /pd/api/v1/stores: HTTP ${r.status} ${r.text.slice(0, 120)}`);
       return ((r.json as { stores?: StoreInfo[] }).stores ?? [])
-        .map((s) => ({ id: s.store.id, pod: s.store.labels?.find((l) => l.key === 'pod')?.value ?? null, state: s.store.state_name, ...(tombstoneAt.has(s.store.id) ? { tombstoneAt: tombstoneAt.get(s.store.id)! } : {}) }))
+        .map((s) => ({ id: s.store.id, pod: s.store.labels?.find((l) => l.key === 'pod')?.value ?? null, state: s.store.state_name, leaders: s.status?.leader_count ?? 0, ...(tombstoneAt.has(s.store.id) ? { tombstoneAt: tombstoneAt.get(s.store.id)! } : {}) }))
         .sort((a, b) => a.id - b.id);
     },
     async evicting() {
