@@ -77,9 +77,10 @@ export function regionFaults(checks: ReadonlyMap<RegionCheck, CheckedRegion[]>, 
 }
 
 /** A snapshot with every fact unknown, for a PD client that could not even be made (TLS Secret unreadable). */
-function emptyFacts(at: number, why: string): PdFacts {
+function emptyFacts(why: string): PdFacts {
   const unknown = { members: why, stores: why, evicting: why, maxReplicas: why, regionChecks: why, locationLabels: why };
-  return { at, members: null, leader: null, stores: null, evicting: null, maxReplicas: null, regionChecks: null, locationLabels: null, unknown };
+  // at -1: never read from PD.
+  return { at: -1, members: null, leader: null, stores: null, evicting: null, maxReplicas: null, regionChecks: null, locationLabels: null, unknown };
 }
 
 export class DisruptionAuthority {
@@ -143,14 +144,15 @@ export class DisruptionAuthority {
 
   /** Reads the snapshot and the ledger and judges the request. Never writes. */
   async assess(req: DisruptionRequest): Promise<Assessment> {
-    const [settled, versioned] = await Promise.all([
-      this.deps.pd.facts(req.namespace, req.cluster).then(
-        (f) => f,
-        (err: Error) => emptyFacts(this.deps.now(), err.message),
-      ),
+    // A client that could not be made (its TLS Secret unreadable) says why in its own words.
+    let clientError: string | null = null;
+    const [facts, versioned] = await Promise.all([
+      this.deps.pd.facts(req.namespace, req.cluster).catch((err: Error) => {
+        clientError = err.message;
+        return emptyFacts(err.message);
+      }),
       this.deps.ledger.read(req.namespace, req.cluster),
     ]);
-    const facts = settled;
     const now = this.deps.now();
     // The controller recorded this very pod's removal (a suspend, a scale-in): it goes on that record,
     // also when PD no longer answers (a suspend stops PD on purpose).
@@ -161,7 +163,7 @@ export class DisruptionAuthority {
       return { facts, versioned, members: [], self: undefined, recorded: byController, unknown: null, decision: { allowed: true, reason: `its ${byController.act} was allowed and recorded ${Math.round((now - byController.since) / 1000)}s ago` } };
     }
     const needed = req.component === 'pd' ? (['members'] as const) : (['stores', 'maxReplicas', 'regionChecks'] as const);
-    const unknown = missingFact(facts, needed);
+    const unknown = clientError ?? missingFact(facts, needed);
     const members = unknown ? [] : this.members(req.namespace, req.cluster, req.component, facts, versioned.ledger, req.pod)!;
     const self = req.member !== undefined ? members.find((m) => m.name === req.member && m.state !== 'joining') : members.find((m) => m.pod === req.pod && m.state !== 'joining' && m.state !== 'gone') ?? members.find((m) => m.pod === req.pod && m.state === 'gone');
     const recorded = self ? versioned.ledger.leaving.find((e) => e.component === req.component && e.member === self.name && e.podUid === req.podUid) : undefined;
