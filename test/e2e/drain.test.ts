@@ -48,7 +48,7 @@ t.test('draining the node of a PD pod while PD cannot be reached: 429 "not yet",
   const seconds = (Date.now() - started) / 1000;
   t.not(r.code, 0, 'drain gives up only at its own --timeout');
   t.match(r.stderr + r.stdout, /will retry after 5s/, 'kubectl drain saw TooManyRequests and retried');
-  t.match(r.stderr + r.stdout, new RegExp(`${NS}/drain-pd-0 cannot go yet: cannot check it with PD of cluster ${NS}/drain: PD is unreachable`));
+  t.match(r.stderr + r.stdout, new RegExp(`${NS}/drain-pd-0 cannot go yet: cannot check it with PD of cluster ${NS}/drain: PD's members and their health cannot be read: PD is unreachable`));
   t.ok(seconds >= 19, `drain kept retrying for ${seconds.toFixed(1)}s`);
   t.equal(await nodeOf('drain-pd-0'), node, 'the PD pod was not evicted');
   const cordoned = await kubectlOk(['get', 'node', node, '-o', 'jsonpath={.spec.unschedulable}']);
