@@ -1,5 +1,6 @@
 // The README is held to the code: its configuration table to the config schema, its metrics table to
 // the registry, its quoted messages to what the policy prints, its layout to the tree.
+import { missingFact } from '../src/pd/facts.ts';
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { ConfigSchema, SETTINGS, loadConfig } from '../src/config.ts';
@@ -95,7 +96,8 @@ t.test('quoted messages are the ones the policy prints', async (t) => {
   // The service wraps each reason as "<ns>/<pod> cannot go yet: <reason>"; PD errors likewise.
   const service = readFileSync(new URL('../src/services/drain.ts', import.meta.url), 'utf8');
   t.match(service, '`${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${e.message}; will retry`');
-  quote('`db/basic-pd-1 cannot go yet: cannot check it with PD of cluster db/basic: PD is unreachable (...); will retry`');
+  const unknownMembers = missingFact({ at: 0, members: null, leader: null, stores: [], evicting: [], maxReplicas: 3, regionChecks: new Map(), locationLabels: [], unknown: { members: 'PD is unreachable (...)' } }, ['members']);
+  quote(`\`db/basic-pd-1 cannot go yet: cannot check it with PD of cluster db/basic: ${unknownMembers}; will retry\``);
   quote('`db/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1`');
 });
 
