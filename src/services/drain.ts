@@ -31,7 +31,6 @@ import type { NodeStore, PodStore } from '../state/stores.ts';
 /** The PD calls of leader hand-over and eviction; PdClient implements it. */
 export interface PdApi {
   members(): Promise<{ members: Member[]; leader?: Member | null | undefined }>;
-  health(): Promise<Array<{ name: string; health: boolean }>>;
   transferLeader(to: string): Promise<void>;
   stores(): Promise<StoreInfo[]>;
   evictingStores(): Promise<string[]>;
