@@ -149,7 +149,7 @@ export class TidbClusterController {
 
   constructor(opts: ControllerOptions) {
     // Every port call checks the fence first, so no reconcile acts once this replica stops leading,
-    // whichever line of it is running (finalize, markStopping, a PD call, an event...).
+    // whichever line of it is running (finalize, a ledger record, a PD call, an event...).
     const guard = () => this.guard();
     this.opts = {
       ...opts,
