@@ -1,6 +1,6 @@
-// The one place where the controller asks whether a member may leave now: every member it removes
-// (PD scale-in, TiKV scale-in, suspend) goes through mayRemoveMember, which asks the drain policy, so
-// that a node drain and a scale-in are judged by the same rules.
+// The hand-over a member needs before it goes (PD leadership moved, TiKV leaders evicted), as the
+// drain webhooks work it out. Whether it may go at all is the disruption authority's call
+// (services/authority.ts), which the controller asks, and records with, before it acts.
 import { decidePdRemoval, decideTikvRemoval, type DrainDecision, type PdState, type TikvState } from './drain.ts';
 
 export type RemovalRequest =

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { logPath } from '../cluster/procs.ts';
 import { ensureUp, restartSteward, setNodes } from './cluster.ts';
 import { kubectl, kubectlOk, sleep, until } from './helpers.ts';
-import { podAway, watchCluster } from './sampler.ts';
+import { podAway, watchCluster, type PodSample } from './sampler.ts';
 import { STATE } from '../cluster/paths.ts';
 import { generate } from 'selfsigned';
 import { startPdBackend, type PdBackend } from './pd-backend.ts';
@@ -22,14 +22,7 @@ const note = (line: string) => {
   t.comment(line);
 };
 
-interface PodState {
-  name: string;
-  uid: string;
-  node: string | null;
-  phase: string;
-  ready: boolean;
-  deleting: boolean;
-}
+type PodState = Omit<PodSample, 'annotations'>;
 
 async function podStates(selector: string): Promise<PodState[]> {
   const out = await kubectlOk(['get', 'pods', '-n', NS, '-l', selector, '-o', 'json']);

@@ -3,9 +3,7 @@
 // (`kubectl get -w --output-watch-events`), not polled, so a member away for less than a poll is still
 // seen; their events are replayed in resourceVersion order (one etcd holds both here), so each sample
 // is the cluster at one revision.
-import { kubectlOk, kubectlWatch } from '../cluster/controlplane.ts';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { kubectlOk, kubectlWatch, sleep } from './helpers.ts';
 
 export interface PodSample {
   name: string;
