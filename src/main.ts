@@ -22,6 +22,7 @@ import { followCaBundle } from './k8s/webhooks.ts';
 import { runController } from './controller/run.ts';
 import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
+import { ClusterObservations } from './state/observations.ts';
 import { MapStore, NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
 import type { ClaimView, VolumeView } from './domain/model.ts';
 import type { Server as TlsServer } from 'node:tls';
@@ -166,8 +167,11 @@ const pdRegistry = new PdRegistry({
   tlsFor: (namespace, cluster) => readPdTlsSecret(clients, namespace, config.pdTlsSecret.replaceAll('{cluster}', cluster), config.kubeTimeoutMs),
   now: Date.now,
 });
-const pdAccess = new PdAccess({ client: (namespace, cluster) => pdRegistry.get(namespace, cluster), ttlMs: config.pdFactsTtlMs, now: Date.now });
-const disruptionLedger = kubeLedger(clients, config.kubeTimeoutMs);
+// What PD and the ledger last said about each cluster, for the per-cluster metrics (no call at scrape).
+const observations = new ClusterObservations({ keepMs: 10 * 60_000, now: Date.now });
+metrics.watchClusters(() => observations.samples());
+const pdAccess = new PdAccess({ client: (namespace, cluster) => pdRegistry.get(namespace, cluster), ttlMs: config.pdFactsTtlMs, now: Date.now, onFacts: (ns, c, f) => observations.pd(ns, c, f) });
+const disruptionLedger = kubeLedger(clients, config.kubeTimeoutMs, (ns, c, l) => observations.ledger(ns, c, l));
 const authority = new DisruptionAuthority({ pods, nodes, pd: pdAccess, ledger: disruptionLedger, now: Date.now, logger });
 const drain = new DrainService({
   pods,

@@ -90,3 +90,26 @@ t.test('a PingCAP-shaped TidbCluster is admitted with warnings, built with its m
   const claims = JSON.parse(await kubectlOk(['get', 'pvc', '-n', NS, '-o', 'json'])).items as Array<{ status: { phase: string } }>;
   t.equal(claims.filter((c) => c.status.phase === 'Bound').length, 6, 'PD and TiKV claims bound');
 });
+
+t.test('/metrics shows the cluster as PD and the ledger last showed it', async (t) => {
+  const { PORTS } = await import('../cluster/controlplane.ts');
+  const { request } = await import('node:https');
+  const scrape = () =>
+    new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: PORTS.steward, path: '/metrics', rejectUnauthorized: false }, (res) => {
+        let s = '';
+        res.on('data', (c) => (s += c));
+        res.on('end', () => resolve(s));
+      }).on('error', reject).end();
+    });
+  const series = (body: string, name: string, extra = '') => Number(new RegExp(`${name}\\{namespace="${NS}",cluster="${NAME}"${extra}\\} (-?[\\d.]+)`).exec(body)?.[1] ?? Number.NaN);
+  let body = '';
+  await until('per-cluster series on /metrics', async () => {
+    body = await scrape();
+    return series(body, 'tidb_steward_pd_members') === 3 && series(body, 'tidb_steward_tikv_stores', ',state="Up"') === 3;
+  }, 60_000);
+  t.equal(series(body, 'tidb_steward_pd_members_healthy'), 3);
+  t.equal(series(body, 'tidb_steward_pd_quorum_margin'), 1, 'one PD member may still fail');
+  t.match(body, new RegExp(`tidb_steward_pd_leader\\{namespace="${NS}",cluster="${NAME}",member="${NAME}-pd-\\d"\\} 1`), 'the leader named');
+  t.ok(series(body, 'tidb_steward_pd_snapshot_age_seconds') < 120, 'a recent snapshot');
+});
