@@ -228,7 +228,10 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
     });
   }
   containers.push(...(spec.additionalContainers ?? []));
-  const annotations: Record<string, string> = { ...(spec.annotations ?? {}), [ANNOTATION_CONFIG_HASH]: hash };
+  // The scrape annotations PingCAP's users' Prometheus configurations look for; spec annotations may override them.
+  const metricsPort = c === 'pd' ? PORTS.pdClient : c === 'tikv' ? PORTS.tikvStatus : PORTS.tidbStatus;
+  const scrape = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' };
+  const annotations: Record<string, string> = { ...scrape, ...(spec.annotations ?? {}), [ANNOTATION_CONFIG_HASH]: hash };
   if (c === 'pd' && tc.spec.pd.topologyKeys?.length) annotations[ANNOTATION_TOPOLOGY_KEYS] = tc.spec.pd.topologyKeys.join(',');
   const claim = (name: string, storageClassName: string | undefined, size: string) => ({
     metadata: { name, labels: allLabels(n, c) },

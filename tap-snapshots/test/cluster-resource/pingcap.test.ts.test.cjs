@@ -194,6 +194,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "2379",
+            "prometheus.io/scrape": "true",
             "team": "storage",
             "tidb-steward.dev/config-hash": "21fe94e5c7e28dc2",
           },
@@ -633,6 +636,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "10080",
+            "prometheus.io/scrape": "true",
             "team": "storage",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
             "tidb.pingcap.com/sysbench": "true",
@@ -958,6 +964,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "20180",
+            "prometheus.io/scrape": "true",
             "team": "storage",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
           },
@@ -1356,6 +1365,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "2379",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "98b14643bc9f6b45",
           },
           "labels": Object {
@@ -1714,6 +1726,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "10080",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "c1f0b26ce91c3c13",
           },
           "labels": Object {
@@ -2009,6 +2024,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "20180",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "c26d3cdc1417bd05",
           },
           "labels": Object {
@@ -2367,6 +2385,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "2379",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "8f38d93f940f50cd",
           },
           "labels": Object {
@@ -2734,6 +2755,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "10080",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "e8363115d92077ad",
           },
           "labels": Object {
@@ -3030,6 +3054,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "20180",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "e8363115d92077ad",
           },
           "labels": Object {

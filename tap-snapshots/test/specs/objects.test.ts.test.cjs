@@ -192,6 +192,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "2379",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "7de7efc538632f20",
           },
           "labels": Object {
@@ -542,6 +545,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "10080",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
           },
           "labels": Object {
@@ -823,6 +829,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "20180",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
           },
           "labels": Object {
