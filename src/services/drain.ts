@@ -26,6 +26,8 @@ import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../pd/client
 import { missingFact } from '../pd/facts.ts';
 import { DisruptionAuthority, type Assessment, type DisruptionRequest } from './authority.ts';
 import { PdAccess } from '../pd/facts.ts';
+import { decideWaitInCall, type HandOver } from '../domain/handover.ts';
+import { InCallWaits, type Look } from './handover.ts';
 import type { NodeStore, PodStore } from '../state/stores.ts';
 
 /** The PD calls of leader hand-over and eviction; PdClient implements it. */
@@ -72,6 +74,10 @@ export interface RemovalRequest {
   dryRun: boolean;
   /** 'eviction' (kubectl drain), 'delete', or one pod of a DeleteCollection. */
   via: 'eviction' | 'delete' | 'deletecollection';
+  /** When the admission request arrived (ms, the service's clock); budgets count from it. Default: now. */
+  arrivedAt?: number;
+  /** Aborts when the caller went away: a call held for a hand-over stops waiting. */
+  signal?: AbortSignal;
 }
 
 export type Review =
@@ -105,6 +111,13 @@ export interface DrainDeps {
   abandonAfterMs: number;
   /** The whole review must answer within this (well inside the webhook's timeoutSeconds). */
   budgetMs?: number;
+  /**
+   * A call whose only obstacle is a short PD hand-over is held this long after its arrival (less than
+   * budgetMs) and answered allowed once it is done. Default 0: never held.
+   */
+  waitInCallMs?: number;
+  /** Pause between two looks at PD while a call is held (ms). */
+  waitPollMs?: number;
 }
 
 const allow = (reason: string, warnings: string[] = []): Review => ({ allowed: true, reason, warnings });
@@ -179,9 +192,14 @@ export class DrainService {
   private readonly nodeDraining = new Map<string, boolean>();
 
   private readonly authority: DisruptionAuthority;
+  /** Calls held while PD finishes a hand-over, one loop per member. */
+  private readonly waits: InCallWaits;
+  /** Store → its last leader count seen, and the rate at which it fell, for the in-call wait rule. */
+  private readonly leadersSeen = new Map<string, { count: number; at: number; perSecond: number | null }>();
 
   constructor(deps: DrainDeps) {
     this.deps = deps;
+    this.waits = new InCallWaits({ budgetMs: deps.waitInCallMs ?? 0, pollMs: deps.waitPollMs ?? 100, now: deps.now });
     this.authority =
       deps.authority ??
       new DisruptionAuthority({
@@ -242,12 +260,13 @@ export class DrainService {
     }
     const step = { now: 'starting' };
     const budget = this.deps.budgetMs ?? 4000;
+    const arrivedAt = req.arrivedAt ?? this.deps.now();
     let timer: NodeJS.Timeout | undefined;
     const outOfTime = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OutOfTime(step.now)), budget);
+      timer = setTimeout(() => reject(new OutOfTime(step.now)), Math.max(0, budget - (this.deps.now() - arrivedAt)));
     });
     try {
-      const review = await Promise.race([this.judge(pod, req, step), outOfTime]);
+      const review = await Promise.race([this.judge(pod, { ...req, arrivedAt }, step), outOfTime]);
       return this.account(pod, key, req, review);
     } catch (err) {
       const e = err as Error;
@@ -321,11 +340,17 @@ export class DrainService {
     const now = this.deps.now();
     for (const [cluster, at] of this.lastTransfer) if (now - at > 60_000) this.lastTransfer.delete(cluster);
     for (const node of this.nodeDraining.keys()) if (!this.deps.nodes.get(node)) this.nodeDraining.delete(node);
+    for (const [store, seen] of this.leadersSeen) if (now - seen.at > 60_000) this.leadersSeen.delete(store);
+  }
+
+  /** Shutdown: calls held for a hand-over are answered now. */
+  close(): void {
+    this.waits.close();
   }
 
   /** Sizes of what this process keeps, for tests and /metrics. */
-  get kept(): { waiting: number; transfers: number; nodes: number } {
-    return { waiting: this.waitingSince.size, transfers: this.lastTransfer.size, nodes: this.nodeDraining.size };
+  get kept(): { waiting: number; transfers: number; nodes: number; heldFor: number; leaderCounts: number } {
+    return { waiting: this.waitingSince.size, transfers: this.lastTransfer.size, nodes: this.nodeDraining.size, heldFor: this.waits.size, leaderCounts: this.leadersSeen.size };
   }
 
   private controllerRecord(a: Assessment): string | null {
@@ -351,8 +376,22 @@ export class DrainService {
       });
       if (handOver.kind === 'wait') {
         if (handOver.action?.type === 'transfer-pd-leader') {
+          const { from, to } = handOver.action;
+          const inCall = this.inCall({ kind: 'pd-leader', member: from, to }, req);
+          if (inCall.wait) {
+            // Recorded first: while the call is held, every other decision counts this member as leaving.
+            step.now = 'recording the removal in the DisruptionLedger';
+            if (!(await this.authority.record(ask, a))) continue;
+          }
           step.now = 'transferring PD leadership';
-          await this.transfer(pod, handOver.action.from, handOver.action.to);
+          await this.transfer(pod, from, to);
+          if (inCall.wait) {
+            step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
+            const out = await this.holdFor(pod, req, `pd/${from}`, () => this.lookPdLeader(pod, from));
+            if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
+            return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
+          }
+          return wait(key, this.waits.budgetMs > 0 ? `${handOver.reason} (${inCall.reason})` : handOver.reason, handOver.retryAfterSeconds);
         }
         return wait(key, handOver.reason, handOver.retryAfterSeconds);
       }
@@ -437,6 +476,7 @@ export class DrainService {
         { store: storeState(store), evicting: isEvicting, evictionBeganAt: ours?.beganAt ?? seen?.since ?? null },
         { evictTimeoutMs: this.deps.evictTimeoutMs, now },
       );
+      const perSecond = this.observeLeaders(pod, storeId, store.status.leader_count, now);
       if (decision.kind === 'wait') {
         const room = decideEvictionRoom(storeId, this.roomStores(pod, a, evicting, now), facts.maxReplicas!);
         if (!room.allowed && decision.action?.type === 'evict-tikv-leaders') {
@@ -447,13 +487,34 @@ export class DrainService {
           }
           return wait(key, room.reason);
         }
+        const movable = store.status.leader_count > 0 && !['Offline', 'Removing'].includes(store.store.state_name) && room.allowed;
+        const inCall: ReturnType<typeof decideWaitInCall> = movable
+          ? this.inCall({ kind: 'tikv-leaders', storeId, leaderCount: store.status.leader_count, leadersPerSecond: perSecond }, req)
+          : { wait: false, reason: '' };
+        if (inCall.wait) {
+          // Recorded first (the removal, and the eviction it needs), then PD is asked, then the call is held.
+          step.now = 'recording the removal in the DisruptionLedger';
+          const change = this.evictionChange(pod, storeId, decision, record, ours, isEvicting && !record && !seen, now);
+          if (!(await this.authority.record(ask, a, change))) continue;
+          if (decision.action?.type === 'evict-tikv-leaders') {
+            step.now = 'starting the leader eviction';
+            await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
+            this.authority.pd.invalidate(pod.namespace, pod.cluster);
+            this.emit(pod, 'Normal', 'EvictingLeaders', `evicting ${store.status.leader_count} region leaders from TiKV store ${storeId} before ${pod.name} goes`);
+          }
+          step.now = `waiting inside the call for PD to move the ${store.status.leader_count} leaders of TiKV store ${storeId}`;
+          const out = await this.holdFor(pod, req, `tikv/${storeId}`, () => this.lookStoreLeaders(pod, storeId));
+          if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
+          return wait(key, `${decision.reason}: ${out.reason}`, decision.retryAfterSeconds);
+        }
         step.now = 'starting the leader eviction';
         await this.startEviction(pod, store, decision, record, ours, isEvicting && !record && !seen);
         if (ours && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS) {
           // Still asked for: the eviction is not abandoned (bounded to one ledger write per refresh).
           await this.deps.ledger.put(pod.namespace, pod.cluster, { ...ours, askedAt: now }, pod.name);
         }
-        return wait(key, room.allowed ? decision.reason : `${decision.reason}; the leaders may have nowhere to go: ${room.reason}`, decision.retryAfterSeconds);
+        const why = inCall.reason && this.waits.budgetMs > 0 ? `${decision.reason} (${inCall.reason})` : decision.reason;
+        return wait(key, room.allowed ? why : `${why}; the leaders may have nowhere to go: ${room.reason}`, decision.retryAfterSeconds);
       }
       if (decision.warning) this.emit(pod, 'Warning', 'EvictLeaderTimeout', decision.warning);
       step.now = 'recording the removal in the DisruptionLedger';
@@ -468,6 +529,80 @@ export class DrainService {
       }
     }
     return wait(key, 'other removals of this cluster are being decided at the same moment; retrying');
+  }
+
+  /** Hold this call for the hand-over, or answer 429 now (the pure rule, from the request's arrival). */
+  private inCall(handOver: HandOver, req: RemovalRequest): ReturnType<typeof decideWaitInCall> {
+    return decideWaitInCall({ handOver, arrivedAt: req.arrivedAt ?? this.deps.now(), budgetMs: this.waits.budgetMs }, this.deps.now());
+  }
+
+  private async holdFor(pod: PodView, req: RemovalRequest, member: string, look: () => Promise<Look>) {
+    const started = this.deps.now();
+    const out = await this.waits.wait(`${pod.namespace}/${pod.cluster}/${member}`, req.arrivedAt ?? started, look, req.signal);
+    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, done: out.done, heldMs: this.deps.now() - started, reason: out.reason }, out.done ? 'hand-over done while the call was held' : 'hand-over not done while the call was held');
+    return out;
+  }
+
+  /** One look at PD's leader through the shared snapshot, read afresh. */
+  private async lookPdLeader(pod: PodView, member: string): Promise<Look> {
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
+    const facts = await this.authority.pd.facts(pod.namespace, pod.cluster);
+    if (facts.leader && facts.leader !== member) return { done: true, reason: `PD leadership moved from ${member} to ${facts.leader} while the call was held` };
+    const seen = facts.members === null ? missingFact(facts, ['members'])! : facts.leader ? `${member} still leads PD` : 'PD has no leader right now (an election is in progress)';
+    return { done: false, handOver: { kind: 'pd-leader', member, to: null }, seen };
+  }
+
+  /** One look at a store's leader count through the shared snapshot, read afresh. */
+  private async lookStoreLeaders(pod: PodView, storeId: string): Promise<Look> {
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
+    const facts = await this.authority.pd.facts(pod.namespace, pod.cluster);
+    if (facts.stores === null) return { done: false, handOver: null, seen: missingFact(facts, ['stores'])! };
+    const store = facts.stores.find((s) => s.store.id === storeId);
+    if (!store || isGone(store)) return { done: true, reason: `store ${storeId} is gone from PD` };
+    const n = store.status.leader_count;
+    if (n === 0) return { done: true, reason: `PD moved every leader off store ${storeId} while the call was held` };
+    const perSecond = this.observeLeaders(pod, storeId, n, this.deps.now());
+    return { done: false, handOver: { kind: 'tikv-leaders', storeId, leaderCount: n, leadersPerSecond: perSecond }, seen: `store ${storeId} still leads ${n} regions` };
+  }
+
+  /**
+   * Notes a store's leader count; returns the rate at which it fell since the last note (leaders per
+   * second), or null when there is none to tell (first note, too soon after, or it grew).
+   */
+  private observeLeaders(pod: PodView, storeId: string, count: number, now: number): number | null {
+    const key = `${pod.namespace}/${pod.cluster}/${storeId}`;
+    const last = this.leadersSeen.get(key);
+    if (last && now - last.at < 200) return last.perSecond;
+    const perSecond = last && now - last.at <= 30_000 && count <= last.count ? ((last.count - count) * 1000) / (now - last.at) : null;
+    this.leadersSeen.set(key, { count, at: now, perSecond });
+    return perSecond;
+  }
+
+  /** The ledger change an eviction for this removal needs, written with the removal's record. */
+  private evictionChange(
+    pod: PodView,
+    storeId: string,
+    decision: DrainDecision,
+    record: Ledger['evictions'][number] | undefined,
+    ours: Ledger['evictions'][number] | undefined,
+    firstSeenOthers: boolean,
+    now: number,
+  ): ((l: Ledger) => Ledger) | undefined {
+    const startsEviction = decision.action?.type === 'evict-tikv-leaders';
+    const refresh = ours !== undefined && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS;
+    // Nothing to change: the removal's own record is all that is written (once).
+    if (!firstSeenOthers && !startsEviction && !(record && !ours) && !refresh) return undefined;
+    return (l) => {
+      let next = l;
+      if (firstSeenOthers && !l.seenEvictions.some((s) => s.storeId === storeId)) next = { ...next, seenEvictions: [...next.seenEvictions, { storeId, since: now }] };
+      // An eviction of a cordon or an earlier pod becomes this removal's, so its clock starts now.
+      if (startsEviction || (record && !ours)) {
+        next = { ...next, evictions: [...next.evictions.filter((r) => r.storeId !== storeId), { storeId, podUid: pod.uid, beganAt: now, askedAt: now, cause: 'removal' }] };
+      } else if (refresh) {
+        next = { ...next, evictions: next.evictions.map((r) => (r.storeId === storeId ? { ...ours!, askedAt: now } : r)) };
+      }
+      return next;
+    };
   }
 
   private async startEviction(
