@@ -23,7 +23,7 @@ import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import { updateLedger, type Ledger, type LedgerPort } from '../k8s/disruptions.ts';
 import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../pd/client.ts';
-import { missingFact } from '../pd/facts.ts';
+import { missingFact, type FactName } from '../pd/facts.ts';
 import { DisruptionAuthority, type Assessment, type DisruptionRequest } from './authority.ts';
 import { PdAccess } from '../pd/facts.ts';
 import { decideWaitInCall, type HandOver } from '../domain/handover.ts';
@@ -92,7 +92,7 @@ export interface DrainMetrics {
 export interface DrainDeps {
   pods: PodStore;
   nodes: NodeStore;
-  /** The cluster's PD client, for the calls that change PD and the ledger cleanup. */
+  /** The cluster's PD client, for the calls that change PD (reads go through the authority's shared snapshot). */
   pdFor(namespace: string, cluster: string): DrainPdApi | Promise<DrainPdApi>;
   /**
    * Every decision to let a member go, shared with the controller. Default: one of this service's own
@@ -721,9 +721,17 @@ export class DrainService {
 
   private async reconcileCluster(namespace: string, cluster: string, ledger: Ledger): Promise<number> {
     let removed = 0;
-    const pd = await this.deps.pdFor(namespace, cluster);
+    // PD as every decision sees it (the shared snapshot); only ending an eviction goes to PD directly.
+    const facts = await this.authority.pd.facts(namespace, cluster);
     const needStores = ledger.evictions.length + ledger.seenEvictions.length > 0 || ledger.leaving.some((e) => e.component === 'tikv');
-    const stores = needStores ? await pd.stores() : [];
+    const known = (names: FactName[]) => {
+      const missing = missingFact(facts, names);
+      if (missing) throw new Error(missing);
+    };
+    if (needStores) known(['stores']);
+    const stores = needStores ? facts.stores! : [];
+    let client: DrainPdApi | null = null;
+    const pdClient = async () => (client ??= await this.deps.pdFor(namespace, cluster));
     const now = this.deps.now();
     const podAt = (name: string | undefined) => (name ? this.deps.pods.get(objectKey(namespace, name)) : undefined);
     for (const record of ledger.evictions) {
@@ -738,7 +746,8 @@ export class DrainService {
       );
       if (!verdict.remove) continue;
       try {
-        await pd.removeEvictLeader(record.storeId);
+        await (await pdClient()).removeEvictLeader(record.storeId);
+        this.authority.pd.invalidate(namespace, cluster);
         await this.deps.ledger.remove(namespace, cluster, record.storeId);
         removed++;
         this.deps.logger.info({ cluster: `${namespace}/${cluster}`, store: record.storeId, reason: verdict.reason }, 'leader eviction ended');
@@ -748,7 +757,8 @@ export class DrainService {
       }
     }
     if (ledger.seenEvictions.length) {
-      const evicting = new Set(await pd.evictingStores());
+      known(['evicting']);
+      const evicting = new Set(facts.evicting!);
       const ended = ledger.seenEvictions.filter((s) => !evicting.has(s.storeId)).map((s) => s.storeId);
       if (ended.length) {
         await updateLedger(this.deps.ledger, namespace, cluster, (l) => ({ ...l, seenEvictions: l.seenEvictions.filter((s) => !ended.includes(s.storeId)) }));
@@ -757,8 +767,8 @@ export class DrainService {
     if (ledger.leaving.length) {
       let pdHealth: Map<string, boolean> | null = null;
       if (ledger.leaving.some((e) => e.component === 'pd')) {
-        const members = (await pd.members()).members;
-        pdHealth = new Map((await pd.memberHealth(members)).map((h) => [h.name, h.healthy]));
+        known(['members']);
+        pdHealth = new Map(facts.members!.map((m) => [m.name, m.healthy]));
       }
       const done: Array<{ entry: LeavingEntry; reason: string }> = [];
       for (const entry of ledger.leaving) {

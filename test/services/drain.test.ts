@@ -4,6 +4,8 @@ import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
 import { DrainFakePd, FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 import { DEFAULT_DRAIN_TAINTS, nodeViewFor } from '../../src/k8s/views.ts';
+import { DisruptionAuthority } from '../../src/services/authority.ts';
+import { PdAccess } from '../../src/pd/facts.ts';
 
 function setup(opts: { cordoned?: string[] } = {}) {
   const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n, {}, opts.cordoned?.includes(n) ?? false));
@@ -450,4 +452,43 @@ t.test('cleanup waits while a new PD leader has not restored its schedulers, the
   t.equal(await drain.reconcileEvictions(), 1);
   t.same(pd.removals, ['3']);
   t.same(await records.forCluster('db', 'basic'), []);
+});
+
+t.test('ledger cleanup reads PD through the shared snapshot the decisions read, and drops it after ending an eviction', async (t) => {
+  const { pd, records, nodes, pods } = setup();
+  let storeReads = 0;
+  const readStores = pd.stores.bind(pd);
+  pd.stores = async () => {
+    storeReads++;
+    return readStores();
+  };
+  const now = () => 1_000_000;
+  const access = new PdAccess({ client: async () => pd, ttlMs: 60_000, now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger: records, now, logger: silentLogger });
+  const drain = new DrainService({
+    pods,
+    nodes,
+    pdFor: () => pd,
+    authority,
+    ledger: records,
+    teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
+    events: new FakeEvents(),
+    metrics: { decision: () => undefined, waited: () => undefined },
+    logger: silentLogger,
+    now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  nodes.upsert('n1', makeNode('n1', {}, true));
+  await drain.nodeCordoned('n1');
+  t.same([...pd.evicting].sort(), ['1', '4']);
+  nodes.upsert('n1', makeNode('n1', {}, false));
+  await access.facts('db', 'basic'); // a decision's read
+  const before = storeReads;
+  t.equal(await drain.reconcileEvictions(), 2, 'both cordon evictions ended');
+  t.equal(storeReads, before, 'the cleanup read no stores of its own: it used the snapshot');
+  t.same([...pd.evicting], []);
+  await access.facts('db', 'basic');
+  t.equal(storeReads, before + 1, 'PD changed: the next decision reads it afresh');
 });
