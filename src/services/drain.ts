@@ -195,7 +195,7 @@ export class DrainService {
   /** Calls held while PD finishes a hand-over, one loop per member. */
   private readonly waits: InCallWaits;
   /** Store → its last leader count seen, and the rate at which it fell, for the in-call wait rule. */
-  private readonly leadersSeen = new Map<string, { count: number; at: number; perSecond: number | null }>();
+  private readonly leadersSeen = new Map<string, { count: number; at: number }>();
 
   constructor(deps: DrainDeps) {
     this.deps = deps;
@@ -566,16 +566,21 @@ export class DrainService {
   }
 
   /**
-   * Notes a store's leader count; returns the rate at which it fell since the last note (leaders per
-   * second), or null when there is none to tell (first note, too soon after, or it grew).
+   * Notes a store's leader count; returns the rate at which it fell since the first note of the last
+   * 30 s (leaders per second), or null when there is none to tell yet (first note, too soon after, or
+   * it grew). PD moves leaders in steps, so "none moved" counts only after 2 s.
    */
   private observeLeaders(pod: PodView, storeId: string, count: number, now: number): number | null {
     const key = `${pod.namespace}/${pod.cluster}/${storeId}`;
-    const last = this.leadersSeen.get(key);
-    if (last && now - last.at < 200) return last.perSecond;
-    const perSecond = last && now - last.at <= 30_000 && count <= last.count ? ((last.count - count) * 1000) / (now - last.at) : null;
-    this.leadersSeen.set(key, { count, at: now, perSecond });
-    return perSecond;
+    const base = this.leadersSeen.get(key);
+    if (!base || count > base.count || now - base.at > 30_000) {
+      this.leadersSeen.set(key, { count, at: now });
+      return null;
+    }
+    const elapsed = now - base.at;
+    const fell = base.count - count;
+    if (fell > 0 && elapsed >= 200) return (fell * 1000) / elapsed;
+    return fell === 0 && elapsed >= 2000 ? 0 : null;
   }
 
   /** The ledger change an eviction for this removal needs, written with the removal's record. */
@@ -688,6 +693,8 @@ export class DrainService {
           await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
           await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
           this.authority.pd.invalidate(pod.namespace, pod.cluster);
+          // The count when the eviction began: the drain's eviction of the pod reads the rate from it.
+          if (a.self.leaderCount !== undefined) this.observeLeaders(pod, storeId, a.self.leaderCount, this.deps.now());
           this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: storeId }, 'node is being drained: evicting leaders of its TiKV store');
           this.emit(pod, 'Normal', 'EvictingLeaders', `node ${nodeName} is being drained: evicting region leaders from TiKV store ${storeId}`);
         }

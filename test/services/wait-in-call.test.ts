@@ -116,3 +116,14 @@ t.test('TiKV: a store with many leaders and no rate seen gets the 429 at once', 
   t.match(review, { allowed: false, code: 429, message: /evicting 500 region leaders from TiKV store 1 of basic-tikv-0 \(500 leaders are more than the 20 waited for without a rate seen: not waited for inside the call\)$/ });
   t.same((await ledger.get('db', 'basic')).leaving, [], 'not recorded as leaving');
 });
+
+t.test('TiKV: many leaders, but the rate seen since the cordon says PD moves them in time: held and allowed', async (t) => {
+  const { drain, pd, nodes } = setup({ tikvLeaders: 100, evictPerRead: 0 });
+  pd.startEvicting(50, 10);
+  t.teardown(() => pd.stopEvicting());
+  nodes.upsert('n1', makeNode('n1', {}, true));
+  await drain.nodeCordoned('n1'); // notes 100 leaders as the eviction begins
+  await new Promise((r) => setTimeout(r, 300));
+  const review = await drain.reviewRemoval(evict('basic-tikv-0'));
+  t.match(review, { allowed: true, reason: /PD moved every leader off store 1 while the call was held/ });
+});
