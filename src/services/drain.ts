@@ -379,12 +379,15 @@ export class DrainService {
           const { from, to } = handOver.action;
           const inCall = this.inCall({ kind: 'pd-leader', member: from, to }, req);
           if (inCall.wait) {
-            // Recorded first: while the call is held, every other decision counts this member as leaving.
-            step.now = 'recording the removal in the DisruptionLedger';
-            if (!(await this.authority.record(ask, a))) continue;
+            // Recorded before the call is held, so every other decision counts this member as leaving;
+            // the transfer (which takes nothing out of service) starts meanwhile.
+            step.now = 'recording the removal in the DisruptionLedger and transferring PD leadership';
+            const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
+            if (!recorded) continue;
+          } else {
+            step.now = 'transferring PD leadership';
+            await this.transfer(pod, from, to);
           }
-          step.now = 'transferring PD leadership';
-          await this.transfer(pod, from, to);
           if (inCall.wait) {
             step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
             const out = await this.holdFor(pod, req, `pd/${from}`, () => this.lookPdLeader(pod, from));
