@@ -21,6 +21,8 @@ interface Shared {
   stop: AbortController;
   /** What the last look at PD saw, for the answer of a call whose time ran out. */
   seen: string;
+  /** The loop has ended: a new call starts its own instead of taking this answer. */
+  settled: boolean;
 }
 
 export interface InCallWaitsOptions {
@@ -75,12 +77,15 @@ export class InCallWaits {
   async wait(key: string, arrivedAt: number, look: () => Promise<Look>, signal?: AbortSignal): Promise<WaitOutcome> {
     if (this.closing.signal.aborted) return { done: false, reason: 'tidb-steward is shutting down' };
     let entry = this.shared.get(key);
-    if (!entry) {
+    if (!entry || entry.settled) {
       const stop = new AbortController();
-      entry = { arrivedAt, joined: 0, stop, seen: 'PD not read yet', result: Promise.resolve({ done: false, reason: '' }) };
+      entry = { arrivedAt, joined: 0, stop, seen: 'PD not read yet', settled: false, result: Promise.resolve({ done: false, reason: '' }) };
       entry.result = this.loop(entry, look);
       const mine = entry;
-      void entry.result.finally(() => this.shared.get(key) === mine && this.shared.delete(key));
+      void entry.result.finally(() => {
+        mine.settled = true;
+        if (this.shared.get(key) === mine) this.shared.delete(key);
+      });
       this.shared.set(key, entry);
     }
     entry.arrivedAt = Math.max(entry.arrivedAt, arrivedAt);

@@ -2,7 +2,9 @@
 // control plane (the PD stand-in; real pd-server and pd-simulator when PD_BIN_DIR is set), first with
 // waiting inside the admission call off (--admission-wait-ms 0: every hand-over meets a 429 and
 // kubectl drain's 5 s sleep), then with the default. Per drain: the total, PD's own time for the
-// hand-over, their difference and the 429s tidb-steward answered; one JSON line at the end.
+// hand-over, their difference and the 429s tidb-steward answered; and, as the floor in the same run,
+// the drain of a plain pod that no webhook judges (kubectl's own time: start, eviction, its 1 s polls
+// for the pod to be gone). One JSON line at the end.
 import { readFileSync } from 'node:fs';
 import { logPath } from '../cluster/procs.ts';
 import { defaultNodes, ensureUp, restartSteward, setNodes } from '../e2e/cluster.ts';
@@ -15,7 +17,7 @@ const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 interface DrainFigure {
   mode: 'wait-off' | 'wait-on';
-  drain: 'pd-leader' | 'tikv';
+  drain: 'pd-leader' | 'tikv' | 'plain';
   pod: string;
   total_ms: number;
   /** PD's own time for the hand-over; `pd_ms_from` says how it was read. */
@@ -48,6 +50,22 @@ async function settle(pd: PdBackend): Promise<void> {
 
 const drainPod = (node: string, pod: string) =>
   kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=120s', `--pod-selector=statefulset.kubernetes.io/pod-name=${pod}`], { timeoutMs: 150_000 });
+
+/** A pod no webhook judges, drained the same way: what kubectl drain costs by itself. */
+async function drainPlain(pd: PdBackend, mode: DrainFigure['mode']): Promise<DrainFigure> {
+  await settle(pd);
+  const pod = 'plain';
+  const node = (await pods(NS)).find((p) => p.name === `${CLUSTER}-pd-0`)!.node!;
+  const spec = { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace: NS, labels: { app: 'bench-plain' } }, spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox' }] } };
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify(spec));
+  await until('the plain pod Running', async () => (await pods(NS)).some((p) => p.name === pod && p.phase === 'Running'), 60_000);
+  const started = Date.now();
+  const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=120s', '--pod-selector=app=bench-plain'], { timeoutMs: 150_000 });
+  const total = Date.now() - started;
+  if (r.code !== 0) throw new Error(`drain of ${node} failed: ${r.stderr}`);
+  await kubectlOk(['uncordon', node]);
+  return { mode, drain: 'plain', pod, total_ms: total, pd_ms: 0, pd_ms_from: 'no hand-over', difference_ms: total, answers_429: 0 };
+}
 
 async function drainLeader(pd: PdBackend, mode: DrainFigure['mode']): Promise<DrainFigure> {
   await settle(pd);
@@ -121,7 +139,7 @@ try {
   for (const [mode, wait] of [['wait-off', '0'], ['wait-on', null]] as const) {
     log(`tidb-steward with ${wait === null ? 'the default --admission-wait-ms' : `--admission-wait-ms ${wait}`}`);
     await restartSteward({ ...pd.stewardEnv(), STEWARD_RECONCILE_INTERVAL_SECONDS: '2', ...(wait === null ? {} : { STEWARD_ADMISSION_WAIT_MS: wait }) });
-    for (const run of [drainLeader, drainTikv]) {
+    for (const run of [drainPlain, drainLeader, drainTikv]) {
       const f = await run(pd, mode);
       figures.push(f);
       log(`${mode} ${f.drain} (${f.pod}): total ${f.total_ms} ms, PD ${f.pd_ms} ms (${f.pd_ms_from}), difference ${f.difference_ms} ms, 429 answers ${f.answers_429}`);
