@@ -194,7 +194,7 @@ export class DrainService {
   private readonly authority: DisruptionAuthority;
   /** Calls held while PD finishes a hand-over, one loop per member. */
   private readonly waits: InCallWaits;
-  /** Store → its last leader count seen, and the rate at which it fell, for the in-call wait rule. */
+  /** Store → the first leader count seen in the last 30 s, whence the rate at which PD moves them. */
   private readonly leadersSeen = new Map<string, { count: number; at: number }>();
 
   constructor(deps: DrainDeps) {
@@ -378,23 +378,20 @@ export class DrainService {
         if (handOver.action?.type === 'transfer-pd-leader') {
           const { from, to } = handOver.action;
           const inCall = this.inCall({ kind: 'pd-leader', member: from, to }, req);
-          if (inCall.wait) {
-            // Recorded before the call is held, so every other decision counts this member as leaving;
-            // the transfer (which takes nothing out of service) starts meanwhile.
-            step.now = 'recording the removal in the DisruptionLedger and transferring PD leadership';
-            const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
-            if (!recorded) continue;
-          } else {
+          if (!inCall.wait) {
             step.now = 'transferring PD leadership';
             await this.transfer(pod, from, to);
+            return wait(key, this.waits.budgetMs > 0 ? `${handOver.reason} (${inCall.reason})` : handOver.reason, handOver.retryAfterSeconds);
           }
-          if (inCall.wait) {
-            step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
-            const out = await this.holdFor(pod, req, `pd/${from}`, () => this.lookPdLeader(pod, from));
-            if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
-            return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
-          }
-          return wait(key, this.waits.budgetMs > 0 ? `${handOver.reason} (${inCall.reason})` : handOver.reason, handOver.retryAfterSeconds);
+          // Recorded before the call is held, so every other decision counts this member as leaving;
+          // the transfer (which takes nothing out of service) starts meanwhile.
+          step.now = 'recording the removal in the DisruptionLedger and transferring PD leadership';
+          const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
+          if (!recorded) continue;
+          step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
+          const out = await this.holdFor(pod, req, `pd/${from}`, () => this.lookPdLeader(pod, from));
+          if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
+          return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
         }
         return wait(key, handOver.reason, handOver.retryAfterSeconds);
       }
