@@ -389,7 +389,7 @@ export class DrainService {
           const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
           if (!recorded) continue;
           step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
-          const out = await this.holdFor(pod, req, `pd/${from}`, () => this.lookPdLeader(pod, from));
+          const out = await this.holdFor(pod, req, `pd/${from}`, handOver.reason, () => this.lookPdLeader(pod, from));
           if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
           return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
         }
@@ -503,7 +503,7 @@ export class DrainService {
             this.emit(pod, 'Normal', 'EvictingLeaders', `evicting ${store.status.leader_count} region leaders from TiKV store ${storeId} before ${pod.name} goes`);
           }
           step.now = `waiting inside the call for PD to move the ${store.status.leader_count} leaders of TiKV store ${storeId}`;
-          const out = await this.holdFor(pod, req, `tikv/${storeId}`, () => this.lookStoreLeaders(pod, storeId));
+          const out = await this.holdFor(pod, req, `tikv/${storeId}`, decision.reason, () => this.lookStoreLeaders(pod, storeId));
           if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
           return wait(key, `${decision.reason}: ${out.reason}`, decision.retryAfterSeconds);
         }
@@ -536,10 +536,12 @@ export class DrainService {
     return decideWaitInCall({ handOver, arrivedAt: req.arrivedAt ?? this.deps.now(), budgetMs: this.waits.budgetMs }, this.deps.now());
   }
 
-  private async holdFor(pod: PodView, req: RemovalRequest, member: string, look: () => Promise<Look>) {
+  /** Holds the call for `handOver` (what PD does, as the drain decision says it) of one member. */
+  private async holdFor(pod: PodView, req: RemovalRequest, member: string, handOver: string, look: () => Promise<Look>) {
     const started = this.deps.now();
+    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, handOver }, 'holding the call for the hand-over');
     const out = await this.waits.wait(`${pod.namespace}/${pod.cluster}/${member}`, req.arrivedAt ?? started, look, req.signal);
-    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, done: out.done, heldMs: this.deps.now() - started, reason: out.reason }, out.done ? 'hand-over done while the call was held' : 'hand-over not done while the call was held');
+    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, handOver, done: out.done, heldMs: this.deps.now() - started, reason: out.reason }, out.done ? 'hand-over done while the call was held' : 'hand-over not done while the call was held');
     return out;
   }
 
