@@ -27,18 +27,21 @@ interface DrainFigure {
   answers_429: number;
 }
 
-/** How many times tidb-steward answered "not yet" for a pod since `since`. */
+/** tidb-steward's "not yet" answers for a pod since `since` (their reasons, printed to stderr). */
 function refusals(pod: string, since: number): number {
-  return readFileSync(logPath('tidb-steward'), 'utf8')
+  const reasons = readFileSync(logPath('tidb-steward'), 'utf8')
     .split('\n')
     .filter((l) => l.includes(`"pod":"${NS}/${pod}"`) && l.includes('"msg":"removal must wait"'))
-    .filter((l) => {
+    .flatMap((l) => {
       try {
-        return (JSON.parse(l) as { time: number }).time >= since;
+        const e = JSON.parse(l) as { time: number; reason: string };
+        return e.time >= since ? [e.reason] : [];
       } catch {
-        return false;
+        return [];
       }
-    }).length;
+    });
+  for (const r of reasons) log(`  429 for ${pod}: ${r}`);
+  return reasons.length;
 }
 
 async function settle(pd: PdBackend): Promise<void> {
