@@ -364,7 +364,7 @@ export class DrainService {
     const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'pd', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading PD members, their health and the DisruptionLedger';
-      const a = await this.authority.assess(ask);
+      const a = await this.assessFresh(ask, req.arrivedAt);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
       if (a.unknown) throw new Error(a.unknown);
@@ -452,7 +452,7 @@ export class DrainService {
     const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'tikv', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading TiKV stores, region checks and the DisruptionLedger';
-      const a = await this.authority.assess(ask);
+      const a = await this.assessFresh(ask, req.arrivedAt);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
       if (a.unknown) throw new Error(a.unknown);
@@ -529,6 +529,18 @@ export class DrainService {
       }
     }
     return wait(key, 'other removals of this cluster are being decided at the same moment; retrying');
+  }
+
+  /**
+   * The assessment on PD facts read after the request arrived. A snapshot read earlier (by another
+   * decision or the cleanup loop) may predate an election: "not the leader" from it could let PD's
+   * new leader go without a hand-over. Concurrent requests still share one read.
+   */
+  private async assessFresh(ask: DisruptionRequest, arrivedAt: number | undefined): Promise<Assessment> {
+    const a = await this.authority.assess(ask);
+    if (arrivedAt === undefined || a.facts.at < 0 || a.facts.at >= arrivedAt) return a;
+    this.authority.pd.invalidate(ask.namespace, ask.cluster);
+    return this.authority.assess(ask);
   }
 
   /** Hold this call for the hand-over, or answer 429 now (the pure rule, from the request's arrival). */

@@ -492,3 +492,33 @@ t.test('ledger cleanup reads PD through the shared snapshot the decisions read, 
   await access.facts('db', 'basic');
   t.equal(storeReads, before + 1, 'PD changed: the next decision reads it afresh');
 });
+
+t.test('a removal is judged on PD facts read after it arrived: a snapshot from before an election does not let the new leader go', async (t) => {
+  const { pd, records, nodes, pods } = setup();
+  let clock = 1_000_000;
+  const now = () => clock;
+  const access = new PdAccess({ client: async () => pd, ttlMs: 60_000, now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger: records, now, logger: silentLogger });
+  const drain = new DrainService({
+    pods,
+    nodes,
+    pdFor: () => pd,
+    authority,
+    ledger: records,
+    teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
+    events: new FakeEvents(),
+    metrics: { decision: () => undefined, waited: () => undefined },
+    logger: silentLogger,
+    now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  await access.facts('db', 'basic'); // read while basic-pd-0 leads
+  clock += 100;
+  pd.leader = 'basic-pd-2'; // an election the snapshot has not seen
+  clock += 100;
+  const review = await drain.reviewRemoval(evict('basic-pd-2'));
+  t.match(review, { allowed: false, code: 429, message: /transferring PD leader from basic-pd-2 to basic-pd-0/ });
+  t.same(pd.transfers, ['basic-pd-0']);
+});
