@@ -742,8 +742,15 @@ export class DrainService {
 
   private async reconcileCluster(namespace: string, cluster: string, ledger: Ledger): Promise<number> {
     let removed = 0;
-    // PD as every decision sees it (the shared snapshot); only ending an eviction goes to PD directly.
-    const facts = await this.authority.pd.facts(namespace, cluster);
+    // PD as every decision sees it (the shared snapshot), read afresh for this pass: a member counted
+    // healthy from a read before its pod was replaced would let its leaving entry go too early. The
+    // read then serves the decisions that follow; only ending an eviction goes to PD directly.
+    const passBegan = this.deps.now();
+    let facts = await this.authority.pd.facts(namespace, cluster);
+    if (facts.at < passBegan) {
+      this.authority.pd.invalidate(namespace, cluster);
+      facts = await this.authority.pd.facts(namespace, cluster);
+    }
     const needStores = ledger.evictions.length + ledger.seenEvictions.length > 0 || ledger.leaving.some((e) => e.component === 'tikv');
     const known = (names: FactName[]) => {
       const missing = missingFact(facts, names);
