@@ -98,6 +98,12 @@ export const ConfigSchema = z.object({
   /** A pod removal is answered within this, "not yet" (429) with the reason when time runs out. */
   admissionBudgetMs: positiveInt(4000),
   /**
+   * A pod removal whose only obstacle is a short PD hand-over (a leader transfer, a few TiKV leaders)
+   * is held this long after its arrival and allowed once PD is done, instead of a 429 that costs
+   * kubectl drain 5 s. Each held call holds an API server request. Less than admissionBudgetMs; 0: off.
+   */
+  admissionWaitMs: z.coerce.number().int().min(0).max(25_000).default(3000),
+  /**
    * Secret with PD's client certificate (tls.crt, tls.key, ca.crt) per TiDB cluster; {cluster} is
    * replaced by the cluster's name. tidb-operator names it <cluster>-cluster-client-secret. When it
    * exists in the cluster's namespace, PD is reached over https with it.
@@ -164,6 +170,7 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'pdMemberTimeoutMs', flag: '--pd-member-timeout-ms', env: 'STEWARD_PD_MEMBER_TIMEOUT_MS' },
   { field: 'pdFactsTtlMs', flag: '--pd-facts-ttl-ms', env: 'STEWARD_PD_FACTS_TTL_MS' },
   { field: 'admissionBudgetMs', flag: '--admission-budget-ms', env: 'STEWARD_ADMISSION_BUDGET_MS' },
+  { field: 'admissionWaitMs', flag: '--admission-wait-ms', env: 'STEWARD_ADMISSION_WAIT_MS' },
   { field: 'pdTlsSecret', flag: '--pd-tls-secret', env: 'STEWARD_PD_TLS_SECRET' },
 ];
 
@@ -198,6 +205,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const config = parsed.data;
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     throw new ConfigError('invalid configuration:\n  --tls-cert-file / STEWARD_TLS_CERT_FILE and --tls-key-file / STEWARD_TLS_KEY_FILE must be given together');
+  }
+  if (config.admissionWaitMs > 0 && config.admissionWaitMs >= config.admissionBudgetMs) {
+    throw new ConfigError(
+      `invalid configuration:\n  --admission-wait-ms / STEWARD_ADMISSION_WAIT_MS (${config.admissionWaitMs}) must be less than --admission-budget-ms / STEWARD_ADMISSION_BUDGET_MS (${config.admissionBudgetMs}): a held call must still be answered within the budget`,
+    );
   }
   return Object.freeze(config);
 }

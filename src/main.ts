@@ -187,6 +187,7 @@ const drain = new DrainService({
   teardown: kubeTeardown(clients, config.kubeTimeoutMs),
   livePods: kubeLivePods(clients),
   budgetMs: config.admissionBudgetMs,
+  waitInCallMs: config.admissionWaitMs,
   events,
   metrics: {
     decision: (component, outcome) => metrics.drainDecisions.inc({ component, outcome }),
@@ -318,6 +319,8 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   for (const stop of stoppers) stop();
   clearInterval(reconcileTimer);
   clearInterval(leaseSweep);
+  // Calls held for a hand-over are answered (429) now, so closing the server does not wait for them.
+  drain.close();
   await app.close();
   await controller?.stop();
   await Promise.all(reflectors.map((r) => r.stop()));

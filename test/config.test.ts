@@ -32,3 +32,11 @@ t.test('a bad value names the setting', async (t) => {
   ];
   for (const [argv, env, match] of table) t.throws(() => loadConfig(argv, env), { constructor: ConfigError, message: match }, `${argv.join(' ')} ${JSON.stringify(env)}`);
 });
+
+t.test('the in-call wait must end inside the admission budget; 0 turns it off', async (t) => {
+  t.equal(loadConfig([], {}).admissionWaitMs, 3000);
+  t.ok(loadConfig([], {}).admissionWaitMs < loadConfig([], {}).admissionBudgetMs, 'the defaults fit');
+  t.equal(loadConfig(['--admission-wait-ms', '0', '--admission-budget-ms', '500'], {}).admissionWaitMs, 0);
+  t.throws(() => loadConfig(['--admission-wait-ms', '4000'], {}), { constructor: ConfigError, message: /--admission-wait-ms \/ STEWARD_ADMISSION_WAIT_MS \(4000\) must be less than --admission-budget-ms \/ STEWARD_ADMISSION_BUDGET_MS \(4000\)/ });
+  t.throws(() => loadConfig([], { STEWARD_ADMISSION_WAIT_MS: '-1' }), { constructor: ConfigError, message: /--admission-wait-ms/ });
+});

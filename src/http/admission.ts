@@ -104,6 +104,8 @@ export interface AdmissionDeps {
   bodyLimitBytes: number;
   /** Which webhook answered what, for the metrics. */
   count(webhook: Webhook, outcome: 'allowed' | 'denied' | 'invalid'): void;
+  /** The drain service's clock: a pod removal's budgets count from the request's arrival. Default Date.now. */
+  now?: () => number;
 }
 
 /** The least body the TidbCluster route accepts, whatever the configured admission limit. */
@@ -121,7 +123,14 @@ export function registerAdmission(app: FastifyInstance, deps: AdmissionDeps): vo
   void app.register(async (scope) => registerRoutes(scope, deps));
 }
 
+const arrivals = new WeakMap<FastifyRequest, number>();
+
 function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
+  const now = deps.now ?? Date.now;
+  // Stamped before the body is read: a removal's wait budget counts from here.
+  app.addHook('onRequest', async (request) => {
+    arrivals.set(request, now());
+  });
   // Fastify's own JSON parser; "__proto__" and "constructor.prototype" keys are dropped rather than
   // refused, so such a body still gets its own reply with its uid (a fuzz run found a poisoned body
   // whose long uid the text fallback could not recover). A body it cannot parse keeps the uid we can
@@ -216,7 +225,7 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
   const drain = deps.drain;
   if (!drain) return;
 
-  app.post('/admission/pods', opts, async (request) => {
+  app.post('/admission/pods', opts, async (request, reply) => {
     const parsed = parse(request);
     if (!parsed.ok) {
       deps.count('pods', 'invalid');
@@ -231,7 +240,16 @@ function registerRoutes(app: FastifyInstance, deps: AdmissionDeps): void {
       log().warn({ operation: req.operation, resource: req.resource.resource, subResource: req.subResource }, 'unexpected request on the pods webhook; allowed (check the webhook rules)');
       return reviewReply(apiVersion, { uid: req.uid, allowed: true, warnings: [`tidb-steward does not judge ${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''}`] });
     }
-    const review = await drain.reviewRemoval(removal);
+    // A call held for a hand-over stops waiting when the API server gives up on it.
+    const gone = new AbortController();
+    const onClose = () => reply.raw.writableEnded || gone.abort();
+    reply.raw.once('close', onClose);
+    let review: Review;
+    try {
+      review = await drain.reviewRemoval({ ...removal, arrivedAt: arrivals.get(request) ?? now(), signal: gone.signal });
+    } finally {
+      reply.raw.off('close', onClose);
+    }
     deps.count('pods', review.allowed ? 'allowed' : 'denied');
     if (!review.allowed) log().info({ reason: review.message }, 'not yet');
     return reviewReply(apiVersion, fromReview(req.uid, review));

@@ -23,9 +23,11 @@ import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import { updateLedger, type Ledger, type LedgerPort } from '../k8s/disruptions.ts';
 import type { CheckedRegion, Member, RegionCheck, StoreInfo } from '../pd/client.ts';
-import { missingFact } from '../pd/facts.ts';
+import { missingFact, type FactName } from '../pd/facts.ts';
 import { DisruptionAuthority, type Assessment, type DisruptionRequest } from './authority.ts';
 import { PdAccess } from '../pd/facts.ts';
+import { decideWaitInCall, type HandOver } from '../domain/handover.ts';
+import { InCallWaits, type Look } from './handover.ts';
 import type { NodeStore, PodStore } from '../state/stores.ts';
 
 /** The PD calls of leader hand-over and eviction; PdClient implements it. */
@@ -72,6 +74,10 @@ export interface RemovalRequest {
   dryRun: boolean;
   /** 'eviction' (kubectl drain), 'delete', or one pod of a DeleteCollection. */
   via: 'eviction' | 'delete' | 'deletecollection';
+  /** When the admission request arrived (ms, the service's clock); budgets count from it. Default: now. */
+  arrivedAt?: number;
+  /** Aborts when the caller went away: a call held for a hand-over stops waiting. */
+  signal?: AbortSignal;
 }
 
 export type Review =
@@ -86,7 +92,7 @@ export interface DrainMetrics {
 export interface DrainDeps {
   pods: PodStore;
   nodes: NodeStore;
-  /** The cluster's PD client, for the calls that change PD and the ledger cleanup. */
+  /** The cluster's PD client, for the calls that change PD (reads go through the authority's shared snapshot). */
   pdFor(namespace: string, cluster: string): DrainPdApi | Promise<DrainPdApi>;
   /**
    * Every decision to let a member go, shared with the controller. Default: one of this service's own
@@ -105,6 +111,13 @@ export interface DrainDeps {
   abandonAfterMs: number;
   /** The whole review must answer within this (well inside the webhook's timeoutSeconds). */
   budgetMs?: number;
+  /**
+   * A call whose only obstacle is a short PD hand-over is held this long after its arrival (less than
+   * budgetMs) and answered allowed once it is done. Default 0: never held.
+   */
+  waitInCallMs?: number;
+  /** Pause between two looks at PD while a call is held (ms). */
+  waitPollMs?: number;
 }
 
 const allow = (reason: string, warnings: string[] = []): Review => ({ allowed: true, reason, warnings });
@@ -179,9 +192,14 @@ export class DrainService {
   private readonly nodeDraining = new Map<string, boolean>();
 
   private readonly authority: DisruptionAuthority;
+  /** Calls held while PD finishes a hand-over, one loop per member. */
+  private readonly waits: InCallWaits;
+  /** Store → the first leader count seen in the last 30 s, whence the rate at which PD moves them. */
+  private readonly leadersSeen = new Map<string, { count: number; at: number }>();
 
   constructor(deps: DrainDeps) {
     this.deps = deps;
+    this.waits = new InCallWaits({ budgetMs: deps.waitInCallMs ?? 0, pollMs: deps.waitPollMs ?? 100, now: deps.now });
     this.authority =
       deps.authority ??
       new DisruptionAuthority({
@@ -242,12 +260,13 @@ export class DrainService {
     }
     const step = { now: 'starting' };
     const budget = this.deps.budgetMs ?? 4000;
+    const arrivedAt = req.arrivedAt ?? this.deps.now();
     let timer: NodeJS.Timeout | undefined;
     const outOfTime = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OutOfTime(step.now)), budget);
+      timer = setTimeout(() => reject(new OutOfTime(step.now)), Math.max(0, budget - (this.deps.now() - arrivedAt)));
     });
     try {
-      const review = await Promise.race([this.judge(pod, req, step), outOfTime]);
+      const review = await Promise.race([this.judge(pod, { ...req, arrivedAt }, step), outOfTime]);
       return this.account(pod, key, req, review);
     } catch (err) {
       const e = err as Error;
@@ -321,11 +340,17 @@ export class DrainService {
     const now = this.deps.now();
     for (const [cluster, at] of this.lastTransfer) if (now - at > 60_000) this.lastTransfer.delete(cluster);
     for (const node of this.nodeDraining.keys()) if (!this.deps.nodes.get(node)) this.nodeDraining.delete(node);
+    for (const [store, seen] of this.leadersSeen) if (now - seen.at > 60_000) this.leadersSeen.delete(store);
+  }
+
+  /** Shutdown: calls held for a hand-over are answered now. */
+  close(): void {
+    this.waits.close();
   }
 
   /** Sizes of what this process keeps, for tests and /metrics. */
-  get kept(): { waiting: number; transfers: number; nodes: number } {
-    return { waiting: this.waitingSince.size, transfers: this.lastTransfer.size, nodes: this.nodeDraining.size };
+  get kept(): { waiting: number; transfers: number; nodes: number; heldFor: number; leaderCounts: number } {
+    return { waiting: this.waitingSince.size, transfers: this.lastTransfer.size, nodes: this.nodeDraining.size, heldFor: this.waits.size, leaderCounts: this.leadersSeen.size };
   }
 
   private controllerRecord(a: Assessment): string | null {
@@ -339,7 +364,7 @@ export class DrainService {
     const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'pd', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading PD members, their health and the DisruptionLedger';
-      const a = await this.authority.assess(ask);
+      const a = await this.assessFresh(ask, req.arrivedAt);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
       if (a.unknown) throw new Error(a.unknown);
@@ -351,8 +376,22 @@ export class DrainService {
       });
       if (handOver.kind === 'wait') {
         if (handOver.action?.type === 'transfer-pd-leader') {
-          step.now = 'transferring PD leadership';
-          await this.transfer(pod, handOver.action.from, handOver.action.to);
+          const { from, to } = handOver.action;
+          const inCall = this.inCall({ kind: 'pd-leader', member: from, to }, req);
+          if (!inCall.wait) {
+            step.now = 'transferring PD leadership';
+            await this.transfer(pod, from, to);
+            return wait(key, this.waits.budgetMs > 0 ? `${handOver.reason} (${inCall.reason})` : handOver.reason, handOver.retryAfterSeconds);
+          }
+          // Recorded before the call is held, so every other decision counts this member as leaving;
+          // the transfer (which takes nothing out of service) starts meanwhile.
+          step.now = 'recording the removal in the DisruptionLedger and transferring PD leadership';
+          const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
+          if (!recorded) continue;
+          step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
+          const out = await this.holdFor(pod, req, `pd/${from}`, handOver.reason, () => this.lookPdLeader(pod, from));
+          if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
+          return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
         }
         return wait(key, handOver.reason, handOver.retryAfterSeconds);
       }
@@ -413,7 +452,7 @@ export class DrainService {
     const ask: DisruptionRequest = { namespace: pod.namespace, cluster: pod.cluster, component: 'tikv', pod: pod.name, podUid: pod.uid, act: actOf(req) };
     for (let attempt = 0; attempt < 3; attempt++) {
       step.now = 'reading TiKV stores, region checks and the DisruptionLedger';
-      const a = await this.authority.assess(ask);
+      const a = await this.assessFresh(ask, req.arrivedAt);
       const byController = this.controllerRecord(a);
       if (byController) return allow(byController);
       if (a.unknown) throw new Error(a.unknown);
@@ -437,6 +476,7 @@ export class DrainService {
         { store: storeState(store), evicting: isEvicting, evictionBeganAt: ours?.beganAt ?? seen?.since ?? null },
         { evictTimeoutMs: this.deps.evictTimeoutMs, now },
       );
+      const perSecond = this.observeLeaders(pod, storeId, store.status.leader_count, now);
       if (decision.kind === 'wait') {
         const room = decideEvictionRoom(storeId, this.roomStores(pod, a, evicting, now), facts.maxReplicas!);
         if (!room.allowed && decision.action?.type === 'evict-tikv-leaders') {
@@ -447,13 +487,34 @@ export class DrainService {
           }
           return wait(key, room.reason);
         }
+        const movable = store.status.leader_count > 0 && !['Offline', 'Removing'].includes(store.store.state_name) && room.allowed;
+        const inCall: ReturnType<typeof decideWaitInCall> = movable
+          ? this.inCall({ kind: 'tikv-leaders', storeId, leaderCount: store.status.leader_count, leadersPerSecond: perSecond }, req)
+          : { wait: false, reason: '' };
+        if (inCall.wait) {
+          // Recorded first (the removal, and the eviction it needs), then PD is asked, then the call is held.
+          step.now = 'recording the removal in the DisruptionLedger';
+          const change = this.evictionChange(pod, storeId, decision, record, ours, isEvicting && !record && !seen, now);
+          if (!(await this.authority.record(ask, a, change))) continue;
+          if (decision.action?.type === 'evict-tikv-leaders') {
+            step.now = 'starting the leader eviction';
+            await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
+            this.authority.pd.invalidate(pod.namespace, pod.cluster);
+            this.emit(pod, 'Normal', 'EvictingLeaders', `evicting ${store.status.leader_count} region leaders from TiKV store ${storeId} before ${pod.name} goes`);
+          }
+          step.now = `waiting inside the call for PD to move the ${store.status.leader_count} leaders of TiKV store ${storeId}`;
+          const out = await this.holdFor(pod, req, `tikv/${storeId}`, decision.reason, () => this.lookStoreLeaders(pod, storeId));
+          if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
+          return wait(key, `${decision.reason}: ${out.reason}`, decision.retryAfterSeconds);
+        }
         step.now = 'starting the leader eviction';
         await this.startEviction(pod, store, decision, record, ours, isEvicting && !record && !seen);
         if (ours && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS) {
           // Still asked for: the eviction is not abandoned (bounded to one ledger write per refresh).
           await this.deps.ledger.put(pod.namespace, pod.cluster, { ...ours, askedAt: now }, pod.name);
         }
-        return wait(key, room.allowed ? decision.reason : `${decision.reason}; the leaders may have nowhere to go: ${room.reason}`, decision.retryAfterSeconds);
+        const why = inCall.reason && this.waits.budgetMs > 0 ? `${decision.reason} (${inCall.reason})` : decision.reason;
+        return wait(key, room.allowed ? why : `${why}; the leaders may have nowhere to go: ${room.reason}`, decision.retryAfterSeconds);
       }
       if (decision.warning) this.emit(pod, 'Warning', 'EvictLeaderTimeout', decision.warning);
       step.now = 'recording the removal in the DisruptionLedger';
@@ -468,6 +529,99 @@ export class DrainService {
       }
     }
     return wait(key, 'other removals of this cluster are being decided at the same moment; retrying');
+  }
+
+  /**
+   * The assessment on PD facts read after the request arrived. A snapshot read earlier (by another
+   * decision or the cleanup loop) may predate an election: "not the leader" from it could let PD's
+   * new leader go without a hand-over. Concurrent requests still share one read.
+   */
+  private async assessFresh(ask: DisruptionRequest, arrivedAt: number | undefined): Promise<Assessment> {
+    const a = await this.authority.assess(ask);
+    if (arrivedAt === undefined || a.facts.at < 0 || a.facts.at >= arrivedAt) return a;
+    this.authority.pd.invalidate(ask.namespace, ask.cluster);
+    return this.authority.assess(ask);
+  }
+
+  /** Hold this call for the hand-over, or answer 429 now (the pure rule, from the request's arrival). */
+  private inCall(handOver: HandOver, req: RemovalRequest): ReturnType<typeof decideWaitInCall> {
+    return decideWaitInCall({ handOver, arrivedAt: req.arrivedAt ?? this.deps.now(), budgetMs: this.waits.budgetMs }, this.deps.now());
+  }
+
+  /** Holds the call for `handOver` (what PD does, as the drain decision says it) of one member. */
+  private async holdFor(pod: PodView, req: RemovalRequest, member: string, handOver: string, look: () => Promise<Look>) {
+    const started = this.deps.now();
+    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, handOver }, 'holding the call for the hand-over');
+    const out = await this.waits.wait(`${pod.namespace}/${pod.cluster}/${member}`, req.arrivedAt ?? started, look, req.signal);
+    this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), via: req.via, handOver, done: out.done, heldMs: this.deps.now() - started, reason: out.reason }, out.done ? 'hand-over done while the call was held' : 'hand-over not done while the call was held');
+    return out;
+  }
+
+  /** One look at PD's leader through the shared snapshot, read afresh. */
+  private async lookPdLeader(pod: PodView, member: string): Promise<Look> {
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
+    const facts = await this.authority.pd.facts(pod.namespace, pod.cluster);
+    if (facts.leader && facts.leader !== member) return { done: true, reason: `PD leadership moved from ${member} to ${facts.leader} while the call was held` };
+    const seen = facts.members === null ? missingFact(facts, ['members'])! : facts.leader ? `${member} still leads PD` : 'PD has no leader right now (an election is in progress)';
+    return { done: false, handOver: { kind: 'pd-leader', member, to: null }, seen };
+  }
+
+  /** One look at a store's leader count through the shared snapshot, read afresh. */
+  private async lookStoreLeaders(pod: PodView, storeId: string): Promise<Look> {
+    this.authority.pd.invalidate(pod.namespace, pod.cluster);
+    const facts = await this.authority.pd.facts(pod.namespace, pod.cluster);
+    if (facts.stores === null) return { done: false, handOver: null, seen: missingFact(facts, ['stores'])! };
+    const store = facts.stores.find((s) => s.store.id === storeId);
+    if (!store || isGone(store)) return { done: true, reason: `store ${storeId} is gone from PD` };
+    const n = store.status.leader_count;
+    if (n === 0) return { done: true, reason: `PD moved every leader off store ${storeId} while the call was held` };
+    const perSecond = this.observeLeaders(pod, storeId, n, this.deps.now());
+    return { done: false, handOver: { kind: 'tikv-leaders', storeId, leaderCount: n, leadersPerSecond: perSecond }, seen: `store ${storeId} still leads ${n} regions` };
+  }
+
+  /**
+   * Notes a store's leader count; returns the rate at which it fell since the first note of the last
+   * 30 s (leaders per second), or null when there is none to tell yet (first note, too soon after, or
+   * it grew). PD moves leaders in steps, so "none moved" counts only after 2 s.
+   */
+  private observeLeaders(pod: PodView, storeId: string, count: number, now: number): number | null {
+    const key = `${pod.namespace}/${pod.cluster}/${storeId}`;
+    const base = this.leadersSeen.get(key);
+    if (!base || count > base.count || now - base.at > 30_000) {
+      this.leadersSeen.set(key, { count, at: now });
+      return null;
+    }
+    const elapsed = now - base.at;
+    const fell = base.count - count;
+    if (fell > 0 && elapsed >= 200) return (fell * 1000) / elapsed;
+    return fell === 0 && elapsed >= 2000 ? 0 : null;
+  }
+
+  /** The ledger change an eviction for this removal needs, written with the removal's record. */
+  private evictionChange(
+    pod: PodView,
+    storeId: string,
+    decision: DrainDecision,
+    record: Ledger['evictions'][number] | undefined,
+    ours: Ledger['evictions'][number] | undefined,
+    firstSeenOthers: boolean,
+    now: number,
+  ): ((l: Ledger) => Ledger) | undefined {
+    const startsEviction = decision.action?.type === 'evict-tikv-leaders';
+    const refresh = ours !== undefined && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS;
+    // Nothing to change: the removal's own record is all that is written (once).
+    if (!firstSeenOthers && !startsEviction && !(record && !ours) && !refresh) return undefined;
+    return (l) => {
+      let next = l;
+      if (firstSeenOthers && !l.seenEvictions.some((s) => s.storeId === storeId)) next = { ...next, seenEvictions: [...next.seenEvictions, { storeId, since: now }] };
+      // An eviction of a cordon or an earlier pod becomes this removal's, so its clock starts now.
+      if (startsEviction || (record && !ours)) {
+        next = { ...next, evictions: [...next.evictions.filter((r) => r.storeId !== storeId), { storeId, podUid: pod.uid, beganAt: now, askedAt: now, cause: 'removal' }] };
+      } else if (refresh) {
+        next = { ...next, evictions: next.evictions.map((r) => (r.storeId === storeId ? { ...ours!, askedAt: now } : r)) };
+      }
+      return next;
+    };
   }
 
   private async startEviction(
@@ -553,6 +707,8 @@ export class DrainService {
           await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
           await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
           this.authority.pd.invalidate(pod.namespace, pod.cluster);
+          // The count when the eviction began: the drain's eviction of the pod reads the rate from it.
+          if (a.self.leaderCount !== undefined) this.observeLeaders(pod, storeId, a.self.leaderCount, this.deps.now());
           this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: storeId }, 'node is being drained: evicting leaders of its TiKV store');
           this.emit(pod, 'Normal', 'EvictingLeaders', `node ${nodeName} is being drained: evicting region leaders from TiKV store ${storeId}`);
         }
@@ -586,9 +742,24 @@ export class DrainService {
 
   private async reconcileCluster(namespace: string, cluster: string, ledger: Ledger): Promise<number> {
     let removed = 0;
-    const pd = await this.deps.pdFor(namespace, cluster);
+    // PD as every decision sees it (the shared snapshot), read afresh for this pass: a member counted
+    // healthy from a read before its pod was replaced would let its leaving entry go too early. The
+    // read then serves the decisions that follow; only ending an eviction goes to PD directly.
+    const passBegan = this.deps.now();
+    let facts = await this.authority.pd.facts(namespace, cluster);
+    if (facts.at < passBegan) {
+      this.authority.pd.invalidate(namespace, cluster);
+      facts = await this.authority.pd.facts(namespace, cluster);
+    }
     const needStores = ledger.evictions.length + ledger.seenEvictions.length > 0 || ledger.leaving.some((e) => e.component === 'tikv');
-    const stores = needStores ? await pd.stores() : [];
+    const known = (names: FactName[]) => {
+      const missing = missingFact(facts, names);
+      if (missing) throw new Error(missing);
+    };
+    if (needStores) known(['stores']);
+    const stores = needStores ? facts.stores! : [];
+    let client: DrainPdApi | null = null;
+    const pdClient = async () => (client ??= await this.deps.pdFor(namespace, cluster));
     const now = this.deps.now();
     const podAt = (name: string | undefined) => (name ? this.deps.pods.get(objectKey(namespace, name)) : undefined);
     for (const record of ledger.evictions) {
@@ -603,7 +774,8 @@ export class DrainService {
       );
       if (!verdict.remove) continue;
       try {
-        await pd.removeEvictLeader(record.storeId);
+        await (await pdClient()).removeEvictLeader(record.storeId);
+        this.authority.pd.invalidate(namespace, cluster);
         await this.deps.ledger.remove(namespace, cluster, record.storeId);
         removed++;
         this.deps.logger.info({ cluster: `${namespace}/${cluster}`, store: record.storeId, reason: verdict.reason }, 'leader eviction ended');
@@ -613,7 +785,8 @@ export class DrainService {
       }
     }
     if (ledger.seenEvictions.length) {
-      const evicting = new Set(await pd.evictingStores());
+      known(['evicting']);
+      const evicting = new Set(facts.evicting!);
       const ended = ledger.seenEvictions.filter((s) => !evicting.has(s.storeId)).map((s) => s.storeId);
       if (ended.length) {
         await updateLedger(this.deps.ledger, namespace, cluster, (l) => ({ ...l, seenEvictions: l.seenEvictions.filter((s) => !ended.includes(s.storeId)) }));
@@ -622,8 +795,8 @@ export class DrainService {
     if (ledger.leaving.length) {
       let pdHealth: Map<string, boolean> | null = null;
       if (ledger.leaving.some((e) => e.component === 'pd')) {
-        const members = (await pd.members()).members;
-        pdHealth = new Map((await pd.memberHealth(members)).map((h) => [h.name, h.healthy]));
+        known(['members']);
+        pdHealth = new Map(facts.members!.map((m) => [m.name, m.healthy]));
       }
       const done: Array<{ entry: LeavingEntry; reason: string }> = [];
       for (const entry of ledger.leaving) {

@@ -4,6 +4,8 @@
 // the drain finishing only after the PD leader moved and the TiKV store's leaders reached zero, as
 // watched in PD itself, and that nothing is left behind.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { logPath } from '../cluster/procs.ts';
 import { defaultNodes, ensureUp, restartSteward, setNodes } from './cluster.ts';
 import { kubectl, kubectlOk, namespace, pods, sleep, statefulSet, until } from './helpers.ts';
 import { PdWatch, pdBackendLine, startPdBackend, type PdBackend } from '../cluster/pd-backend.ts';
@@ -145,4 +147,78 @@ t.test('tidb-steward restarted in the middle of a drain: the eviction carries on
   await kubectlOk(['uncordon', tikv.node!]);
   await until('the evict-leader scheduler empty again', async () => (await pd.evicting()).length === 0, 90_000);
   t.same(await pd.evicting(), [], 'no evict-leader entry left behind');
+});
+
+/** tidb-steward's log entries about one pod since `since` (ms). */
+function stewardLines(pod: string, since: number): Array<{ msg: string; time: number; heldMs?: number; reason?: string }> {
+  return readFileSync(logPath('tidb-steward'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`"pod":"${NS}/${pod}"`))
+    .flatMap((l) => {
+      try {
+        const e = JSON.parse(l) as { msg: string; time: number };
+        return e.time >= since ? [e] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Drains the node of `pod` right after PD made `pod` its leader on that already cordoned node: the
+ * cordon found nothing to hand over, so the eviction itself meets a leader transfer that has not begun.
+ */
+async function drainUnpreparedLeader(pod: string) {
+  await until('all 6 pods Running', async () => (await pods(NS)).filter((p) => p.phase === 'Running').length === 6, 90_000);
+  await until('no eviction left from earlier tests', async () => (await pd.evicting()).length === 0, 60_000);
+  const list = await pods(NS);
+  const node = list.find((p) => p.name === pod)!.node!;
+  if ((await pd.leader()) === pod) await pd.makeLeader(list.find((p) => p.name.includes('-pd-') && p.name !== pod)!.name);
+  const tikv = list.find((p) => p.node === node && p.name.startsWith('flow-tikv-'))!.name;
+  const store = await storeOfPod(tikv);
+  await kubectlOk(['cordon', node]);
+  // The cordon is acted on (the store on the node starts evicting) while the PD member there follows.
+  await until('the cordon acted on', async () => (await pd.evicting()).includes(store.id), 30_000, 100);
+  await pd.makeLeader(pod);
+  const standinCalls = pd.standin?.calls.length ?? 0;
+  const watch = new PdWatch(pd);
+  const started = Date.now();
+  const r = await kubectl(['drain', node, '--ignore-daemonsets', '--force', '--grace-period=1', '--timeout=60s', `--pod-selector=statefulset.kubernetes.io/pod-name=${pod}`], { timeoutMs: 90_000 });
+  const seconds = (Date.now() - started) / 1000;
+  await watch.stop();
+  const moved = watch.leaderLeft(pod);
+  const lines = stewardLines(pod, started);
+  // PD's own time for the hand-over: the stand-in's transfer request to its completion; real PD's
+  // is bounded by the first sample naming another leader.
+  const request = pd.standin?.calls.slice(standinCalls).find((c) => c.method === 'POST' && c.path.includes('/leader/transfer/'));
+  const done = pd.standin?.transfers.find((x) => x.from === pod && request && x.at >= request.at);
+  const pdMs = request && done ? done.at - request.at : moved ? moved.at - started : NaN;
+  await kubectlOk(['uncordon', node]);
+  return {
+    code: r.code,
+    stderr: r.stderr,
+    seconds,
+    pdMs,
+    moved,
+    refusals: lines.filter((l) => l.msg === 'removal must wait'),
+    held: lines.filter((l) => l.msg === 'hand-over done while the call was held'),
+  };
+}
+
+t.test('a PD leader whose hand-over did not start at cordon time: with --admission-wait-ms 0 the eviction meets 429s', async (t) => {
+  await restartSteward({ ...stewardEnv, STEWARD_ADMISSION_WAIT_MS: '0' });
+  const d = await drainUnpreparedLeader('flow-pd-1');
+  t.equal(d.code, 0, `drain completed: ${d.stderr.split('\n').slice(-2).join(' ')}`);
+  t.ok(d.refusals.length > 0, `the eviction was answered 429 ${d.refusals.length} times (${d.refusals[0]?.reason ?? 'none'}): the scenario does leave the hand-over to the eviction`);
+  t.comment(`figures (${pd.kind} PD, waiting off): drain ${d.seconds.toFixed(1)}s, PD's leader transfer ${d.pdMs} ms, difference ${(d.seconds * 1000 - d.pdMs).toFixed(0)} ms; 429 answers ${d.refusals.length}`);
+});
+
+t.test('a PD leader whose hand-over did not start at cordon time: the eviction is held inside the call, no 429', async (t) => {
+  await restartSteward(stewardEnv);
+  const d = await drainUnpreparedLeader('flow-pd-1');
+  t.equal(d.code, 0, `drain completed: ${d.stderr.split('\n').slice(-2).join(' ')}`);
+  t.same(d.refusals.map((l) => l.reason), [], 'no 429 for flow-pd-1');
+  t.equal(d.held.length, 1, `the eviction was held ${d.held[0]?.heldMs} ms and allowed: ${d.held[0]?.reason}`);
+  t.ok(d.moved, `PD saw its leader move from flow-pd-1 to ${d.moved?.to}`);
+  t.comment(`figures (${pd.kind} PD, --admission-wait-ms default): drain ${d.seconds.toFixed(1)}s, PD's leader transfer ${d.pdMs} ms, difference ${(d.seconds * 1000 - d.pdMs).toFixed(0)} ms; call held ${d.held[0]?.heldMs} ms; 429 answers ${d.refusals.length}`);
 });

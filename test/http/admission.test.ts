@@ -155,3 +155,15 @@ t.test('a DeleteCollection review recorded from the real API server (no name) is
   t.match(res, { uid: review.request.uid, allowed: false, status: { code: 429, message: new RegExp(`${namespace}/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0`) } });
   t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1'], 'judged like any removal of the PD leader');
 });
+
+t.test('eviction of the PD leader with a short transfer: held inside the call and allowed, no 429', async (t) => {
+  const { app, pd, metrics } = testApp({ nodes, pods: pdPods, waitInCallMs: 2000 });
+  pd.transferDelayMs = 300;
+  const res = await app.inject(post('/admission/pods', admissionFixture('pod-eviction.json')));
+  t.same(res.json().response, { uid: '0b6e2f5e-4d2c-4b1e-9c1a-000000000002', allowed: true });
+  t.same(pd.writes(), ['POST /pd/api/v1/leader/transfer/basic-pd-1']);
+  t.equal(pd.leader, 'basic-pd-1');
+  const text = await metrics.registry.metrics();
+  t.match(text, /tidb_steward_admission_requests_total\{webhook="pods",outcome="allowed"\} 1/);
+  t.notMatch(text, /tidb_steward_admission_requests_total\{webhook="pods",outcome="denied"\} [1-9]/);
+});

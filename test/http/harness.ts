@@ -24,7 +24,7 @@ export function admissionFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
 }
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: PdStandin; statefulSets?: Array<{ namespace: string; name: string; replicas: number }>; clusterTopologyKeys?: (namespace: string, cluster: string) => readonly string[] | undefined } = {}) {
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: PdStandin; waitInCallMs?: number; statefulSets?: Array<{ namespace: string; name: string; replicas: number }>; clusterTopologyKeys?: (namespace: string, cluster: string) => readonly string[] | undefined } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
@@ -61,6 +61,7 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     now: Date.now,
     evictTimeoutMs: 600_000,
     abandonAfterMs: 300_000,
+    ...(opts.waitInCallMs !== undefined ? { waitInCallMs: opts.waitInCallMs, waitPollMs: 50 } : {}),
   });
   const app = buildApp({
     drain,

@@ -4,6 +4,8 @@ import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
 import { DrainFakePd, FakeLivePods, FakeTeardown, MemoryLedger } from '../drain-fakes.ts';
 import { DEFAULT_DRAIN_TAINTS, nodeViewFor } from '../../src/k8s/views.ts';
+import { DisruptionAuthority } from '../../src/services/authority.ts';
+import { PdAccess } from '../../src/pd/facts.ts';
 
 function setup(opts: { cordoned?: string[] } = {}) {
   const nodes = ['n1', 'n2', 'n3'].map((n) => makeNode(n, {}, opts.cordoned?.includes(n) ?? false));
@@ -450,4 +452,101 @@ t.test('cleanup waits while a new PD leader has not restored its schedulers, the
   t.equal(await drain.reconcileEvictions(), 1);
   t.same(pd.removals, ['3']);
   t.same(await records.forCluster('db', 'basic'), []);
+});
+
+t.test('ledger cleanup reads PD through the shared snapshot: its fresh read serves the decisions after it', async (t) => {
+  const { pd, records, nodes, pods } = setup();
+  let storeReads = 0;
+  const readStores = pd.stores.bind(pd);
+  pd.stores = async () => {
+    storeReads++;
+    return readStores();
+  };
+  let clock = 1_000_000;
+  const now = () => clock;
+  const access = new PdAccess({ client: async () => pd, ttlMs: 60_000, now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger: records, now, logger: silentLogger });
+  const drain = new DrainService({
+    pods,
+    nodes,
+    pdFor: () => pd,
+    authority,
+    ledger: records,
+    teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
+    events: new FakeEvents(),
+    metrics: { decision: () => undefined, waited: () => undefined },
+    logger: silentLogger,
+    now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  nodes.upsert('n1', makeNode('n1', {}, true));
+  await drain.nodeCordoned('n1');
+  t.same([...pd.evicting].sort(), ['1', '4']);
+  await access.facts('db', 'basic');
+  clock += 1000;
+  // Still cordoned: nothing to end. The pass reads PD afresh (a snapshot from before it is not trusted)...
+  const before = storeReads;
+  t.equal(await drain.reconcileEvictions(), 0);
+  t.equal(storeReads, before + 1, 'one read of the stores for the pass');
+  // ...and that read is the shared one: the next decision's facts come from it.
+  t.equal((await access.facts('db', 'basic')).at, clock, "the decision's snapshot is the one the pass took");
+  t.equal(storeReads, before + 1, 'the decision after it read nothing more');
+  nodes.upsert('n1', makeNode('n1', {}, false));
+  clock += 1000;
+  t.equal(await drain.reconcileEvictions(), 2, 'uncordoned: both cordon evictions end');
+  t.same([...pd.evicting], []);
+  const after = storeReads;
+  await access.facts('db', 'basic');
+  t.equal(storeReads, after + 1, 'PD changed: the next decision reads it afresh');
+});
+
+t.test('a removal is judged on PD facts read after it arrived: a snapshot from before an election does not let the new leader go', async (t) => {
+  const { pd, records, nodes, pods } = setup();
+  let clock = 1_000_000;
+  const now = () => clock;
+  const access = new PdAccess({ client: async () => pd, ttlMs: 60_000, now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger: records, now, logger: silentLogger });
+  const drain = new DrainService({
+    pods,
+    nodes,
+    pdFor: () => pd,
+    authority,
+    ledger: records,
+    teardown: new FakeTeardown(),
+    livePods: new FakeLivePods(),
+    events: new FakeEvents(),
+    metrics: { decision: () => undefined, waited: () => undefined },
+    logger: silentLogger,
+    now,
+    evictTimeoutMs: 600_000,
+    abandonAfterMs: 300_000,
+  });
+  await access.facts('db', 'basic'); // read while basic-pd-0 leads
+  clock += 100;
+  pd.leader = 'basic-pd-2'; // an election the snapshot has not seen
+  clock += 100;
+  const review = await drain.reviewRemoval(evict('basic-pd-2'));
+  t.match(review, { allowed: false, code: 429, message: /transferring PD leader from basic-pd-2 to basic-pd-0/ });
+  t.same(pd.transfers, ['basic-pd-0']);
+});
+
+t.test('ledger cleanup does not drop a leaving PD member on health read before its pod was replaced', async (t) => {
+  const { pd, records, nodes, pods } = setup();
+  let clock = 1_000_000;
+  const now = () => clock;
+  const access = new PdAccess({ client: async () => pd, ttlMs: 60_000, now });
+  const authority = new DisruptionAuthority({ pods, nodes, pd: access, ledger: records, now, logger: silentLogger });
+  const drain = new DrainService({ pods, nodes, pdFor: () => pd, authority, ledger: records, teardown: new FakeTeardown(), livePods: new FakeLivePods(), events: new FakeEvents(), metrics: { decision: () => undefined, waited: () => undefined }, logger: silentLogger, now, evictTimeoutMs: 600_000, abandonAfterMs: 300_000 });
+  const { ledger, resourceVersion } = await records.read('db', 'basic');
+  await records.write('db', 'basic', { ...ledger, leaving: [{ component: 'pd', member: 'basic-pd-1', pod: 'basic-pd-1', podUid: 'pd-uid-1-old', since: clock, act: 'eviction' }] }, resourceVersion);
+  await access.facts('db', 'basic'); // read while the old pod's member still answered
+  clock += 500;
+  pd.unhealthy.add('basic-pd-1'); // the old pod went; the new pod (pd-uid-1) runs, its member not up yet
+  t.equal(await drain.reconcileEvictions(), 0);
+  t.match((await records.get('db', 'basic')).leaving, [{ member: 'basic-pd-1' }], 'still leaving: PD does not count it healthy now');
+  pd.unhealthy.delete('basic-pd-1');
+  clock += 500;
+  t.equal(await drain.reconcileEvictions(), 1, 'dropped once PD counts it healthy');
 });
