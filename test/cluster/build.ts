@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { CONTROL_PLANE, RECIPES } from './binaries.ts';
 import { CACHE, GO_MODULES, binaryPath } from './paths.ts';
 import type { BinaryRecipe } from './recipe.ts';
+import { duration, historyOf, secondsLeft, type BuiltSoFar } from './build-progress.ts';
 
 const say = (msg: string) => process.stdout.write(`[build] ${msg}\n`);
 const secs = (ms: number) => `${Math.round(ms / 1000)}s`;
@@ -68,8 +69,17 @@ export interface BuildResult {
   ms: number | null;
 }
 
+/** Where the whole build stands, for the progress lines. */
+export interface Overall {
+  /** This binary's place among the ones to build, e.g. "2 of 6". */
+  place: string;
+  /** Seconds still to go after this binary, when it ends. */
+  afterThis: number;
+  started: number;
+}
+
 /** Builds one recipe unless cached; returns the binary path. Throws with the tail of go's output. */
-export async function buildOne(recipe: BinaryRecipe, toolchain: GoToolchain | null = findGo()): Promise<BuildResult> {
+export async function buildOne(recipe: BinaryRecipe, toolchain: GoToolchain | null = findGo(), overall?: Overall): Promise<BuildResult> {
   const out = binaryPath(recipe);
   const label = `${recipe.name} ${recipe.version}`;
   if (existsSync(out)) {
@@ -91,11 +101,14 @@ export async function buildOne(recipe: BinaryRecipe, toolchain: GoToolchain | nu
   args.push('-ldflags', ['-s -w', ...(recipe.ldflags ?? [])].join(' '));
   args.push(recipe.pkg);
   const started = Date.now();
-  say(`${label} ... building ${recipe.pkg} (log: ${logFile})`);
+  say(`${overall ? `[${overall.place}] ` : ''}${label} ... building ${recipe.pkg} (log: ${logFile})`);
   const log = createWriteStream(logFile);
   log.write(`# cd ${moduleDir} && GOTOOLCHAIN=local GOFLAGS='-mod=mod -buildvcs=false' CGO_ENABLED=0 ${toolchain.go} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}\n`);
   let packages = 0;
-  const ticker = setInterval(() => say(`${label} ... ${secs(Date.now() - started)} (${packages} packages so far)`), 60_000);
+  const ticker = setInterval(() => {
+    const whole = overall ? `; whole build ${duration((Date.now() - overall.started) / 1000)} so far, about ${duration(overall.afterThis)} after this one` : '';
+    say(`${label} ... ${secs(Date.now() - started)} (${packages} packages so far${whole})`);
+  }, 60_000);
   const code = await new Promise<number>((resolve) => {
     const child = spawn(toolchain.go, args, { cwd: moduleDir, env: goEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pipe(log, { end: false });
@@ -149,6 +162,22 @@ function copyKwokStages(recipe: BinaryRecipe, toolchain: GoToolchain): void {
   renameSync(tmp, dest);
 }
 
+/** What Go's caches hold after a build, and how to free them (tidb-steward needs only the binaries). */
+function goCacheUse(toolchain: GoToolchain): string {
+  const env = spawnSync(toolchain.go, ['env', 'GOMODCACHE', 'GOCACHE'], { encoding: 'utf8', env: goEnv() });
+  const [modcache, buildcache] = env.stdout.trim().split('\n');
+  const size = (dir: string | undefined) => {
+    if (!dir || !existsSync(dir)) return 0;
+    const du = spawnSync('du', ['-sk', dir], { encoding: 'utf8' });
+    return du.status === 0 ? Number(du.stdout.split(/\s/)[0]) * 1024 : 0;
+  };
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  const mod = size(modcache);
+  const build = size(buildcache);
+  const bin = size(join(CACHE, 'bin'));
+  return `disk: the binaries take ${gb(bin)} in ${join(CACHE, 'bin')}; Go's caches hold ${gb(mod + build)} (modules ${gb(mod)} in ${modcache}, build ${gb(build)} in ${buildcache}), needed only to build again: \`go clean -cache -modcache\` frees them`;
+}
+
 /** Builds whatever of `names` is missing; Go is needed only then. Prints a summary unless all were cached and quiet. */
 export async function buildAll(names: readonly string[], opts: { quiet?: boolean } = {}): Promise<BuildResult[]> {
   const recipes = RECIPES;
@@ -162,14 +191,32 @@ export async function buildAll(names: readonly string[], opts: { quiet?: boolean
     throw new Error(`Go was not found, and ${missing.map((r) => r.name).join(', ')} must be built from the Go module proxy. ${GO_INSTALL_HINT}`);
   }
   const started = Date.now();
-  if (toolchain) say(`go${toolchain.version} (${toolchain.go}); cache ${join(CACHE, 'bin')} (TIDB_STEWARD_CACHE moves it); to build: ${missing.map((r) => r.name).join(', ')}`);
+  const timesFile = join(CACHE, 'logs', 'build-times.jsonl');
+  const history = existsSync(timesFile) ? historyOf(readFileSync(timesFile, 'utf8')) : {};
+  const toBuild = missing.map((r) => r.name);
+  if (toolchain) {
+    say(`go${toolchain.version} (${toolchain.go}); cache ${join(CACHE, 'bin')} (TIDB_STEWARD_CACHE moves it); to build: ${toBuild.join(', ')}`);
+    say(`${toBuild.length} to build: about ${duration(secondsLeft([], toBuild, history))} on 2 cores with empty Go caches (${Object.keys(history).length ? 'from this machine\'s earlier builds' : 'a guess until the first binary is done'}); progress every minute`);
+  }
   const results: BuildResult[] = [];
-  for (const recipe of wanted) results.push(await buildOne(recipe, toolchain));
+  const done: BuiltSoFar[] = [];
+  for (const recipe of wanted) {
+    const i = toBuild.indexOf(recipe.name);
+    const overall = i >= 0 ? { place: `${i + 1} of ${toBuild.length}`, afterThis: secondsLeft(done, toBuild.slice(i + 1), history), started } : undefined;
+    const r = await buildOne(recipe, toolchain, overall);
+    results.push(r);
+    if (r.ms !== null) {
+      done.push({ name: r.name, seconds: r.ms / 1000 });
+      const rest = toBuild.slice(i + 1);
+      if (rest.length) say(`${done.length} of ${toBuild.length} built in ${duration((Date.now() - started) / 1000)}; about ${duration(secondsLeft(done, rest, history))} left (${rest.join(', ')})`);
+    }
+  }
   const width = Math.max(...results.map((r) => `${r.name} ${r.version}`.length));
   say('summary:');
   for (const r of results) say(`  ${`${r.name} ${r.version}`.padEnd(width)}  ${(r.ms === null ? 'cached' : `built in ${secs(r.ms)}`).padEnd(14)}  ${r.path}`);
   const built = results.filter((r) => r.ms !== null).length;
   say(`${results.length} binaries ready (${built} built, ${results.length - built} cached) in ${secs(Date.now() - started)}`);
+  if (built > 0 && toolchain) say(goCacheUse(toolchain));
   return results;
 }
 
