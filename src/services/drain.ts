@@ -182,12 +182,15 @@ const ABANDONED_AFTER_MS = 60_000;
 
 class OutOfTime extends Error {}
 
+/** While a held call waits, a member still leading this long after the last transfer request is asked again. */
+const TRANSFER_AGAIN_MS = 1500;
+
 export class DrainService {
   private readonly deps: DrainDeps;
   /** Pod uid → when it was first told to wait, for the waited-seconds metric. */
   private readonly waitingSince = new Map<string, { since: number; key: string }>();
-  /** Cluster → last leader transfer request, so that drain's retries do not re-issue it every 5 s. */
-  private readonly lastTransfer = new Map<string, number>();
+  /** Cluster → last leader transfer request (and whose), so that drain's retries do not re-issue it every 5 s. */
+  private readonly lastTransfer = new Map<string, { at: number; from: string }>();
   /** Node → draining state last acted on, so a cordon seen by the webhook and the watch acts once. */
   private readonly nodeDraining = new Map<string, boolean>();
 
@@ -338,7 +341,7 @@ export class DrainService {
   forgetGone(): void {
     for (const [uid, w] of this.waitingSince) if (this.deps.pods.get(w.key)?.uid !== uid) this.waitingSince.delete(uid);
     const now = this.deps.now();
-    for (const [cluster, at] of this.lastTransfer) if (now - at > 60_000) this.lastTransfer.delete(cluster);
+    for (const [cluster, t] of this.lastTransfer) if (now - t.at > 60_000) this.lastTransfer.delete(cluster);
     for (const node of this.nodeDraining.keys()) if (!this.deps.nodes.get(node)) this.nodeDraining.delete(node);
     for (const [store, seen] of this.leadersSeen) if (now - seen.at > 60_000) this.leadersSeen.delete(store);
   }
@@ -389,7 +392,7 @@ export class DrainService {
           const [recorded] = await Promise.all([this.authority.record(ask, a), this.transfer(pod, from, to)]);
           if (!recorded) continue;
           step.now = `waiting inside the call for PD leadership to move from ${from} to ${to}`;
-          const out = await this.holdFor(pod, req, `pd/${from}`, handOver.reason, () => this.lookPdLeader(pod, from));
+          const out = await this.holdFor(pod, req, `pd/${from}`, handOver.reason, () => this.lookPdLeader(pod, from, to));
           if (out.done) return allow(`${a.decision.reason}; ${out.reason}`);
           return wait(key, `${handOver.reason}: ${out.reason}`, handOver.retryAfterSeconds);
         }
@@ -402,11 +405,11 @@ export class DrainService {
     return wait(key, 'other removals of this cluster are being decided at the same moment; retrying');
   }
 
-  private async transfer(pod: PodView, from: string, to: string): Promise<void> {
+  private async transfer(pod: PodView, from: string, to: string, againAfterMs = 3000): Promise<void> {
     const cluster = `${pod.namespace}/${pod.cluster}`;
-    const last = this.lastTransfer.get(cluster) ?? 0;
-    if (this.deps.now() - last < 3000) return;
-    this.lastTransfer.set(cluster, this.deps.now());
+    const last = this.lastTransfer.get(cluster);
+    if (last && last.from === from && this.deps.now() - last.at < againAfterMs) return;
+    this.lastTransfer.set(cluster, { at: this.deps.now(), from });
     await (await this.deps.pdFor(pod.namespace, pod.cluster)).transferLeader(to);
     this.authority.pd.invalidate(pod.namespace, pod.cluster);
     this.emit(pod, 'Normal', 'PDLeaderTransfer', `transferring PD leader of cluster ${cluster} from ${from} to ${to}`);
@@ -558,10 +561,15 @@ export class DrainService {
   }
 
   /** One look at PD's leader through the shared snapshot, read afresh. */
-  private async lookPdLeader(pod: PodView, member: string): Promise<Look> {
+  private async lookPdLeader(pod: PodView, member: string, to: string): Promise<Look> {
     this.authority.pd.invalidate(pod.namespace, pod.cluster);
     const facts = await this.authority.pd.facts(pod.namespace, pod.cluster);
     if (facts.leader && facts.leader !== member) return { done: true, reason: `PD leadership moved from ${member} to ${facts.leader} while the call was held` };
+    if (facts.leader === member) {
+      // Still leading well after the last request (skipped as a repeat, refused, or undone by an
+      // election since): ask PD again rather than wait on a transfer that is not under way.
+      await this.transfer(pod, member, to, TRANSFER_AGAIN_MS).catch((err: Error) => this.deps.logger.debug({ pod: objectKey(pod.namespace, pod.name), err: err.message }, 'asking PD again for the leader transfer failed'));
+    }
     const seen = facts.members === null ? missingFact(facts, ['members'])! : facts.leader ? `${member} still leads PD` : 'PD has no leader right now (an election is in progress)';
     return { done: false, handOver: { kind: 'pd-leader', member, to: null }, seen };
   }

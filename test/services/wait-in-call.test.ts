@@ -127,3 +127,12 @@ t.test('TiKV: many leaders, but the rate seen since the cordon says PD moves the
   const review = await drain.reviewRemoval(evict('basic-tikv-0'));
   t.match(review, { allowed: true, reason: /PD moved every leader off store 1 while the call was held/ });
 });
+
+t.test('PD leader: a held call does not wait on a transfer that is not under way (leadership came back since the last request)', async (t) => {
+  const { drain, pd } = setup({ transferDelayMs: 100, waitInCallMs: 3000 });
+  t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true });
+  pd.leader = 'basic-pd-0'; // an election gives it back within the 3 s in which a repeat request is skipped
+  const review = await drain.reviewRemoval(evict('basic-pd-0'));
+  t.match(review, { allowed: true, reason: /PD leadership moved from basic-pd-0 to basic-pd-1 while the call was held/ });
+  t.same(transfers(pd), ['POST /pd/api/v1/leader/transfer/basic-pd-1', 'POST /pd/api/v1/leader/transfer/basic-pd-1'], 'asked again');
+});
