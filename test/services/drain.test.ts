@@ -126,7 +126,7 @@ t.test('cordon starts evictions and transfers; uncordon ends them', async (t) =>
   t.same([...pd.evicting], []);
 });
 
-t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', async (t) => {
+t.test('always allow: non-TiDB pods, terminating pods, escape hatch', async (t) => {
   const { drain, pods, pd, events, livePods } = setup();
   livePods.pods.set('db/web-0', null);
   t.match(await drain.reviewRemoval(evict('web-0')), { allowed: true, reason: 'not a TiDB PD or TiKV pod' });
@@ -134,8 +134,6 @@ t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', 
     await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-0', dryRun: false, via: 'delete', fromRequest: { labels: makePod('x').of('db', 'basic', 'pd').labels(), deleting: true, skipDrainCheck: false, uid: 'pd-uid-0' } }),
     { allowed: true, reason: /already terminating/ },
   );
-  t.match(await drain.reviewRemoval({ ...evict('basic-pd-0'), dryRun: true }), { allowed: true, reason: /dry run/ });
-  t.same(pd.transfers, [], 'dry run has no side effects');
   pods.upsert('db/basic-pd-0', { ...pods.get('db/basic-pd-0')!, skipDrainCheck: true });
   t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, warnings: [/without drain checks/] });
   t.ok(events.events.some((e) => e.reason === 'DrainCheckSkipped' && e.type === 'Warning'));
@@ -450,4 +448,29 @@ t.test('cleanup waits while a new PD leader has not restored its schedulers, the
   t.equal(await drain.reconcileEvictions(), 1);
   t.same(pd.removals, ['3']);
   t.same(await records.forCluster('db', 'basic'), []);
+});
+
+t.test('dry run (kubectl drain --dry-run=server): the verdict a real removal gets now, with nothing changed', async (t) => {
+  const dry = (name: string) => ({ ...evict(name), dryRun: true });
+  const cases: Array<{ name: string; given?: (s: ReturnType<typeof setup>) => void; pod: string; verdict: RegExp | true }> = [
+    { name: 'the PD leader is held for its hand-over', pod: 'basic-pd-0', verdict: /db\/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1 \(dry run: nothing changed; a real removal would first move PD leadership from basic-pd-0 to basic-pd-1\)/ },
+    { name: 'a PD follower goes', pod: 'basic-pd-1', verdict: true },
+    { name: 'the quorum guard holds a member', given: ({ pd }) => pd.unhealthy.add('basic-pd-2'), pod: 'basic-pd-1', verdict: /below the quorum of 2; waiting for basic-pd-2 \(unhealthy\) \(dry run: nothing changed\)/ },
+    { name: 'a TiKV store with leaders is held for their eviction', pod: 'basic-tikv-1', verdict: /evicting 11 region leaders from TiKV store 2 of basic-tikv-1 \(dry run: nothing changed; a real removal would first evict 11 region leaders from TiKV store 2\)/ },
+    { name: 'PD unreachable: not yet, with the fact that could not be read', given: ({ pd }) => (pd.down = true), pod: 'basic-tikv-0', verdict: /cannot check it with PD of cluster db\/basic: PD's TiKV stores cannot be read/ },
+  ];
+  for (const c of cases) {
+    const s = setup();
+    c.given?.(s);
+    const review = await s.drain.reviewRemoval(dry(c.pod));
+    if (c.verdict === true) t.match(review, { allowed: true, reason: /^dry run, nothing changed: .*not the PD leader/ }, c.name);
+    else t.match(review, { allowed: false, code: 429, message: c.verdict }, c.name);
+    t.same({ transfers: s.pd.transfers, evicting: [...s.pd.evicting], ledgerWrites: s.records.writes, ledger: await s.records.list(), events: s.events.events.length, decisions: s.decisions }, { transfers: [], evicting: [], ledgerWrites: 0, ledger: [], events: 0, decisions: [] }, `${c.name}: nothing written to PD, the ledger, Events or metrics`);
+    // The real removal right after gives the same answer (and only it acts).
+    if (!s.pd.down) {
+      const real = await s.drain.reviewRemoval(evict(c.pod));
+      t.equal(real.allowed, review.allowed, `${c.name}: the real removal agrees`);
+      if (!real.allowed && !review.allowed) t.ok(review.message.startsWith(real.message.replace(/ \(for \d+s\)$/, '')), `${c.name}: same reason as the real removal: ${real.message}`);
+    }
+  }
 });
