@@ -19,7 +19,7 @@ import {
   type TikvStoreState,
 } from '../domain/drain.ts';
 import { disruptionMembers, memberNameMatchesPod, podOfStoreAddress } from '../domain/members.ts';
-import { describeStep, evictionRoomStores, planRemoval, type PlanPodServing } from '../domain/drain-plan.ts';
+import { describeStep, evictionRoomStores, planRemoval, type PlanPodServing, type RemovalPlan } from '../domain/drain-plan.ts';
 import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, objectKey, tidbIdentity, type Labels, type NodeView, type PodView } from '../domain/model.ts';
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import { updateLedger, type Ledger, type LedgerPort } from '../k8s/disruptions.ts';
@@ -171,6 +171,53 @@ const ASKED_REFRESH_MS = 20_000;
 
 class OutOfTime extends Error {}
 
+/** Is the pod's cluster (or its StatefulSet) being torn down? Then its removal goes unchecked. */
+export async function teardownReason(teardown: TeardownLookups, pod: PodView): Promise<string | null> {
+  const [ns, owner] = await Promise.all([
+    teardown.namespaceDeleting(pod.namespace),
+    pod.owner ? teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
+  ]);
+  if (ns) return `namespace ${pod.namespace} is being deleted`;
+  if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;
+  return null;
+}
+
+/** A pod of the caches as the eviction-room rule reads it: can its store take leaders? */
+export function podServing(pods: PodStore, nodes: NodeStore, namespace: string, name: string): PlanPodServing | undefined {
+  const p = pods.get(objectKey(namespace, name));
+  if (!p) return undefined;
+  const node = p.nodeName ? nodes.get(p.nodeName) : undefined;
+  return { uid: p.uid, nodeName: p.nodeName, serves: Boolean(p.running && !p.deleting && node && !(node.draining ?? node.unschedulable)) };
+}
+
+export interface PreviewDeps {
+  authority: DisruptionAuthority;
+  pods: PodStore;
+  nodes: NodeStore;
+  teardown: TeardownLookups;
+  evictTimeoutMs: number;
+  now: () => number;
+}
+
+/**
+ * What the webhook would answer for this pod's removal now, and what it would change first; reads
+ * only. The dry-run webhook answer and `tidb-steward drain-plan` both come from here.
+ */
+export async function previewRemoval(deps: PreviewDeps, pod: PodView, act: DisruptionAct, step: { now: string } = { now: '' }): Promise<RemovalPlan> {
+  const skip = pod.skipDrainCheck;
+  step.now = 'checking whether the cluster is being torn down';
+  const teardown = skip || pod.deleting ? null : await teardownReason(deps.teardown, pod);
+  step.now = 'reading PD and the DisruptionLedger';
+  const a = skip || pod.deleting || teardown ? null : await deps.authority.assess({ namespace: pod.namespace, cluster: pod.cluster, component: pod.component, pod: pod.name, podUid: pod.uid, act });
+  return planRemoval(pod, a, {
+    teardown,
+    evictingUnknown: a ? missingFact(a.facts, ['evicting']) : null,
+    podServing: (name) => podServing(deps.pods, deps.nodes, pod.namespace, name),
+    evictTimeoutMs: deps.evictTimeoutMs,
+    now: deps.now(),
+  });
+}
+
 export class DrainService {
   private readonly deps: DrainDeps;
   /** Pod uid → when it was first told to wait, for the waited-seconds metric. */
@@ -292,16 +339,12 @@ export class DrainService {
    */
   private async preview(pod: PodView, req: RemovalRequest, step: { now: string }): Promise<Review> {
     const key = objectKey(pod.namespace, pod.name);
-    const skip = req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck;
-    step.now = 'checking whether the cluster is being torn down';
-    const teardown = skip ? null : await this.teardownReason(pod);
-    step.now = 'reading PD and the DisruptionLedger';
-    const a = skip || teardown ? null : await this.authority.assess({ namespace: pod.namespace, cluster: pod.cluster, component: pod.component, pod: pod.name, podUid: pod.uid, act: actOf(req) });
     const legacy = req.fromRequest ? Boolean(req.fromRequest.skipDrainCheckLegacy) : Boolean(pod.skipDrainCheckLegacy);
-    const plan = planRemoval(
-      { ...pod, skipDrainCheck: skip, ...(legacy ? { skipDrainCheckLegacy: true } : {}) },
-      a,
-      { teardown, evictingUnknown: a ? missingFact(a.facts, ['evicting']) : null, podServing: (name) => this.podServing(pod.namespace, name), evictTimeoutMs: this.deps.evictTimeoutMs, now: this.deps.now() },
+    const plan = await previewRemoval(
+      { authority: this.authority, pods: this.deps.pods, nodes: this.deps.nodes, teardown: this.deps.teardown, evictTimeoutMs: this.deps.evictTimeoutMs, now: this.deps.now },
+      { ...pod, skipDrainCheck: req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck, ...(legacy ? { skipDrainCheckLegacy: true } : {}) },
+      actOf(req),
+      step,
     );
     const first = plan.steps.length ? `; a real removal would first ${plan.steps.map(describeStep).join(', then ')}` : '';
     this.deps.logger.info({ pod: key, via: req.via, dryRun: true, allowed: plan.allowed, reason: plan.reason }, 'dry run answered; nothing changed');
@@ -332,14 +375,8 @@ export class DrainService {
     }
   }
 
-  private async teardownReason(pod: PodView): Promise<string | null> {
-    const [ns, owner] = await Promise.all([
-      this.deps.teardown.namespaceDeleting(pod.namespace),
-      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
-    ]);
-    if (ns) return `namespace ${pod.namespace} is being deleted`;
-    if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;
-    return null;
+  private teardownReason(pod: PodView): Promise<string | null> {
+    return teardownReason(this.deps.teardown, pod);
   }
 
   /** The pod's removal was recorded by tidb-steward's controller (scale-in, suspend, ...): it goes. */
@@ -406,12 +443,8 @@ export class DrainService {
     return evictionRoomStores(a, evicting, { podServing: (name) => this.podServing(pod.namespace, name), now });
   }
 
-  /** A pod of the cache as the eviction-room rule reads it: can its store take leaders? */
   private podServing(namespace: string, name: string): PlanPodServing | undefined {
-    const p = this.deps.pods.get(objectKey(namespace, name));
-    if (!p) return undefined;
-    const node = p.nodeName ? this.deps.nodes.get(p.nodeName) : undefined;
-    return { uid: p.uid, nodeName: p.nodeName, serves: Boolean(p.running && !p.deleting && node && !(node.draining ?? node.unschedulable)) };
+    return podServing(this.deps.pods, this.deps.nodes, namespace, name);
   }
 
   /** Ends evictions that give way to another member's (abandoned removals); returns how many ended. */
