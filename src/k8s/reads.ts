@@ -29,7 +29,9 @@ async function read<T>(what: string, call: () => Promise<T>): Promise<T> {
     const e = err as Error;
     if (e?.name === 'AbortError' || e?.name === 'TimeoutError') throw new ReadError(`cannot read ${what}: the API server did not answer in time`);
     if (apiStatus(err) === 403) throw new ReadError(`cannot read ${what}: ${apiMessage(err)}; the kubeconfig's user needs get/list on it`);
-    throw new ReadError(`cannot read ${what}: ${apiMessage(err)}`);
+    // A transport failure (no API server there) says why only in its cause.
+    const cause = apiStatus(err) === undefined ? (e as { cause?: { message?: string } })?.cause?.message : undefined;
+    throw new ReadError(`cannot read ${what}: ${apiMessage(err)}${cause ? `: ${cause}` : ''}`);
   }
 }
 
