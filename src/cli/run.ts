@@ -20,6 +20,7 @@ import { previewRemoval } from '../services/drain.ts';
 import { NodeStore, PodStore } from '../state/stores.ts';
 import { clusterGlance, type ClusterGlance, type NodePlan, type PodPlanRow } from './render.ts';
 import { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL } from '../cluster/schema.ts';
 
 /** Something the CLI cannot do, said so that a person knows what to fix. */
 export class CliError extends Error {}
@@ -143,6 +144,7 @@ const byName = (a: { namespace: string; name: string }, b: { namespace: string; 
 export async function status(s: Session): Promise<ClusterGlance[]> {
   const { clients, timeoutMs } = s;
   const clusters = await kube(s, () => listTidbClusters(clients, timeoutMs));
+  if (!clusters) throw new CliError(`the TidbCluster CRD (${PLURAL}.${GROUP}) is not installed in the cluster at ${s.server}: there is no TidbCluster to show (kubectl apply -k manifests/ installs it)`);
   const { authority } = readOnlyAuthority(s, new PodStore(), new NodeStore(s.config.topologyKeys));
   const ledger = kubeLedger(clients, timeoutMs);
   return Promise.all(

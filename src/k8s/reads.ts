@@ -79,9 +79,15 @@ export async function listTidbPods(clients: KubeClients, where: { nodeName?: str
   };
 }
 
-/** Every TidbCluster (tidb-steward.dev), as stored. */
-export async function listTidbClusters(clients: KubeClients, timeoutMs: number): Promise<RawTidbCluster[]> {
+/** Every TidbCluster (tidb-steward.dev), as stored; null when the CRD is not installed. */
+export async function listTidbClusters(clients: KubeClients, timeoutMs: number): Promise<RawTidbCluster[] | null> {
   const custom = clients.kc.makeApiClient(CustomObjectsApi);
-  const list = (await read(`TidbClusters (${GROUP})`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }, deadline(timeoutMs)))) as { items?: unknown[] };
+  const list = (await read(`TidbClusters (${GROUP})`, () =>
+    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }, deadline(timeoutMs)).catch((err: unknown) => {
+      if (apiStatus(err) === 404) return null;
+      throw err;
+    }),
+  )) as { items?: unknown[] } | null;
+  if (!list) return null;
   return (list.items ?? []).flatMap((o) => tidbClusterView(o).value ?? []).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
 }
