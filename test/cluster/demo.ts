@@ -5,7 +5,7 @@
 // simulated). It keeps to a namespace and cluster name of its own (another demo's cluster keeps
 // running, with its PD endpoints), selects only its own pods, and leaves no node cordoned.
 import { KUBECONFIG, kubectl, kubectlOk, restartSteward, stewardOverrides, up } from './controlplane.ts';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './paths.ts';
@@ -82,13 +82,16 @@ function withOurPd(before: Record<string, string>, ours: Record<string, string>)
   return { ...before, STEWARD_PD_ENDPOINTS: JSON.stringify({ ...known, ...added }) };
 }
 
-/** The drain plan, as a person would ask for it (bin/tidb-steward with the service's PD endpoints). */
-function drainPlan(node: string, env: Record<string, string>): string {
-  try {
-    return execFileSync(join(REPO, 'bin', 'tidb-steward'), ['drain-plan', node], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG, ...env }, encoding: 'utf8', timeout: 60_000 });
-  } catch (err) {
-    return `(drain-plan failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message})`;
-  }
+/**
+ * The drain plan, as a person would ask for it (bin/tidb-steward with the service's PD endpoints).
+ * Asynchronous: the PD stand-in answers from this very process.
+ */
+function drainPlan(node: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(join(REPO, 'bin', 'tidb-steward'), ['drain-plan', node], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve(err ? `(drain-plan failed: ${stderr || err.message})` : stdout),
+    );
+  });
 }
 
 let pd: PdBackend | null = null;
@@ -113,7 +116,8 @@ try {
   stewardBefore = stewardOverrides();
   const stewardNow = withOurPd(stewardBefore, pd.stewardEnv());
   await restartSteward(stewardNow);
-  note(`tidb-steward talks to it (STEWARD_PD_ENDPOINTS, beside the ${Object.keys(JSON.parse(stewardNow.STEWARD_PD_ENDPOINTS!)).length - 1} other clusters it knew) and was restarted`);
+  const others = Object.keys(JSON.parse(stewardNow.STEWARD_PD_ENDPOINTS!) as object).filter((k) => k !== `${NS}/${TC}`);
+  note(`tidb-steward talks to it (STEWARD_PD_ENDPOINTS${others.length ? `, beside ${others.join(', ')}, which it keeps` : ''}) and was restarted`);
 
   step(`3. The TiDB cluster "${TC}": 5 PD pods and 3 TiKV pods, scheduled by tidb-scheduler on the ${nodeNames.length} nodes (${nodeNames.join(', ')})`);
   await kubectlOk(['apply', '-f', '-'], statefulSet('pd', 5));
@@ -149,7 +153,7 @@ try {
   const store = tikv ? stores.find((s) => s.pod === tikv) ?? null : null;
   note(`PD leader: ${await pd.leader()}; ${node} holds ${TC}-pd-0${tikv ? ` and ${tikv} (store ${store?.id}, leading ${store?.leaders} regions)` : ''}`);
   note(`first, what would a drain do now? tidb-steward drain-plan ${node} (changes nothing):`);
-  note(drainPlan(node, pd.stewardEnv()).trimEnd().split('\n').join('\n   '));
+  note((await drainPlan(node, pd.stewardEnv())).trimEnd().split('\n').join('\n   '));
   note('tidb-steward answers each eviction "not yet" (429) until PD has moved leadership and region leaders away:');
   const watch = new PdWatch(pd);
   const started = Date.now();
