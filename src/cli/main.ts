@@ -3,7 +3,6 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { parseArgs, USAGE, UsageError } from './args.ts';
 import { renderNodePlan, renderStatus } from './render.ts';
-import { CliError, nodePlan, openSession, status } from './run.ts';
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args;
@@ -18,8 +17,18 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  let config;
   try {
-    const session = openSession(loadConfig(args.serviceArgs, env), env);
+    config = loadConfig(args.serviceArgs, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`tidb-steward: ${err.message}\n`);
+    return 2;
+  }
+  // Loaded only now: usage and configuration errors answer without the Kubernetes client.
+  const { CliError, nodePlan, openSession, status } = await import('./run.ts');
+  try {
+    const session = openSession(config, env);
     const json = args.output === 'json';
     if (args.command.name === 'drain-plan') {
       const plan = await nodePlan(session, args.command.node);
@@ -30,10 +39,6 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`tidb-steward: ${err.message}\n`);
-      return 2;
-    }
     if (err instanceof CliError) {
       process.stderr.write(`tidb-steward: ${err.message}\n`);
       return 1;

@@ -11,6 +11,9 @@ import { clusterGlance, renderNodePlan, renderStatus, type NodePlan } from '../.
 import { CliError, kubeconfigPath } from '../../src/cli/run.ts';
 import type { RawTidbCluster } from '../../src/k8s/tidbclusters.ts';
 
+// The last subtest starts Node processes: on a busy 2-core machine each takes seconds.
+t.setTimeout(120_000);
+
 t.test('arguments', async (t) => {
   const ok: Array<[string[], unknown]> = [
     [['drain-plan', 'node-a'], { command: { name: 'drain-plan', node: 'node-a' }, output: 'human', serviceArgs: [] }],
@@ -112,13 +115,14 @@ t.test('as a process: clear messages and exit codes', async (t) => {
     ['no API server', ['drain-plan', 'node-a', '--kubeconfig', dead], {}, 1, /cannot read node node-a: .*\(API server https:\/\/127.0.0.1:9: is the cluster running, and is this the kubeconfig and context you meant\?\)/],
     ['a bad service flag', ['status', '--pd-endpoints', 'nope', '--kubeconfig', dead], {}, 2, /--pd-endpoints \/ STEWARD_PD_ENDPOINTS: must be JSON/],
   ];
-  for (const [name, args, env, code, message] of cases) {
-    const r = await run(args, env);
+  // In parallel: each is a Node process start, slow on a busy machine.
+  const [help, ...results] = await Promise.all([run(['--help']), ...cases.map(([, args, env]) => run(args, env))]);
+  for (const [i, [name, , , code, message]] of cases.entries()) {
+    const r = results[i]!;
     t.equal(r.code, code, `${name}: exit ${code}`);
     t.match(r.stderr, message, name);
     t.equal(r.stdout, '', `${name}: nothing on stdout`);
   }
-  const help = await run(['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /kubectl tidb-steward drain-plan <node>/);
 });
