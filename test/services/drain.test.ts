@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { DrainService, memberOfPod, regionFaults, storeOfPod } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
@@ -473,4 +474,46 @@ t.test('dry run (kubectl drain --dry-run=server): the verdict a real removal get
       if (!real.allowed && !review.allowed) t.ok(review.message.startsWith(real.message.replace(/ \(for \d+s\)$/, '')), `${c.name}: same reason as the real removal: ${real.message}`);
     }
   }
+});
+
+t.test('property: a dry run and the real removal right after it get the same answer', async (t) => {
+  const pods = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-tikv-0', 'basic-tikv-1', 'basic-tikv-2', 'basic-tikv-3'];
+  const state = fc.record({
+    cordoned: fc.subarray(['n1', 'n2', 'n3']),
+    unhealthy: fc.subarray(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], { maxLength: 2 }),
+    leader: fc.constantFrom('basic-pd-0', 'basic-pd-1', 'basic-pd-2', null),
+    leaders: fc.array(fc.constantFrom(0, 3, 40), { minLength: 4, maxLength: 4 }),
+    evicting: fc.subarray(['1', '2', '3', '4']),
+    down: fc.subarray(['1', '2', '3', '4'], { maxLength: 1 }),
+    pod: fc.constantFrom(...pods),
+    via: fc.constantFrom('eviction' as const, 'delete' as const),
+  });
+  let held = 0;
+  await fc.assert(
+    fc.asyncProperty(state, async (s) => {
+      const answer = async (dryRun: boolean) => {
+        const x = setup({ cordoned: s.cordoned });
+        x.pd.leader = s.leader;
+        for (const m of s.unhealthy) x.pd.unhealthy.add(m);
+        x.pd.storeList.forEach((st, i) => {
+          st.status.leader_count = s.leaders[i]!;
+          if (s.down.includes(st.store.id)) st.store.state_name = 'Down';
+        });
+        for (const id of s.evicting) x.pd.evicting.add(id);
+        x.pd.evictStep = 0;
+        const review = await x.drain.reviewRemoval({ namespace: 'db', name: s.pod, dryRun, via: s.via });
+        return { review, writes: x.records.writes + x.pd.transfers.length + x.pd.evicting.size - s.evicting.length + x.events.events.length };
+      };
+      const dry = await answer(true);
+      const real = await answer(false);
+      if (dry.writes !== 0) throw new Error(`the dry run changed something: ${JSON.stringify(s)}`);
+      if (dry.review.allowed !== real.review.allowed) throw new Error(`dry ${JSON.stringify(dry.review)} vs real ${JSON.stringify(real.review)} for ${JSON.stringify(s)}`);
+      if (!dry.review.allowed && !real.review.allowed) {
+        held++;
+        if (!dry.review.message.startsWith(`${real.review.message} (dry run: nothing changed`)) throw new Error(`reasons differ: ${dry.review.message} | ${real.review.message}`);
+      }
+    }),
+    { numRuns: 150 },
+  );
+  t.ok(held > 10, `${held} of 150 states held the pod, with the same reason either way`);
 });
