@@ -192,6 +192,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "2379",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "7de7efc538632f20",
           },
           "labels": Object {
@@ -542,6 +545,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "10080",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
           },
           "labels": Object {
@@ -563,6 +569,7 @@ Array [
                 "-P=4000",
                 "--status=10080",
                 "--config=/etc/tidb/config-file",
+                "--log-slow-query=/var/log/tidb/slowlog",
               ],
               "command": Array [
                 "/tidb-server",
@@ -612,6 +619,27 @@ Array [
                   "name": "config",
                   "readOnly": true,
                 },
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
+              ],
+            },
+            Object {
+              "command": Array [
+                "sh",
+                "-c",
+                "touch /var/log/tidb/slowlog; tail -n0 -F /var/log/tidb/slowlog",
+              ],
+              "image": "busybox:1.36",
+              "imagePullPolicy": "IfNotPresent",
+              "name": "slowlog",
+              "resources": Object {},
+              "volumeMounts": Array [
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
               ],
             },
           ],
@@ -628,6 +656,10 @@ Array [
                 "name": "basic-tidb",
               },
               "name": "config",
+            },
+            Object {
+              "emptyDir": Object {},
+              "name": "slowlog",
             },
           ],
         },
@@ -797,6 +829,9 @@ Array [
       "template": Object {
         "metadata": Object {
           "annotations": Object {
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "20180",
+            "prometheus.io/scrape": "true",
             "tidb-steward.dev/config-hash": "95985ab3a980cc20",
           },
           "labels": Object {
