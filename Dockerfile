@@ -14,5 +14,5 @@ COPY src ./src
 # A fixed non-root uid that the manifests' runAsUser matches; the root filesystem can be read-only.
 USER 10001:10001
 EXPOSE 9443
-# A small young generation keeps RSS near the live heap (see README, "Memory").
+# A small young generation keeps RSS near the live heap (see docs/benchmarks.md, "Memory").
 ENTRYPOINT ["node", "--max-semi-space-size=8", "src/main.ts"]

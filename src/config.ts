@@ -129,7 +129,7 @@ export const ConfigSchema = z.object({
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;
 
-/** Flag, environment variable and config field, one row per setting (also the README's table). */
+/** Flag, environment variable and config field, one row per setting (also the table in docs/configuration.md). */
 export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>; flag: string; env: string }> = [
   { field: 'listenHost', flag: '--listen-host', env: 'STEWARD_LISTEN_HOST' },
   { field: 'port', flag: '--port', env: 'STEWARD_PORT' },

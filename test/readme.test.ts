@@ -1,5 +1,5 @@
-// The README is held to the code: its configuration table to the config schema, its metrics table to
-// the registry, its quoted messages to what the policy prints, its layout to the tree.
+// The README and docs/ are held to the code: the configuration table to the config schema, the metrics
+// table to the registry, quoted messages to what the policy prints, the layout to the tree.
 import { missingFact } from '../src/pd/facts.ts';
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -11,7 +11,9 @@ import { reviewTidbCluster } from '../src/domain/tidbcluster-admission.ts';
 import type { TidbIdentity } from '../src/domain/model.ts';
 import { makeNode, nodeStore } from './builders.ts';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+// The README and the pages under docs/ read as one text: what moved to docs/ is held to the code the same way.
+const DOCS_DIR = new URL('../docs/', import.meta.url);
+const README = [readFileSync(new URL('../README.md', import.meta.url), 'utf8'), ...readdirSync(DOCS_DIR).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(new URL(f, DOCS_DIR), 'utf8'))].join('\n');
 const backticked = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
 
 /** Rows of the first Markdown table after the heading. */

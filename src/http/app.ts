@@ -109,7 +109,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ statusCode: 404, message: `no route ${request.method} ${request.url}; see the README for the endpoints` });
+    reply.code(404).send({ statusCode: 404, message: `no route ${request.method} ${request.url}; see docs/install.md for the endpoints` });
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -19,6 +19,7 @@ import {
   type TikvStoreState,
 } from '../domain/drain.ts';
 import { disruptionMembers, memberNameMatchesPod, podOfStoreAddress } from '../domain/members.ts';
+import { describeStep, evictionRoomStores, planRemoval, type PlanPodServing, type RemovalPlan } from '../domain/drain-plan.ts';
 import { ANNOTATION_SKIP_DRAIN_CHECK, DEPRECATED_SKIP_WARNING, LEGACY_ANNOTATION_SKIP_DRAIN_CHECK, objectKey, tidbIdentity, type Labels, type NodeView, type PodView } from '../domain/model.ts';
 import type { EventSink, ObjectRef } from '../k8s/events.ts';
 import { updateLedger, type Ledger, type LedgerPort } from '../k8s/disruptions.ts';
@@ -175,15 +176,63 @@ export { regionFaults } from './authority.ts';
 /** A webhook's act: an eviction (kubectl drain) or a delete. */
 const actOf = (req: RemovalRequest): DisruptionAct => (req.via === 'eviction' ? 'eviction' : 'delete');
 
-/** An eviction started for a pod removal is refreshed this often while the removal is still asked for... */
+/**
+ * An eviction started for a pod removal is refreshed this often while the removal is still asked for,
+ * and gives way to another store's eviction once nobody asked for ABANDONED_AFTER_MS while its pod serves.
+ */
 const ASKED_REFRESH_MS = 20_000;
-/** ...and gives way to another store's eviction once nobody asked for this long while its pod serves. */
-const ABANDONED_AFTER_MS = 60_000;
 
 class OutOfTime extends Error {}
 
 /** While a held call waits, a member still leading this long after the last transfer request is asked again. */
 const TRANSFER_AGAIN_MS = 1500;
+
+/** Is the pod's cluster (or its StatefulSet) being torn down? Then its removal goes unchecked. */
+export async function teardownReason(teardown: TeardownLookups, pod: PodView): Promise<string | null> {
+  const [ns, owner] = await Promise.all([
+    teardown.namespaceDeleting(pod.namespace),
+    pod.owner ? teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
+  ]);
+  if (ns) return `namespace ${pod.namespace} is being deleted`;
+  if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;
+  return null;
+}
+
+/** A pod of the caches as the eviction-room rule reads it: can its store take leaders? */
+export function podServing(pods: PodStore, nodes: NodeStore, namespace: string, name: string): PlanPodServing | undefined {
+  const p = pods.get(objectKey(namespace, name));
+  if (!p) return undefined;
+  const node = p.nodeName ? nodes.get(p.nodeName) : undefined;
+  return { uid: p.uid, nodeName: p.nodeName, serves: Boolean(p.running && !p.deleting && node && !(node.draining ?? node.unschedulable)) };
+}
+
+export interface PreviewDeps {
+  authority: DisruptionAuthority;
+  pods: PodStore;
+  nodes: NodeStore;
+  teardown: TeardownLookups;
+  evictTimeoutMs: number;
+  now: () => number;
+}
+
+/**
+ * What the webhook would answer for this pod's removal now, and what it would change first; reads
+ * only. The dry-run webhook answer and `tidb-steward drain-plan` both come from here.
+ */
+export async function previewRemoval(deps: PreviewDeps, pod: PodView, act: DisruptionAct, step: { now: string } = { now: '' }): Promise<RemovalPlan> {
+  const skip = pod.skipDrainCheck;
+  step.now = 'checking whether the cluster is being torn down';
+  const teardown = skip || pod.deleting ? null : await teardownReason(deps.teardown, pod);
+  step.now = 'reading PD and the DisruptionLedger';
+  const a = skip || pod.deleting || teardown ? null : await deps.authority.assess({ namespace: pod.namespace, cluster: pod.cluster, component: pod.component, pod: pod.name, podUid: pod.uid, act });
+  return planRemoval(pod, a, {
+    teardown,
+    evictingUnknown: a ? missingFact(a.facts, ['evicting']) : null,
+    podServing: (name) => podServing(deps.pods, deps.nodes, pod.namespace, name),
+    evictTimeoutMs: deps.evictTimeoutMs,
+    now: deps.now(),
+  });
+}
 
 export class DrainService {
   private readonly deps: DrainDeps;
@@ -240,7 +289,6 @@ export class DrainService {
     if (!identity) return allow('not a TiDB PD or TiKV pod');
     const deleting = req.fromRequest?.deleting ?? cached?.deleting ?? false;
     if (deleting) return allow('the pod is already terminating');
-    if (req.dryRun) return allow('dry run: nothing is changed');
     const pod: PodView = cached ?? {
       uid: req.fromRequest?.uid ?? '',
       namespace: req.namespace,
@@ -254,7 +302,8 @@ export class DrainService {
       running: false,
       skipDrainCheck: false,
     };
-    if (req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck) {
+    // A dry run (kubectl drain --dry-run=server) is answered from the plan below: no Event either.
+    if (!req.dryRun && (req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck)) {
       const legacy = req.fromRequest ? Boolean(req.fromRequest.skipDrainCheckLegacy) : Boolean(pod.skipDrainCheckLegacy);
       const message = `${key} removed without drain checks: it carries ${legacy ? LEGACY_ANNOTATION_SKIP_DRAIN_CHECK : ANNOTATION_SKIP_DRAIN_CHECK}=true`;
       this.deps.logger.warn({ pod: key, via: req.via, ...(legacy ? { deprecated: DEPRECATED_SKIP_WARNING } : {}) }, message);
@@ -269,6 +318,7 @@ export class DrainService {
       timer = setTimeout(() => reject(new OutOfTime(step.now)), Math.max(0, budget - (this.deps.now() - arrivedAt)));
     });
     try {
+      if (req.dryRun) return await Promise.race([this.preview(pod, req, step), outOfTime]);
       const review = await Promise.race([this.judge(pod, { ...req, arrivedAt }, step), outOfTime]);
       return this.account(pod, key, req, review);
     } catch (err) {
@@ -277,9 +327,11 @@ export class DrainService {
         e instanceof OutOfTime
           ? `${key} cannot go yet: tidb-steward ran out of its ${budget} ms budget while ${e.message}; will retry`
           : `${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${e.message}; will retry`;
-      this.deps.logger.warn({ pod: key, via: req.via, err: e.message, step: step.now }, 'drain check failed; answering not yet');
-      this.deps.metrics.decision(pod.component, 'error');
-      this.emit(pod, 'Warning', 'DrainCheckFailed', message);
+      this.deps.logger.warn({ pod: key, via: req.via, dryRun: req.dryRun, err: e.message, step: step.now }, 'drain check failed; answering not yet');
+      if (!req.dryRun) {
+        this.deps.metrics.decision(pod.component, 'error');
+        this.emit(pod, 'Warning', 'DrainCheckFailed', message);
+      }
       return { allowed: false, code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: RETRY_SECONDS };
     } finally {
       clearTimeout(timer);
@@ -301,6 +353,25 @@ export class DrainService {
     if (!this.waitingSince.has(pod.uid)) this.waitingSince.set(pod.uid, { since: this.deps.now(), key });
     this.deps.logger.info({ pod: key, via: req.via, reason: review.message }, 'removal must wait');
     return review;
+  }
+
+  /**
+   * A dry run's answer: the verdict the removal would get now, from the same assessment and decisions,
+   * with nothing written to PD, the DisruptionLedger or Events.
+   */
+  private async preview(pod: PodView, req: RemovalRequest, step: { now: string }): Promise<Review> {
+    const key = objectKey(pod.namespace, pod.name);
+    const legacy = req.fromRequest ? Boolean(req.fromRequest.skipDrainCheckLegacy) : Boolean(pod.skipDrainCheckLegacy);
+    const plan = await previewRemoval(
+      { authority: this.authority, pods: this.deps.pods, nodes: this.deps.nodes, teardown: this.deps.teardown, evictTimeoutMs: this.deps.evictTimeoutMs, now: this.deps.now },
+      { ...pod, skipDrainCheck: req.fromRequest?.skipDrainCheck ?? pod.skipDrainCheck, ...(legacy ? { skipDrainCheckLegacy: true } : {}) },
+      actOf(req),
+      step,
+    );
+    const first = plan.steps.length ? `; a real removal would first ${plan.steps.map(describeStep).join(', then ')}` : '';
+    this.deps.logger.info({ pod: key, via: req.via, dryRun: true, allowed: plan.allowed, reason: plan.reason }, 'dry run answered; nothing changed');
+    if (plan.allowed) return allow(`dry run, nothing changed: ${plan.reason}${first}`, plan.warnings);
+    return wait(key, `${plan.reason} (dry run: nothing changed${first})`);
   }
 
   private async judge(pod: PodView, req: RemovalRequest, step: { now: string }): Promise<Review> {
@@ -326,14 +397,8 @@ export class DrainService {
     }
   }
 
-  private async teardownReason(pod: PodView): Promise<string | null> {
-    const [ns, owner] = await Promise.all([
-      this.deps.teardown.namespaceDeleting(pod.namespace),
-      pod.owner ? this.deps.teardown.ownerDeleting(pod.namespace, pod.owner, pod.ownerAdvanced ? 'apps.pingcap.com/v1' : 'apps/v1') : Promise.resolve(false),
-    ]);
-    if (ns) return `namespace ${pod.namespace} is being deleted`;
-    if (owner) return `StatefulSet ${pod.namespace}/${pod.owner} (or its TidbCluster) is being deleted`;
-    return null;
+  private teardownReason(pod: PodView): Promise<string | null> {
+    return teardownReason(this.deps.teardown, pod);
   }
 
   /** The pod's removal was recorded by tidb-steward's controller (scale-in, suspend, ...): it goes. */
@@ -417,24 +482,11 @@ export class DrainService {
 
   /** The stores of a cluster as the eviction-room rule sees them (who can take leaders, who evicts and why). */
   private roomStores(pod: PodView, a: Assessment, evicting: readonly string[], now: number): EvictionRoomStore[] {
-    const { ledger } = a.versioned;
-    return disruptionMembers(a.members).map((m) => {
-      const record = ledger.evictions.find((r) => r.storeId === m.name);
-      const p = m.pod ? this.deps.pods.get(objectKey(pod.namespace, m.pod)) : undefined;
-      const node = p?.nodeName ? this.deps.nodes.get(p.nodeName) : undefined;
-      const serves = Boolean(p && p.running && !p.deleting && node && !(node.draining ?? node.unschedulable));
-      const abandoned = Boolean(record && record.cause === 'removal' && p && p.uid === record.podUid && serves && now - (record.askedAt ?? record.beganAt) >= ABANDONED_AFTER_MS);
-      const why = record
-        ? record.cause === 'removal'
-          ? `evicting for the removal of ${m.pod ?? 'its pod'}${abandoned ? `, which nobody asked for in ${Math.round((now - (record.askedAt ?? record.beganAt)) / 1000)}s` : ''}`
-          : record.cause === 'cordon'
-            ? `evicting because node ${p?.nodeName ?? '?'} is being drained`
-            : 'evicting for the suspend'
-        : a.versioned.ledger.seenEvictions.some((s) => s.storeId === m.name)
-          ? 'evicting, started by someone else'
-          : undefined;
-      return { id: m.name, up: m.storeState === 'Up', evicting: evicting.includes(m.name), ...(why ? { why } : {}), ...(abandoned ? { abandoned } : {}) };
-    });
+    return evictionRoomStores(a, evicting, { podServing: (name) => this.podServing(pod.namespace, name), now });
+  }
+
+  private podServing(namespace: string, name: string): PlanPodServing | undefined {
+    return podServing(this.deps.pods, this.deps.nodes, namespace, name);
   }
 
   /** Ends evictions that give way to another member's (abandoned removals); returns how many ended. */

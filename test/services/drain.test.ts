@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { DrainService, memberOfPod, regionFaults, storeOfPod } from '../../src/services/drain.ts';
 import { makeNode, makePod, stores } from '../builders.ts';
 import { FakeEvents, silentLogger } from '../fakes.ts';
@@ -128,7 +129,7 @@ t.test('cordon starts evictions and transfers; uncordon ends them', async (t) =>
   t.same([...pd.evicting], []);
 });
 
-t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', async (t) => {
+t.test('always allow: non-TiDB pods, terminating pods, escape hatch', async (t) => {
   const { drain, pods, pd, events, livePods } = setup();
   livePods.pods.set('db/web-0', null);
   t.match(await drain.reviewRemoval(evict('web-0')), { allowed: true, reason: 'not a TiDB PD or TiKV pod' });
@@ -136,8 +137,6 @@ t.test('always allow: non-TiDB pods, terminating pods, dry runs, escape hatch', 
     await drain.reviewRemoval({ namespace: 'db', name: 'basic-pd-0', dryRun: false, via: 'delete', fromRequest: { labels: makePod('x').of('db', 'basic', 'pd').labels(), deleting: true, skipDrainCheck: false, uid: 'pd-uid-0' } }),
     { allowed: true, reason: /already terminating/ },
   );
-  t.match(await drain.reviewRemoval({ ...evict('basic-pd-0'), dryRun: true }), { allowed: true, reason: /dry run/ });
-  t.same(pd.transfers, [], 'dry run has no side effects');
   pods.upsert('db/basic-pd-0', { ...pods.get('db/basic-pd-0')!, skipDrainCheck: true });
   t.match(await drain.reviewRemoval(evict('basic-pd-0')), { allowed: true, warnings: [/without drain checks/] });
   t.ok(events.events.some((e) => e.reason === 'DrainCheckSkipped' && e.type === 'Warning'));
@@ -549,4 +548,71 @@ t.test('ledger cleanup does not drop a leaving PD member on health read before i
   pd.unhealthy.delete('basic-pd-1');
   clock += 500;
   t.equal(await drain.reconcileEvictions(), 1, 'dropped once PD counts it healthy');
+});
+
+t.test('dry run (kubectl drain --dry-run=server): the verdict a real removal gets now, with nothing changed', async (t) => {
+  const dry = (name: string) => ({ ...evict(name), dryRun: true });
+  const cases: Array<{ name: string; given?: (s: ReturnType<typeof setup>) => void; pod: string; verdict: RegExp | true }> = [
+    { name: 'the PD leader is held for its hand-over', pod: 'basic-pd-0', verdict: /db\/basic-pd-0 cannot go yet: transferring PD leader from basic-pd-0 to basic-pd-1 \(dry run: nothing changed; a real removal would first move PD leadership from basic-pd-0 to basic-pd-1\)/ },
+    { name: 'a PD follower goes', pod: 'basic-pd-1', verdict: true },
+    { name: 'the quorum guard holds a member', given: ({ pd }) => pd.unhealthy.add('basic-pd-2'), pod: 'basic-pd-1', verdict: /below the quorum of 2; waiting for basic-pd-2 \(unhealthy\) \(dry run: nothing changed\)/ },
+    { name: 'a TiKV store with leaders is held for their eviction', pod: 'basic-tikv-1', verdict: /evicting 11 region leaders from TiKV store 2 of basic-tikv-1 \(dry run: nothing changed; a real removal would first evict 11 region leaders from TiKV store 2\)/ },
+    { name: 'PD unreachable: not yet, with the fact that could not be read', given: ({ pd }) => (pd.down = true), pod: 'basic-tikv-0', verdict: /cannot check it with PD of cluster db\/basic: PD's TiKV stores cannot be read/ },
+  ];
+  for (const c of cases) {
+    const s = setup();
+    c.given?.(s);
+    const review = await s.drain.reviewRemoval(dry(c.pod));
+    if (c.verdict === true) t.match(review, { allowed: true, reason: /^dry run, nothing changed: .*not the PD leader/ }, c.name);
+    else t.match(review, { allowed: false, code: 429, message: c.verdict }, c.name);
+    t.same({ transfers: s.pd.transfers, evicting: [...s.pd.evicting], ledgerWrites: s.records.writes, ledger: await s.records.list(), events: s.events.events.length, decisions: s.decisions }, { transfers: [], evicting: [], ledgerWrites: 0, ledger: [], events: 0, decisions: [] }, `${c.name}: nothing written to PD, the ledger, Events or metrics`);
+    // The real removal right after gives the same answer (and only it acts).
+    if (!s.pd.down) {
+      const real = await s.drain.reviewRemoval(evict(c.pod));
+      t.equal(real.allowed, review.allowed, `${c.name}: the real removal agrees`);
+      if (!real.allowed && !review.allowed) t.ok(review.message.startsWith(real.message.replace(/ \(for \d+s\)$/, '')), `${c.name}: same reason as the real removal: ${real.message}`);
+    }
+  }
+});
+
+t.test('property: a dry run and the real removal right after it get the same answer', async (t) => {
+  const pods = ['basic-pd-0', 'basic-pd-1', 'basic-pd-2', 'basic-tikv-0', 'basic-tikv-1', 'basic-tikv-2', 'basic-tikv-3'];
+  const state = fc.record({
+    cordoned: fc.subarray(['n1', 'n2', 'n3']),
+    unhealthy: fc.subarray(['basic-pd-0', 'basic-pd-1', 'basic-pd-2'], { maxLength: 2 }),
+    leader: fc.constantFrom('basic-pd-0', 'basic-pd-1', 'basic-pd-2', null),
+    leaders: fc.array(fc.constantFrom(0, 3, 40), { minLength: 4, maxLength: 4 }),
+    evicting: fc.subarray(['1', '2', '3', '4']),
+    down: fc.subarray(['1', '2', '3', '4'], { maxLength: 1 }),
+    pod: fc.constantFrom(...pods),
+    via: fc.constantFrom('eviction' as const, 'delete' as const),
+  });
+  let held = 0;
+  await fc.assert(
+    fc.asyncProperty(state, async (s) => {
+      const answer = async (dryRun: boolean) => {
+        const x = setup({ cordoned: s.cordoned });
+        x.pd.leader = s.leader;
+        for (const m of s.unhealthy) x.pd.unhealthy.add(m);
+        x.pd.storeList.forEach((st, i) => {
+          st.status.leader_count = s.leaders[i]!;
+          if (s.down.includes(st.store.id)) st.store.state_name = 'Down';
+        });
+        for (const id of s.evicting) x.pd.evicting.add(id);
+        x.pd.evictStep = 0;
+        const review = await x.drain.reviewRemoval({ namespace: 'db', name: s.pod, dryRun, via: s.via });
+        return { review, writes: x.records.writes + x.pd.transfers.length + x.pd.evicting.size - s.evicting.length + x.events.events.length };
+      };
+      const dry = await answer(true);
+      const real = await answer(false);
+      if (dry.writes !== 0) throw new Error(`the dry run changed something: ${JSON.stringify(s)}`);
+      if (dry.review.allowed !== real.review.allowed) throw new Error(`dry ${JSON.stringify(dry.review)} vs real ${JSON.stringify(real.review)} for ${JSON.stringify(s)}`);
+      if (!dry.review.allowed && !real.review.allowed) {
+        held++;
+        if (!dry.review.message.startsWith(`${real.review.message} (dry run: nothing changed`)) throw new Error(`reasons differ: ${dry.review.message} | ${real.review.message}`);
+      }
+    }),
+    { numRuns: 150 },
+  );
+  t.ok(held > 10, `${held} of 150 states held the pod, with the same reason either way`);
 });
