@@ -119,6 +119,12 @@ export function decideUpdate(input: UpdateInput): UpdateDecision {
   const out = (act: UpdateAct, p = partition): UpdateDecision => ({ act, partition: p, updated });
   if (!sts.observed || !sts.updateRevision) return out({ type: 'wait', reason: `the StatefulSet controller has not yet taken in ${C}'s latest pod template; waiting for its revisions` });
   if (replicas === 0) return out({ type: 'done', reason: `${C} has no members` }, 0);
+  // No roll under way: one revision, every pod at it, no restart of ours still settling (a member
+  // that is not Ready then is a creation or a failure, not the upgrade's business).
+  const settling = input.ledger.leaving.some((e) => e.component === component && e.act === 'restart') || input.ledger.evictions.some((r) => r.cause === 'restart' && component === 'tikv');
+  if (sts.currentRevision === sts.updateRevision && !settling && members.every((p) => !p || isUpdated(p))) {
+    return out({ type: 'done', reason: `no rolling upgrade under way: ${C} runs revision ${sts.updateRevision}` }, 0);
+  }
 
   // What PD must say before anything of PD or TiKV is judged: unknown facts wait.
   if (component === 'pd' && !input.pd?.reachable) return out({ type: 'wait', reason: `cannot tell PD members' health: ${input.pd?.error ?? 'PD does not answer'}; waiting` });
@@ -186,7 +192,9 @@ export function decideUpdate(input: UpdateInput): UpdateDecision {
     // fixed) and not Ready: the StatefulSet does not replace it below the partition, so it is deleted.
     const bad = others.find((x) => {
       const p = members[x.i];
-      return p && !p.deleting && !p.ready && p.revision !== sts.currentRevision && !isUpdated(p) && now - p.createdAt >= policy.readyTimeoutMs;
+      // A PD member PD still counts healthy is never deleted this way: quorum rules apply to it.
+      const inPd = component === 'pd' && pdMembers.some((m) => m.name === p?.name && m.healthy);
+      return p && !inPd && !p.deleting && !p.ready && p.revision !== sts.currentRevision && !isUpdated(p) && now - p.createdAt >= policy.readyTimeoutMs;
     });
     if (bad && others.length === 1 && !awayBelow.some((x) => x.i === next)) {
       const p = members[bad.i]!;

@@ -387,7 +387,9 @@ export class DrainService {
           ? `evicting for the removal of ${m.pod ?? 'its pod'}${abandoned ? `, which nobody asked for in ${Math.round((now - (record.askedAt ?? record.beganAt)) / 1000)}s` : ''}`
           : record.cause === 'cordon'
             ? `evicting because node ${p?.nodeName ?? '?'} is being drained`
-            : 'evicting for the suspend'
+            : record.cause === 'restart'
+              ? `evicting for the rolling upgrade's restart of ${m.pod ?? 'its pod'}`
+              : 'evicting for the suspend'
         : a.versioned.ledger.seenEvictions.some((s) => s.storeId === m.name)
           ? 'evicting, started by someone else'
           : undefined;

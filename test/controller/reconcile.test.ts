@@ -10,7 +10,8 @@ import { DrainFakePd, MemoryLedger } from '../drain-fakes.ts';
 import type { RawTidbCluster, ControllerPod, ControllerSts } from '../../src/k8s/tidbclusters.ts';
 import type { ListWatchSource } from '../../src/k8s/reflector.ts';
 import type { TidbClusterStatus } from '../../src/cluster/schema.ts';
-import type { KubeObject } from '../../src/specs/objects.ts';
+import { desiredTemplateHash, type KubeObject } from '../../src/specs/objects.ts';
+import { makeTc } from '../tidbcluster.ts';
 
 const never: ListWatchSource = { list: async () => ({ items: [], resourceVersion: '1' }), watch: async () => ({ abort() {} }) };
 
@@ -22,6 +23,7 @@ function harness() {
   const events: string[] = [];
   const retired: string[] = [];
   const renewed: string[] = [];
+  const deleted: string[] = [];
   let rv = 10;
   let now = 1_000_000;
   const io: ControllerIO = {
@@ -33,6 +35,7 @@ function harness() {
     setFinalizers: async (_ns, _n, f) => void finalizers.push(f),
     diagnosisFacts: async () => ({ nodes: [], storage: { classes: [], defaultClass: null, freeVolumes: [] }, claims: new Map() }),
     retireClaims: async (_ns, claims) => void retired.push(...claims),
+    deletePod: async (_ns, name) => void deleted.push(name),
     renewRetiredClaims: async (_ns, claims) => {
       const out = claims.filter((c) => retired.includes(c)).map((claim) => ({ claim, volume: `pv-${claim}` }));
       renewed.push(...out.map((o) => o.claim));
@@ -98,10 +101,12 @@ function harness() {
     status,
   });
   const runningSet = (component: 'pd' | 'tikv' | 'tidb', n: number) => {
-    const sts: ControllerSts = { namespace: 'db', name: `basic-${component}`, cluster: 'basic', component, replicas: n, readyReplicas: n, updatedReplicas: n, currentRevision: 'a', updateRevision: 'a' };
+    // Running the template the default spec gives: no upgrade under way.
+    const templateHash = desiredTemplateHash(makeTc('basic').namespace('db').obj(), component, { replicas: n });
+    const sts: ControllerSts = { namespace: 'db', name: `basic-${component}`, cluster: 'basic', component, replicas: n, readyReplicas: n, updatedReplicas: n, currentRevision: 'a', updateRevision: 'a', partition: 0, observed: true, templateHash };
     c.statefulSets.upsert(`db/basic-${component}`, sts);
     for (let i = 0; i < n; i++) {
-      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, uid: `uid-${component}-${i}`, cluster: 'basic', component, ordinal: i, phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
+      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, uid: `uid-${component}-${i}`, cluster: 'basic', component, ordinal: i, revision: 'a', phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
       c.pods.upsert(`db/${p.name}`, p);
       if (component !== 'tidb') pods.upsert(`db/${p.name}`, { uid: p.uid!, namespace: 'db', name: p.name, cluster: 'basic', component, nodeName: 'n1', terminal: false, deleting: false, owner: `basic-${component}`, running: true, ready: true, skipDrainCheck: false });
     }

@@ -29,10 +29,19 @@ function input(component: ComponentName, over: Partial<UpdateInput>): UpdateInpu
 
 t.test('nothing to do', async (t) => {
   t.match(decideUpdate(input('pd', { sts: null })), { act: { type: 'done' }, partition: 0 });
-  const d = decideUpdate(input('tidb', { sts: sts(2, 0, { currentRevision: NEW }), pods: pods('tidb', [NEW, NEW]) }));
+  const d = decideUpdate(input('tidb', { sts: sts(2, 0), pods: pods('tidb', [NEW, NEW]) }));
   t.match(d, { act: { type: 'done', reason: /all 2 TiDB members are at revision rev-b/ }, partition: 0, updated: 2 });
+  t.match(decideUpdate(input('tidb', { sts: sts(2, 2, { currentRevision: NEW }), pods: pods('tidb', [NEW, NEW]) })), { act: { type: 'done', reason: /no rolling upgrade under way/ }, partition: 0 });
   t.match(decideUpdate(input('tidb', { sts: sts(0, 0), pods: [] })).act, { type: 'done' });
   t.match(decideUpdate(input('tidb', { sts: sts(2, 2, { observed: false }), pods: pods('tidb', [OLD, OLD]) })), { act: { type: 'wait', reason: /has not yet taken in TiDB's latest pod template/ }, partition: 2 }, 'revisions of an older spec are not trusted');
+});
+
+t.test('no roll under way: members that are not Ready are not the upgrade\'s business', async (t) => {
+  const creating = input('tikv', { sts: sts(3, 0, { currentRevision: NEW }), pods: pods('tikv', [NEW, NEW], { 0: { ready: false, createdAt: NOW - 1e9 } }), stores: stores(1) });
+  t.match(decideUpdate(creating), { act: { type: 'done', reason: /no rolling upgrade under way/ }, partition: 0 });
+  // The last member of a roll restarted: the StatefulSet already reports one revision, the ledger still holds the restart.
+  const last = { ...creating, pods: pods('tikv', [NEW, NEW, NEW], { 0: { ready: false, createdAt: NOW - 1000 } }), stores: stores(3), ledger: { leaving: [{ component: 'tikv' as const, member: '1', pod: 'basic-tikv-0', podUid: 'old', since: NOW - 2000, act: 'restart' as const }], evictions: [] } };
+  t.match(decideUpdate(last).act, { type: 'wait', pod: 'basic-tikv-0', reason: /after its restart: pod basic-tikv-0 is not Ready/ });
 });
 
 t.test('unknown facts wait', async (t) => {

@@ -153,6 +153,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "269330671eb46b0d",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -508,6 +509,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "11495875732a29d4",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "basic",
@@ -587,6 +591,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -615,7 +626,7 @@ Array [
               ],
             },
           ],
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "volumes": Array [
             Object {
               "configMap": Object {
@@ -759,6 +770,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "e55c09c69ef67615",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "basic",
