@@ -320,3 +320,32 @@ t.test("a PD member whose node went dark: PD's serial /health is never asked; Ti
   t.same(status.pd!.members!.find((m) => m.name === 'basic-pd-2'), { name: 'basic-pd-2', health: false, leader: false });
   t.match(status.conditions!.find((c) => c.type === 'Degraded'), { status: 'True', reason: 'PDMemberUnhealthy', message: /basic-pd-2/ });
 });
+
+t.test('a version change: the new template lands with the partition at the replicas, then PD rolls one ordinal at a time through the authority, TiKV waits', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  const spec = { version: 'v8.5.5' };
+  h.c.clusters.upsert('db/basic', h.tc(spec, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  const pdSts = () => h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-pd').at(-1)!;
+  t.equal(pdSts().spec.template.spec.containers[0].image, 'pingcap/pd:v8.5.5');
+  t.same(pdSts().spec.updateStrategy.rollingUpdate, { partition: 3 }, 'the new template and the partition in one apply');
+  t.notOk(h.applied.some((o) => o.kind === 'StatefulSet' && o.metadata.name !== 'basic-pd'), 'TiKV and TiDB wait for PD');
+  t.ok(h.events.includes('UpgradeStarted'));
+  // The StatefulSet controller took the template in: a new update revision, no pod at it yet.
+  const sts = h.c.statefulSets.get('db/basic-pd')!;
+  h.c.statefulSets.upsert('db/basic-pd', { ...sts, partition: 3, updateRevision: 'b', templateHash: pdSts().metadata.annotations['tidb-steward.dev/template-hash'] });
+  h.tick(5000);
+  await h.c.reconcile('db/basic');
+  t.same(pdSts().spec.updateStrategy.rollingUpdate, { partition: 2 }, 'basic-pd-2 first');
+  const ledger = await h.ledger.read('db', 'basic');
+  t.match(ledger.ledger.leaving, [{ component: 'pd', pod: 'basic-pd-2', podUid: 'uid-pd-2', act: 'restart' }], 'recorded by the authority before the partition moved');
+  t.ok(h.events.includes('MemberRestarting'));
+  const status = h.statuses.at(-1)!;
+  t.match(status.pd, { currentRevision: 'a', updateRevision: 'b', upgrade: { state: 'Rolling', member: 'basic-pd-2' } });
+  t.match(status.conditions!.find((c) => c.type === 'Upgrading'), { status: 'True', reason: 'Rolling' });
+  t.notOk(h.applied.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-tikv'), 'TiKV still waits');
+});
