@@ -208,7 +208,8 @@ export function decideUpdate(input: UpdateInput): UpdateDecision {
   // The partition only moves past members at the update revision and the target.
   const restart = (reason: string, warning?: string): UpdateDecision =>
     out({ type: 'restart', pod: p.name, ordinal: p.ordinal, deletePod: false, reason, ...(warning ? { warning } : {}) }, next);
-  const pendingLedger = input.ledger.leaving.filter((e) => e.component === component && !(e.pod === p.name && e.podUid === (p.uid ?? '')));
+  // The target's own records (its eviction, or an earlier restart that left it stuck) are no other member away.
+  const pendingLedger = input.ledger.leaving.filter((e) => e.component === component && e.pod !== p.name);
   if (pendingLedger.length) {
     return out({ type: 'wait', pod: p.name, reason: `before restarting ${p.name}: ${pendingLedger.map((e) => `${e.pod} still counts as leaving (${e.act ?? 'removal'})`).join(', ')} in the DisruptionLedger; one member at a time` });
   }

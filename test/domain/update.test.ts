@@ -119,8 +119,10 @@ t.test('a member that never becomes Ready stops the roll; a fixed spec resumes i
   const d = decideUpdate(input('tikv', { sts: sts(3, 2), pods: stuckPods, evicting: ['3'] }));
   t.match(d, { act: { type: 'stuck', pod: 'basic-tikv-2', reason: /basic-tikv-2 was restarted at revision rev-b 300s ago and pod basic-tikv-2 is not Ready; the upgrade of TiKV stops here.*a fixed spec/ }, partition: 2 });
   // The spec is fixed: a new update revision, the partition back at replicas; the broken pod goes first.
-  const fixed = decideUpdate(input('tikv', { sts: sts(3, 3, { updateRevision: 'rev-c' }), pods: stuckPods, evicting: ['3'] }));
-  t.match(fixed, { act: { type: 'restart', pod: 'basic-tikv-2', deletePod: false, reason: /away already/ }, partition: 2 });
+  const stuckRecord = { leaving: [{ component: 'tikv' as const, member: '3', pod: 'basic-tikv-2', podUid: 'the-pod-before', since: NOW - 400_000, act: 'restart' as const }], evictions: [] };
+  const fixed = decideUpdate(input('tikv', { sts: sts(3, 3, { updateRevision: 'rev-c' }), pods: stuckPods, evicting: ['3'], ledger: stuckRecord }));
+  t.match(fixed, { act: { type: 'restart', pod: 'basic-tikv-2', deletePod: false, reason: /away already/ }, partition: 2 }, "its own earlier restart's record does not hold it");
+  t.match(decideUpdate(input('tikv', { sts: sts(3, 3, { currentRevision: 'rev-c', updateRevision: 'rev-c' }), pods: pods('tikv', ['rev-c', 'rev-c', 'rev-b'], { 2: { ready: false, createdAt: NOW - 300_000 } }), ledger: stuckRecord })), { act: { type: 'restart', pod: 'basic-tikv-2' }, partition: 2 }, 'the fix back to the running template: the stuck pod is restarted at it');
   // A broken pod below the next target, at a revision neither current nor update: deleted.
   const below = pods('tidb', [OLD, OLD, OLD], { 0: { revision: 'rev-b', ready: false, createdAt: NOW - 400_000 } });
   t.match(decideUpdate(input('tidb', { sts: sts(3, 3, { updateRevision: 'rev-c' }), pods: below })).act, { type: 'restart', pod: 'basic-tidb-0', deletePod: true, reason: /stuck at revision rev-b/ });
