@@ -223,7 +223,8 @@ export function decideUpdate(input: UpdateInput): UpdateDecision {
     const healthyOthers = healthy.filter((m) => m.name !== p.name).length;
     const n = pdMembers.length;
     if (healthyOthers < majority(n)) {
-      return out({ type: 'wait', pod: p.name, reason: `restarting ${p.name} would leave ${healthyOthers} of ${n} PD members healthy, below the quorum of ${majority(n)}; waiting` });
+      const advice = n <= 2 ? `; with ${n} member${n === 1 ? '' : 's'} PD cannot restart one without losing its quorum: raise spec.pd.replicas to 3 first` : '; waiting';
+      return out({ type: 'wait', pod: p.name, reason: `restarting ${p.name} would leave ${healthyOthers} of ${n} PD members healthy, below the quorum of ${majority(n)}${advice}` });
     }
     if (!pd.leader) return out({ type: 'wait', pod: p.name, reason: 'PD has no leader right now (an election is in progress); waiting' });
     const serving = (name: string) => {
