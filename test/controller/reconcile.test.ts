@@ -349,3 +349,37 @@ t.test('a version change: the new template lands with the partition at the repli
   t.match(status.conditions!.find((c) => c.type === 'Upgrading'), { status: 'True', reason: 'Rolling' });
   t.notOk(h.applied.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-tikv'), 'TiKV still waits');
 });
+
+t.test('paused: a version change is held and listed, nothing is applied', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  h.c.clusters.upsert('db/basic', h.tc({ version: 'v8.5.5', paused: true }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.applied, []);
+  t.same(h.pdCalls, []);
+  t.match(h.statuses[0]!.conditions!.find((c) => c.type === 'Paused')!.message, /held: pd rolling upgrade: PD has a new pod template \(version v8\.5\.5\)/);
+});
+
+t.test('another member away in the ledger (a drain): the restart waits, the partition stays, the status says why', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  h.c.clusters.upsert('db/basic', h.tc({ version: 'v8.5.5' }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  const pdSts = () => h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-pd').at(-1)!;
+  const sts = h.c.statefulSets.get('db/basic-pd')!;
+  h.c.statefulSets.upsert('db/basic-pd', { ...sts, partition: 3, updateRevision: 'b', templateHash: pdSts().metadata.annotations['tidb-steward.dev/template-hash'] });
+  // A drain took basic-pd-1 away in the ledger a moment ago: the restart of basic-pd-2 must wait.
+  await h.ledger.write('db', 'basic', { leaving: [{ component: 'pd', member: 'basic-pd-1', pod: 'basic-pd-1', podUid: 'uid-pd-1', since: 999_000, act: 'eviction' }], evictions: [], seenEvictions: [] }, (await h.ledger.read('db', 'basic')).resourceVersion);
+  h.tick(5000);
+  const applies = h.applied.length;
+  await h.c.reconcile('db/basic');
+  t.equal(h.applied.length, applies, 'the partition stays at 3: nothing applied');
+  t.notOk(h.events.includes('MemberRestarting'));
+  t.match(h.statuses.at(-1)!.pd!.upgrade, { state: 'Rolling', message: /basic-pd-1 still counts as leaving \(eviction\)/ });
+});
