@@ -299,12 +299,13 @@ export class TidbClusterController {
     }
     const tc: TidbCluster = { metadata: raw.metadata, spec: validation.spec, status: raw.status };
     const o = await this.observe(tc);
-    const policy = { evictTimeoutMs: this.opts.evictTimeoutMs };
+    // PingCAP's spec.tikv.evictLeaderTimeout, when the cluster sets one, instead of the process-wide default.
+    const policy = { evictTimeoutMs: tc.spec.tikv.evictLeaderTimeoutMs ?? this.opts.evictTimeoutMs };
     const paused = tc.spec.paused;
     const held: string[] = [];
     const steps: Step[] = [];
     const plan = tc.spec.suspend ? decideSuspend(tc, o, policy) : null;
-    const upgradePolicy = { evictTimeoutMs: this.opts.evictTimeoutMs, readyTimeoutMs: this.opts.upgrade?.readyTimeoutMs ?? 600_000, leaderReturnMs: this.opts.upgrade?.leaderReturnMs ?? 60_000 };
+    const upgradePolicy = { evictTimeoutMs: policy.evictTimeoutMs, readyTimeoutMs: this.opts.upgrade?.readyTimeoutMs ?? 600_000, leaderReturnMs: this.opts.upgrade?.leaderReturnMs ?? 60_000 };
     for (const component of ['pd', 'tikv', 'tidb'] as const) {
       let s = plan ? plan.find((x) => x.component === component)! : component === 'pd' ? decidePd(tc, o) : component === 'tikv' ? decideTikv(tc, o, policy) : decideTidb(tc, o);
       if (!plan) {

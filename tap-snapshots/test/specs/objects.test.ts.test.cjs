@@ -510,7 +510,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "11495875732a29d4",
+        "tidb-steward.dev/template-hash": "f5952a0012703690",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
@@ -567,6 +567,7 @@ Array [
                 "-P=4000",
                 "--status=10080",
                 "--config=/etc/tidb/config-file",
+                "--log-slow-query=/var/log/tidb/slowlog",
               ],
               "command": Array [
                 "/tidb-server",
@@ -623,6 +624,27 @@ Array [
                   "name": "config",
                   "readOnly": true,
                 },
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
+              ],
+            },
+            Object {
+              "command": Array [
+                "sh",
+                "-c",
+                "touch /var/log/tidb/slowlog; tail -n0 -F /var/log/tidb/slowlog",
+              ],
+              "image": "busybox:1.36",
+              "imagePullPolicy": "IfNotPresent",
+              "name": "slowlog",
+              "resources": Object {},
+              "volumeMounts": Array [
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
               ],
             },
           ],
@@ -639,6 +661,10 @@ Array [
                 "name": "basic-tidb",
               },
               "name": "config",
+            },
+            Object {
+              "emptyDir": Object {},
+              "name": "slowlog",
             },
           ],
         },
