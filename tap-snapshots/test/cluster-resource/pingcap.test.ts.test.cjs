@@ -155,6 +155,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "dce102e9b5067f05",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -599,6 +600,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "4f133ce875838b2d",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "advanced",
@@ -685,6 +689,13 @@ Array [
               ],
               "image": "example.internal/pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -742,7 +753,7 @@ Array [
           "nodeSelector": Object {
             "dedicated": "tidb",
           },
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "tolerations": Array [
             Object {
               "effect": "NoSchedule",
@@ -920,6 +931,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "9d6ecac9f4361f74",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "advanced",
@@ -1317,6 +1331,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "1",
+        "tidb-steward.dev/template-hash": "1254b60e5c74ca35",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -1680,6 +1695,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "a6b149ec8cf102f2",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "basic",
@@ -1764,6 +1782,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -1813,7 +1838,7 @@ Array [
               ],
             },
           ],
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "volumes": Array [
             Object {
               "configMap": Object {
@@ -1971,6 +1996,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "2e0c8565a0cdbea1",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "basic",
@@ -2328,6 +2356,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "58c49a636eb53eb6",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -2700,6 +2729,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "5c74aec97e75290c",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "localdisk",
@@ -2784,6 +2816,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -2836,7 +2875,7 @@ Array [
           "nodeSelector": Object {
             "dedicated": "tidb",
           },
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "tolerations": Array [
             Object {
               "effect": "NoSchedule",
@@ -2992,6 +3031,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "d39d4b096af20315",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "localdisk",
