@@ -71,6 +71,10 @@ export const ConfigSchema = z.object({
   evictLeaderTimeoutSeconds: positiveInt(600),
   /** An eviction whose pod removal was given up is ended this long after the timeout. */
   evictLeaderAbandonSeconds: positiveInt(300),
+  /** Rolling upgrade: a restarted member not Ready and healthy after this long stops the upgrade. */
+  upgradeReadyTimeoutSeconds: positiveInt(600),
+  /** Rolling upgrade: how long a restarted TiKV store may take to lead regions again before the next restarts. */
+  upgradeLeaderReturnSeconds: positiveInt(60),
   /** How often leader evictions are checked for cleanup. */
   reconcileIntervalSeconds: positiveInt(10),
   /** ValidatingWebhookConfiguration whose caBundle this process keeps equal to its CA, if any. */
@@ -148,6 +152,8 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'pdTimeoutMs', flag: '--pd-timeout-ms', env: 'STEWARD_PD_TIMEOUT_MS' },
   { field: 'evictLeaderTimeoutSeconds', flag: '--evict-leader-timeout-seconds', env: 'STEWARD_EVICT_LEADER_TIMEOUT_SECONDS' },
   { field: 'evictLeaderAbandonSeconds', flag: '--evict-leader-abandon-seconds', env: 'STEWARD_EVICT_LEADER_ABANDON_SECONDS' },
+  { field: 'upgradeReadyTimeoutSeconds', flag: '--upgrade-ready-timeout-seconds', env: 'STEWARD_UPGRADE_READY_TIMEOUT_SECONDS' },
+  { field: 'upgradeLeaderReturnSeconds', flag: '--upgrade-leader-return-seconds', env: 'STEWARD_UPGRADE_LEADER_RETURN_SECONDS' },
   { field: 'reconcileIntervalSeconds', flag: '--reconcile-interval-seconds', env: 'STEWARD_RECONCILE_INTERVAL_SECONDS' },
   { field: 'webhookConfigName', flag: '--webhook-config-name', env: 'STEWARD_WEBHOOK_CONFIG_NAME' },
   { field: 'tlsCaFile', flag: '--tls-ca-file', env: 'STEWARD_TLS_CA_FILE' },

@@ -276,6 +276,7 @@ const controller = config.controller
       workers: config.controllerWorkers,
       evictTimeoutMs: config.evictLeaderTimeoutSeconds * 1000,
       pendingGraceMs: config.pendingGraceSeconds * 1000,
+      upgrade: { readyTimeoutMs: config.upgradeReadyTimeoutSeconds * 1000, leaderReturnMs: config.upgradeLeaderReturnSeconds * 1000 },
       relistIntervalMs: config.relistIntervalSeconds * 1000,
       staleAfterMs: config.staleAfterSeconds * 1000,
     })

@@ -1,6 +1,7 @@
 // The README and docs/ are held to the code: the configuration table to the config schema, the metrics
 // table to the registry, quoted messages to what the policy prints, the layout to the tree.
 import { missingFact } from '../src/pd/facts.ts';
+import { decideUpdate } from '../src/domain/update.ts';
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { ConfigSchema, SETTINGS, loadConfig } from '../src/config.ts';
@@ -95,6 +96,18 @@ t.test('quoted messages are the ones the policy prints', async (t) => {
   quote(`\`${decidePdRemoval('basic-pd-0', { members: [m('basic-pd-0'), m('basic-pd-1'), m('basic-pd-2')], leader: 'basic-pd-0' }).reason}\``);
   const tikv = decideTikvRemoval('basic-tikv-0', { store: { id: '4', stateName: 'Up', leaderCount: 12, regionCount: 30 }, evicting: true, evictionBeganAt: 0 }, { evictTimeoutMs: 600_000, now: 10_000 });
   quote(`\`${tikv.reason}\``);
+  const stuck = decideUpdate({
+    component: 'tikv',
+    sts: { replicas: 3, partition: 2, currentRevision: 'basic-tikv-5c4b', updateRevision: 'basic-tikv-6d5f', observed: true },
+    pods: [0, 1, 2].map((i) => ({ name: `basic-tikv-${i}`, ordinal: i, revision: i === 2 ? 'basic-tikv-6d5f' : 'basic-tikv-5c4b', running: true, ready: i !== 2, deleting: false, createdAt: 0 })),
+    stores: [0, 1, 2].map((i) => ({ id: String(i + 1), pod: `basic-tikv-${i}`, state: 'Up', leaderCount: 10, regionCount: 30 })),
+    evicting: [],
+    ledger: { leaving: [], evictions: [] },
+    now: 600_000,
+    policy: { evictTimeoutMs: 600_000, readyTimeoutMs: 600_000, leaderReturnMs: 60_000 },
+  });
+  t.equal(stuck.act.type, 'stuck');
+  quote(`${stuck.act.reason}\n`.replace(/\s+$/, ''));
   // The service wraps each reason as "<ns>/<pod> cannot go yet: <reason>"; PD errors likewise.
   const service = readFileSync(new URL('../src/services/drain.ts', import.meta.url), 'utf8');
   t.match(service, '`${key} cannot go yet: cannot check it with PD of cluster ${pod.namespace}/${pod.cluster}: ${e.message}; will retry`');

@@ -163,6 +163,13 @@ export const TidbSpec = z.strictObject({
   ...componentFields,
   replicas: componentFields.replicas.default(2),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
+  gracefulShutdownSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(15)
+    .meta({ description: 'On a restart (rolling upgrade) or removal, a TiDB pod leaves the Service first and keeps serving its open connections this long before TiDB is stopped.' }),
   separateSlowLog: z.boolean().optional().meta({ description: 'Write the slow query log to a file a sidecar prints (kubectl logs -c slowlog); default true, as in PingCAP\'s operator.' }),
   slowLogTailer: SlowLogTailer.optional(),
   storageClassName: z.string().optional().meta({ description: 'Accepted for PingCAP manifests; TiDB keeps no data, so it has no effect.' }),
@@ -217,7 +224,7 @@ export const Condition = z.object({
 });
 export type Condition = z.infer<typeof Condition>;
 
-const Phase = z.enum(['Creating', 'Normal', 'Scaling', 'Suspending', 'Suspended', 'Paused', 'Waiting', 'Failed']);
+const Phase = z.enum(['Creating', 'Normal', 'Scaling', 'Upgrading', 'Suspending', 'Suspended', 'Paused', 'Waiting', 'Failed']);
 export type Phase = z.infer<typeof Phase>;
 
 export const PdMemberStatus = z.object({ name: z.string(), health: z.boolean(), leader: z.boolean() });
@@ -230,6 +237,15 @@ const componentStatus = {
   readyReplicas: z.number().int().optional(),
   /** "ready/desired", for the printer columns. */
   ready: z.string().optional(),
+  /** The StatefulSet's revisions: they differ while a rolling upgrade is under way. */
+  currentRevision: z.string().optional(),
+  updateRevision: z.string().optional(),
+  /** Members at the update revision. */
+  updatedReplicas: z.number().int().optional(),
+  /** The version (image) every member runs, recorded once a rolling upgrade is done. */
+  version: z.string().optional(),
+  /** The rolling upgrade: Rolling (which member waits for what), Stopped (why), Done. */
+  upgrade: z.object({ state: z.enum(['Done', 'Rolling', 'Stopped']), member: z.string().optional(), message: z.string() }).optional(),
 };
 
 export const TidbClusterStatus = z.object({

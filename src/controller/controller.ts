@@ -22,8 +22,10 @@ import type { Ledger } from '../k8s/disruptions.ts';
 import type { DisruptionRequest } from '../services/authority.ts';
 import { MapStore, type Store } from '../state/stores.ts';
 import { FINALIZER, names, ordinalOf } from '../specs/names.ts';
-import { componentObjects, type KubeObject } from '../specs/objects.ts';
+import { componentObjects, desiredTemplateHash, type KubeObject } from '../specs/objects.ts';
 import { WorkQueue, type ReconcileResult } from './workqueue.ts';
+import { decideRollout } from '../domain/rollout.ts';
+import { trackEviction, type EvictProgress } from '../domain/update.ts';
 import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { fenced, FencedError, StatusConflictError } from './fence.ts';
@@ -71,6 +73,8 @@ export interface ControllerIO {
   retireClaims(namespace: string, claims: string[], note: string): Promise<void>;
   /** Deletes the named claims that were retired; returns the deleted ones with the volume each was bound to. */
   renewRetiredClaims(namespace: string, claims: string[]): Promise<Array<{ claim: string; volume: string | null }>>;
+  /** Deletes a member pod if it still has this uid (a pod stuck at a bad revision, for the rolling upgrade). */
+  deletePod(namespace: string, name: string, uid: string): Promise<void>;
 }
 
 export interface ControllerOptions {
@@ -86,6 +90,8 @@ export interface ControllerOptions {
   workers?: number;
   evictTimeoutMs: number;
   pendingGraceMs: number;
+  /** Rolling upgrade: how long a restarted member may take to serve, and its store's leaders to return. */
+  upgrade?: { readyTimeoutMs: number; leaderReturnMs: number };
   relistIntervalMs: number;
   staleAfterMs: number;
   /** How often a Ready cluster is looked at again (PD health, store states). */
@@ -132,6 +138,8 @@ export class TidbClusterController {
   /** Hash of what was last applied per object, so an unchanged object is not re-sent every pass. */
   private readonly applied = new Map<string, { hash: string; at: number }>();
   private readonly lastTransfer = new Map<string, number>();
+  /** Per cluster, the leader count of the store whose leaders the rolling upgrade evicts, and since when. */
+  private readonly evictProgress = new Map<string, EvictProgress>();
   /** The status this process wrote last, per cluster: the cache may lag behind its own writes. */
   private readonly written = new Map<string, { resourceVersion: string; status: TidbClusterStatus }>();
   private readonly diagnosed = new Map<string, { at: number; result: Array<Diagnosis & { pod: string }> }>();
@@ -297,12 +305,18 @@ export class TidbClusterController {
     const held: string[] = [];
     const steps: Step[] = [];
     const plan = tc.spec.suspend ? decideSuspend(tc, o, policy) : null;
+    const upgradePolicy = { evictTimeoutMs: policy.evictTimeoutMs, readyTimeoutMs: this.opts.upgrade?.readyTimeoutMs ?? 600_000, leaderReturnMs: this.opts.upgrade?.leaderReturnMs ?? 60_000 };
     for (const component of ['pd', 'tikv', 'tidb'] as const) {
-      const s = plan ? plan.find((x) => x.component === component)! : component === 'pd' ? decidePd(tc, o) : component === 'tikv' ? decideTikv(tc, o, policy) : decideTidb(tc, o);
+      let s = plan ? plan.find((x) => x.component === component)! : component === 'pd' ? decidePd(tc, o) : component === 'tikv' ? decideTikv(tc, o, policy) : decideTidb(tc, o);
+      if (!plan) {
+        const desiredHash = desiredTemplateHash(tc, component, { replicas: s.replicas ?? 0 });
+        s = decideRollout(tc, o, s, { desiredHash, policy: upgradePolicy, evictProgress: component === 'tikv' ? this.trackEviction(key, o) : null });
+      }
       steps.push(s);
       if (paused) {
         const current = o.sts[component]?.replicas ?? null;
         if (s.replicas !== null && s.replicas !== current) held.push(`${component} replicas ${current ?? 'none'} → ${s.replicas}`);
+        if (s.upgrade && s.upgrade.state !== 'Done') held.push(`${component} rolling upgrade: ${s.upgrade.message}`);
         for (const a of s.actions) held.push(describeAction(a));
       } else {
         await this.act(tc, s, o, log);
@@ -323,11 +337,25 @@ export class TidbClusterController {
     return { requeueAfterMs: this.opts.resyncMs ?? 30_000 };
   }
 
+  /** The progress of the upgrade's leader eviction in this cluster (restarts with this process: more time, never less). */
+  private trackEviction(key: string, o: Observed): EvictProgress | null {
+    const record = o.ledger.evictions.find((r) => r.cause === 'restart');
+    const store = record ? o.stores?.find((x) => x.id === record.storeId) : undefined;
+    if (!record || !store) {
+      this.evictProgress.delete(key);
+      return null;
+    }
+    const next = trackEviction(this.evictProgress.get(key), store.id, store.leaderCount, o.now);
+    this.evictProgress.set(key, next);
+    return next;
+  }
+
   /** A cluster that is gone leaves nothing behind in this process's maps. */
   private forget(key: string): void {
     this.written.delete(key);
     this.diagnosed.delete(key);
     this.lastTransfer.delete(key);
+    this.evictProgress.delete(key);
     const [namespace, name] = key.split('/') as [string, string];
     for (const k of this.applied.keys()) {
       const [, ns, object] = k.split('/') as [string, string, string];
@@ -448,6 +476,19 @@ export class TidbClusterController {
     this.guard();
     const { namespace, name } = tc.metadata;
     const key = `${namespace}/${name}`;
+    if (s.restart) {
+      // The rolling upgrade's restart (or the leader eviction before it): judged and recorded by the
+      // authority before the partition moves or PD is asked; TiDB holds no PD member or store.
+      const r = s.restart;
+      const component = s.component;
+      const verdict = component === 'tidb' ? { allowed: true, reason: 'TiDB members are not gated' } : await this.opts.disruptions.admit({ namespace, cluster: name, component, pod: r.pod, podUid: r.uid, act: 'restart' });
+      if (!verdict.allowed) {
+        this.refuse(s, `restart ${r.pod} (rolling upgrade)`, verdict.reason, log, 'Upgrading');
+        s.partition = o.sts[component]?.partition ?? s.partition;
+        s.actions = s.actions.filter((a) => a.type !== 'evict-leaders');
+        delete s.restart;
+      }
+    }
     if (s.replicas !== null) {
       const current = o.sts[s.component]?.replicas ?? 0;
       if (s.component !== 'tidb' && s.replicas < current) {
@@ -473,8 +514,12 @@ export class TidbClusterController {
           this.opts.events.emit(this.ref(tc as unknown as RawTidbCluster), 'Normal', 'ClaimRenewed', `claim ${r.claim} of a removed member was deleted so its ordinal starts afresh; the old data stays on volume ${r.volume ?? '(unbound)'} as its reclaim policy says`);
         }
       }
-      const objects = componentObjects(tc, s.component, { replicas: s.replicas, pdBootstrapped: pdBootstrapped(tc, o), pdInitialMembers: tc.spec.pd.replicas });
+      const objects = componentObjects(tc, s.component, { replicas: s.replicas, pdBootstrapped: pdBootstrapped(tc, o), pdInitialMembers: tc.spec.pd.replicas, partition: s.partition ?? 0 });
       for (const obj of objects) await this.applyIfChanged(obj, o);
+    }
+    if (s.restart?.deletePod && !s.upgradeEviction) {
+      log.info({ pod: s.restart.pod }, 'deleting a pod stuck at a bad revision so that its StatefulSet makes it again');
+      await this.opts.io.deletePod(namespace, s.restart.pod, s.restart.uid);
     }
     for (const a of s.actions) {
       if (a.type === 'transfer-pd-leader') {
@@ -493,7 +538,7 @@ export class TidbClusterController {
         const store = o.stores?.find((x) => x.id === a.storeId);
         const pod = o.pods.tikv.find((p) => p.name === store?.pod);
         // Recorded before PD is asked: the ledger's cleanup ends it once the store serves again.
-        await this.opts.disruptions.recordEviction(namespace, name, { storeId: a.storeId, podUid: pod?.uid ?? '', beganAt: this.now(), cause: 'suspend' }, store?.pod ?? '');
+        await this.opts.disruptions.recordEviction(namespace, name, { storeId: a.storeId, podUid: pod?.uid ?? '', beganAt: this.now(), cause: s.upgradeEviction ? 'restart' : 'suspend' }, store?.pod ?? '');
       }
       log.info({ action: a.type, ...a }, describeAction(a));
       await runAction(await this.opts.pdFor(namespace, name), a);
@@ -523,9 +568,10 @@ export class TidbClusterController {
   }
 
   /** The authority said not yet: nothing of the step happens now; the status says why. */
-  private refuse(s: Step, what: string, reason: string, log: Logger): void {
+  private refuse(s: Step, what: string, reason: string, log: Logger, code?: string): void {
     log.info({ component: s.component, what, reason }, 'disruption not allowed yet');
-    s.progress = { code: s.component === 'pd' ? 'ScalingInPD' : s.component === 'tikv' ? 'ScalingInTiKV' : 'Waiting', message: `waiting to ${what}: ${reason}` };
+    s.progress = { code: code ?? (s.component === 'pd' ? 'ScalingInPD' : s.component === 'tikv' ? 'ScalingInTiKV' : 'Waiting'), message: `waiting to ${what}: ${reason}` };
+    if (code) s.block = { code, message: `later components wait: ${s.progress.message}` };
     if (s.scaleDownAct === 'suspend') s.block = { code: 'Suspending', message: `suspending: waiting to ${what}: ${reason}` };
     s.events = s.events.filter((e) => e.type === 'Warning');
     s.requeueAfterMs = 2000;

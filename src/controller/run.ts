@@ -16,6 +16,7 @@ import {
   diagnosisFactsReader,
   kubeLeaseLock,
   renewRetiredClaims,
+  deleteMemberPod,
   retireClaims,
   setFinalizers,
   tidbClusterSource,
@@ -38,6 +39,7 @@ export interface RunControllerOptions {
   workers: number;
   evictTimeoutMs: number;
   pendingGraceMs: number;
+  upgrade?: { readyTimeoutMs: number; leaderReturnMs: number };
   relistIntervalMs: number;
   staleAfterMs: number;
 }
@@ -56,6 +58,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     workers: opts.workers,
     evictTimeoutMs: opts.evictTimeoutMs,
     pendingGraceMs: opts.pendingGraceMs,
+    ...(opts.upgrade ? { upgrade: opts.upgrade } : {}),
     relistIntervalMs: opts.relistIntervalMs,
     staleAfterMs: opts.staleAfterMs,
     // Shutdown (stop campaigning ≤ 2 Lease calls, this wait, release ≤ 2 Lease calls) must fit in the
@@ -74,6 +77,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
       diagnosisFacts,
       retireClaims: (ns, claims, note) => retireClaims(clients, ns, claims, note),
       renewRetiredClaims: (ns, claims) => renewRetiredClaims(clients, ns, claims),
+      deletePod: (ns, name, uid) => deleteMemberPod(clients, ns, name, uid),
     },
   });
   const identity = opts.identity ?? `${hostname()}_${process.pid}`;

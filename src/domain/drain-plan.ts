@@ -102,7 +102,9 @@ export function evictionRoomStores(a: Pick<PlanAssessment, 'members' | 'versione
         ? `evicting for the removal of ${m.pod ?? 'its pod'}${abandoned ? `, which nobody asked for in ${Math.round(idle / 1000)}s` : ''}`
         : record.cause === 'cordon'
           ? `evicting because node ${p?.nodeName ?? '?'} is being drained`
-          : 'evicting for the suspend'
+          : record.cause === 'restart'
+            ? `evicting for the rolling upgrade's restart of ${m.pod ?? 'its pod'}`
+            : 'evicting for the suspend'
       : ledger.seenEvictions.some((s) => s.storeId === m.name)
         ? 'evicting, started by someone else'
         : undefined;

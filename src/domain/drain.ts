@@ -150,9 +150,9 @@ export interface EvictionRecord {
   beganAt: number;
   /**
    * 'removal': the pod is being deleted or evicted; 'cordon': its node was cordoned ahead of a drain;
-   * 'suspend': the controller stops the store (spec.suspend).
+   * 'suspend': the controller stops the store (spec.suspend); 'restart': a rolling upgrade restarts it.
    */
-  cause: 'removal' | 'cordon' | 'suspend';
+  cause: 'removal' | 'cordon' | 'suspend' | 'restart';
   /** Removal: when the pod's removal was last asked for; an eviction nobody asks about any more gives way. */
   askedAt?: number;
 }

@@ -96,22 +96,39 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
   else if (refused) set({ type: 'Degraded', status: 'True', reason: refused.refused!.code, message: refused.refused!.message });
   else set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'every member is healthy' });
 
+  // The rolling upgrade: which component rolls, and the member that waits for what (or stopped it).
+  const rolling = out.steps.find((s) => s.upgrade && s.upgrade.state !== 'Done');
+  if (rolling?.upgrade?.state === 'Stopped') set({ type: 'Upgrading', status: 'True', reason: 'UpgradeStopped', message: rolling.upgrade.message });
+  else if (rolling) set({ type: 'Upgrading', status: 'True', reason: 'Rolling', message: `${rolling.component}: ${rolling.upgrade!.message}` });
+  else if (out.steps.some((s) => s.upgrade)) set({ type: 'Upgrading', status: 'False', reason: 'UpToDate', message: 'every member runs the current pod template' });
+
   let phase: Phase;
   if (out.invalid) phase = 'Failed';
   else if (suspended) phase = 'Suspended';
   else if (spec.suspend) phase = 'Suspending';
   else if (out.paused) phase = 'Paused';
   else if (readyCond.status === 'True') phase = 'Normal';
+  else if (rolling) phase = 'Upgrading';
   else if (moving && /Scal/.test(moving.progress!.code)) phase = 'Scaling';
   else if (!o.sts.pd || !pdBootstrapped(tc, o)) phase = 'Creating';
   else phase = 'Waiting';
 
-  const component = (c: ComponentName, readyCount: number) => ({
-    phase: spec.suspend ? (o.pods[c].length ? ('Suspending' as const) : ('Suspended' as const)) : readyCount === desired(c) ? ('Normal' as const) : ('Waiting' as const),
-    replicas: desired(c),
-    readyReplicas: readyCount,
-    ready: `${readyCount}/${desired(c)}`,
-  });
+  const component = (c: ComponentName, readyCount: number) => {
+    const sts = o.sts[c];
+    const step = out.steps.find((s) => s.component === c);
+    const up = step?.upgrade;
+    // The version is recorded once every member runs the current template.
+    const version = up?.state === 'Done' ? (spec[c].image ?? spec.version) : tc.status[c]?.version;
+    return {
+      phase: spec.suspend ? (o.pods[c].length ? ('Suspending' as const) : ('Suspended' as const)) : up && up.state !== 'Done' ? ('Upgrading' as const) : readyCount === desired(c) ? ('Normal' as const) : ('Waiting' as const),
+      replicas: desired(c),
+      readyReplicas: readyCount,
+      ready: `${readyCount}/${desired(c)}`,
+      ...(sts ? { currentRevision: sts.currentRevision, updateRevision: sts.updateRevision, updatedReplicas: sts.updatedReplicas } : {}),
+      ...(version ? { version } : {}),
+      ...(up ? { upgrade: up } : tc.status[c]?.upgrade ? { upgrade: tc.status[c]!.upgrade! } : {}),
+    };
+  };
   return {
     observedGeneration: gen,
     phase,

@@ -17,6 +17,10 @@ export interface MemberPod {
   ready: boolean;
   deleting: boolean;
   nodeName: string | null;
+  /** The pod's controller-revision-hash label (the StatefulSet revision it runs); null when absent. */
+  revision?: string | null;
+  /** Creation time (ms). */
+  createdAt?: number;
 }
 
 export interface StsState {
@@ -25,6 +29,12 @@ export interface StsState {
   updatedReplicas: number;
   currentRevision: string;
   updateRevision: string;
+  /** spec.updateStrategy.rollingUpdate.partition (0 when unset). */
+  partition?: number;
+  /** status.observedGeneration has caught up with metadata.generation. */
+  observed?: boolean;
+  /** The tidb-steward.dev/template-hash annotation: the pod template last applied ('' when absent). */
+  templateHash?: string;
 }
 
 export interface PdObserved {
@@ -97,6 +107,14 @@ export interface Step {
    * layer records it in the DisruptionLedger for every member pod that goes, before it applies.
    */
   scaleDownAct?: 'scale-in' | 'suspend';
+  /** The StatefulSet's rolling-update partition to apply (undefined: 0). */
+  partition?: number;
+  /** A member the rolling upgrade restarts with this step: asked of the authority (act 'restart') before the apply. */
+  restart?: { pod: string; uid: string; deletePod: boolean };
+  /** The upgrade's leader eviction: recorded (act 'restart', cause 'restart') before PD is asked. */
+  upgradeEviction?: boolean;
+  /** The rolling upgrade of this component, for the status. */
+  upgrade?: { state: 'Done' | 'Rolling' | 'Stopped'; member?: string; message: string };
 }
 
 function step(component: ComponentName, replicas: number | null): Step {

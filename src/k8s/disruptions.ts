@@ -58,7 +58,7 @@ const Spec = z.looseObject({
     .nullish()
     .transform((x) => x ?? []),
   evictions: z
-    .array(z.object({ storeId: z.string(), podUid: z.string(), pod: z.string().optional(), beganAt: time, cause: z.enum(['removal', 'cordon', 'suspend']), askedAt: time.optional() }))
+    .array(z.object({ storeId: z.string(), podUid: z.string(), pod: z.string().optional(), beganAt: time, cause: z.enum(['removal', 'cordon', 'suspend', 'restart']), askedAt: time.optional() }))
     .nullish()
     .transform((x) => x ?? []),
   seenEvictions: z

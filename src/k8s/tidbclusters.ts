@@ -16,7 +16,7 @@ import type { LeaseLock, LeaseRecord } from '../controller/leader.ts';
 import type { MemberPod, StsState } from '../domain/steps.ts';
 import type { RunningVolume } from '../domain/tidbcluster-admission.ts';
 import type { NodeCapacity, PendingPod, StorageFacts } from '../domain/pending.ts';
-import { FIELD_MANAGER, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, ordinalOf } from '../specs/names.ts';
+import { ANNOTATION_TEMPLATE_HASH, FIELD_MANAGER, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, ordinalOf } from '../specs/names.ts';
 import type { KubeObject } from '../specs/objects.ts';
 import { StatusConflictError } from '../controller/fence.ts';
 import { apiStatus, type KubeClients } from './client.ts';
@@ -128,6 +128,7 @@ export function controllerPodView(obj: Wire): Keyed<ControllerPod> {
       component,
       ordinal: ordinalOf(m.name),
       phase: obj?.status?.phase ?? 'Pending',
+      revision: m.labels?.['controller-revision-hash'] ?? null,
       ready: conds.some((c) => c.type === 'Ready' && c.status === 'True'),
       deleting: Boolean(m.deletionTimestamp),
       nodeName: obj?.spec?.nodeName || null,
@@ -166,6 +167,9 @@ export function controllerStsView(obj: Wire): Keyed<ControllerSts> {
       updatedReplicas: st.updatedReplicas ?? 0,
       currentRevision: st.currentRevision ?? '',
       updateRevision: st.updateRevision ?? '',
+      partition: typeof obj?.spec?.updateStrategy?.rollingUpdate?.partition === 'number' ? obj.spec.updateStrategy.rollingUpdate.partition : 0,
+      observed: (st.observedGeneration ?? 0) >= (m.generation ?? 0),
+      templateHash: m.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '',
       ...volumeOf(obj),
     },
   };
@@ -476,6 +480,15 @@ export function kubeLeaseLock(cc: ControllerClients, namespace: string, name: st
       await cc.coordination.replaceNamespacedLease({ namespace, name, body: body(r) }, deadline(timeoutMs));
     },
   };
+}
+
+/** Deletes a member pod, only if it is still the one decided on (uid precondition); a pod already gone is fine. */
+export async function deleteMemberPod(clients: KubeClients, namespace: string, name: string, uid: string): Promise<void> {
+  try {
+    await clients.core.deleteNamespacedPod({ namespace, name, body: { preconditions: uid ? { uid } : {} } as never });
+  } catch (err) {
+    if (apiStatus(err) !== 404 && apiStatus(err) !== 409) throw err;
+  }
 }
 
 /** Claim annotation: the member of this claim was removed by a scale-in (value: when and what). */

@@ -14,6 +14,8 @@ export const ANNOTATION_CONFIG_HASH = 'tidb-steward.dev/config-hash';
 export { ANNOTATION_TOPOLOGY_KEYS } from '../domain/placement.ts';
 /** PD StatefulSet annotation: the member count the controller is scaling PD to (spec.pd.replicas). */
 export { ANNOTATION_PD_TARGET_REPLICAS } from '../domain/placement.ts';
+/** StatefulSet annotation: hash of the pod template last applied (a change starts a rolling upgrade). */
+export const ANNOTATION_TEMPLATE_HASH = 'tidb-steward.dev/template-hash';
 export const FIELD_MANAGER = 'tidb-steward';
 export const FINALIZER = 'tidb-steward.dev/cleanup';
 

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ComponentName, TidbCluster } from '../cluster/schema.ts';
 import { parseQuantity } from '../cluster/quantity.ts';
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_PD_TARGET_REPLICAS, ANNOTATION_TOPOLOGY_KEYS, meta, names, PORTS, selectorLabels, labels as allLabels } from './names.ts';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_TEMPLATE_HASH, ANNOTATION_PD_TARGET_REPLICAS, ANNOTATION_TOPOLOGY_KEYS, meta, names, PORTS, selectorLabels, labels as allLabels } from './names.ts';
 import { locationLabelsFor } from '../domain/store-labels.ts';
 import { initialCluster, PATHS, pdStartScript, tidbArgs, tikvArgs } from './scripts.ts';
 
@@ -18,6 +18,8 @@ export interface ComponentPlan {
   pdBootstrapped?: boolean;
   /** PD only: how many members bootstrap the cluster (the replicas when it was first created). */
   pdInitialMembers?: number;
+  /** The rolling-update partition: pods at this ordinal and above run the new template (default 0). */
+  partition?: number;
 }
 
 type ServiceSettings = TidbCluster['spec']['pd']['service'];
@@ -208,6 +210,9 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
       args: [...tidbArgs(n, ns), ...(tc.spec.tidb.separateSlowLog ? [`--log-slow-query=${PATHS.slowLogDir}/slowlog`] : [])],
       ports: [{ name: 'mysql-client', containerPort: PORTS.tidb }, { name: 'status', containerPort: PORTS.tidbStatus }],
       readinessProbe: { httpGet: { path: '/status', port: PORTS.tidbStatus }, periodSeconds: 5 },
+      // Graceful stop: while this waits, the endpoints controller takes the pod out of the Service,
+      // so no new connection arrives and the open ones have time to finish before TiDB gets SIGTERM.
+      lifecycle: { preStop: { sleep: { seconds: tc.spec.tidb.gracefulShutdownSeconds } } },
     };
   }
   for (const v of storageVolumesOf(tc, c)) mounts.push({ name: v.claim, mountPath: v.mountPath });
@@ -247,7 +252,28 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
   const reclaim = (tc.spec.pvReclaimPolicy === 'Delete' || tc.spec.enablePVReclaim === true) && !tc.spec.suspend ? 'Delete' : 'Retain';
   // The PD count the controller is scaling to, for the extender's step rule (stepCount in
   // domain/placement.ts). On the StatefulSet, not its pod template: a template change rolls every pod.
-  const stsMeta = c === 'pd' ? meta(tc, c, names.statefulSet(n, c), { annotations: { [ANNOTATION_PD_TARGET_REPLICAS]: String(tc.spec.pd.replicas) } }) : meta(tc, c, names.statefulSet(n, c));
+  const template = {
+    metadata: { labels: { ...(spec.labels ?? {}), ...allLabels(n, c) }, annotations },
+    spec: {
+      ...(c === 'tidb' ? {} : { schedulerName: tc.spec.schedulerName }),
+      // TiDB: the preStop wait, then TiDB's own shutdown.
+      terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? (c === 'tikv' ? 120 : c === 'tidb' ? tc.spec.tidb.gracefulShutdownSeconds + 30 : 30),
+      ...(spec.initContainers?.length ? { initContainers: spec.initContainers } : {}),
+      containers,
+      ...(spec.podSecurityContext ? { securityContext: spec.podSecurityContext } : {}),
+      ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+      ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
+      ...(spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: spec.topologySpreadConstraints.map((k) => ({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule', ...k, labelSelector: { matchLabels: selectorLabels(n, c) } })) } : {}),
+      volumes,
+      ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+      ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
+      ...(spec.affinity ? { affinity: spec.affinity } : {}),
+    },
+  };
+  // What the controller compares to tell a new template from the one applied (a rolling upgrade).
+  const stsAnnotations: Record<string, string> = { [ANNOTATION_TEMPLATE_HASH]: templateHash(template) };
+  if (c === 'pd') stsAnnotations[ANNOTATION_PD_TARGET_REPLICAS] = String(tc.spec.pd.replicas);
+  const stsMeta = meta(tc, c, names.statefulSet(n, c), { annotations: stsAnnotations });
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -258,29 +284,24 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
       // PD members must start together to bootstrap; members are added and removed by the controller
       // one at a time anyway.
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      // The controller's rolling upgrade lowers the partition one ordinal at a time (domain/update.ts).
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: plan.partition ?? 0 } },
       selector: { matchLabels: selectorLabels(n, c) },
       ...(c === 'tidb' ? {} : { persistentVolumeClaimRetentionPolicy: { whenDeleted: tc.spec.pvReclaimPolicy === 'Delete' ? 'Delete' : 'Retain', whenScaled: reclaim } }),
-      template: {
-        metadata: { labels: { ...(spec.labels ?? {}), ...allLabels(n, c) }, annotations },
-        spec: {
-          ...(c === 'tidb' ? {} : { schedulerName: tc.spec.schedulerName }),
-          terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? (c === 'tikv' ? 120 : 30),
-          ...(spec.initContainers?.length ? { initContainers: spec.initContainers } : {}),
-          containers,
-          ...(spec.podSecurityContext ? { securityContext: spec.podSecurityContext } : {}),
-          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
-          ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
-          ...(spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: spec.topologySpreadConstraints.map((k) => ({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule', ...k, labelSelector: { matchLabels: selectorLabels(n, c) } })) } : {}),
-          volumes,
-          ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
-          ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
-          ...(spec.affinity ? { affinity: spec.affinity } : {}),
-        },
-      },
+      template,
       ...(c === 'tidb' ? {} : { volumeClaimTemplates: claims }),
     },
   };
+}
+
+/** The hash of a pod template (objects are built in a fixed key order, so JSON is stable). */
+export function templateHash(template: unknown): string {
+  return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+}
+
+/** The template hash of a component's StatefulSet as it would be applied now. */
+export function desiredTemplateHash(tc: TidbCluster, c: ComponentName, plan: ComponentPlan): string {
+  return statefulSet(tc, c, plan).metadata.annotations[ANNOTATION_TEMPLATE_HASH];
 }
 
 /** PD and TiKV: one member down at a time, whoever asks (kubectl drain, cluster autoscaler, ...). */

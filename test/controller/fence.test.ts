@@ -57,6 +57,7 @@ function harness(opts: { stopTimeoutMs?: number } = {}) {
     setFinalizers: async (_ns, _n, f) => void calls.push(`finalizers ${f.join(',')}`),
     diagnosisFacts: async () => ({ nodes: [], storage: { classes: [], defaultClass: null, freeVolumes: [] }, claims: new Map() }),
     retireClaims: async () => void calls.push('retireClaims'),
+    deletePod: async () => void calls.push('deletePod'),
     renewRetiredClaims: async () => [],
   };
   const disruptions: DisruptionPort = {

@@ -10,7 +10,8 @@ import { DrainFakePd, MemoryLedger } from '../drain-fakes.ts';
 import type { RawTidbCluster, ControllerPod, ControllerSts } from '../../src/k8s/tidbclusters.ts';
 import type { ListWatchSource } from '../../src/k8s/reflector.ts';
 import type { TidbClusterStatus } from '../../src/cluster/schema.ts';
-import type { KubeObject } from '../../src/specs/objects.ts';
+import { desiredTemplateHash, type KubeObject } from '../../src/specs/objects.ts';
+import { makeTc } from '../tidbcluster.ts';
 
 const never: ListWatchSource = { list: async () => ({ items: [], resourceVersion: '1' }), watch: async () => ({ abort() {} }) };
 
@@ -22,6 +23,7 @@ function harness() {
   const events: string[] = [];
   const retired: string[] = [];
   const renewed: string[] = [];
+  const deleted: string[] = [];
   let rv = 10;
   let now = 1_000_000;
   const io: ControllerIO = {
@@ -33,6 +35,7 @@ function harness() {
     setFinalizers: async (_ns, _n, f) => void finalizers.push(f),
     diagnosisFacts: async () => ({ nodes: [], storage: { classes: [], defaultClass: null, freeVolumes: [] }, claims: new Map() }),
     retireClaims: async (_ns, claims) => void retired.push(...claims),
+    deletePod: async (_ns, name) => void deleted.push(name),
     renewRetiredClaims: async (_ns, claims) => {
       const out = claims.filter((c) => retired.includes(c)).map((claim) => ({ claim, volume: `pv-${claim}` }));
       renewed.push(...out.map((o) => o.claim));
@@ -98,10 +101,12 @@ function harness() {
     status,
   });
   const runningSet = (component: 'pd' | 'tikv' | 'tidb', n: number) => {
-    const sts: ControllerSts = { namespace: 'db', name: `basic-${component}`, cluster: 'basic', component, replicas: n, readyReplicas: n, updatedReplicas: n, currentRevision: 'a', updateRevision: 'a' };
+    // Running the template the default spec gives: no upgrade under way.
+    const templateHash = desiredTemplateHash(makeTc('basic').namespace('db').obj(), component, { replicas: n });
+    const sts: ControllerSts = { namespace: 'db', name: `basic-${component}`, cluster: 'basic', component, replicas: n, readyReplicas: n, updatedReplicas: n, currentRevision: 'a', updateRevision: 'a', partition: 0, observed: true, templateHash };
     c.statefulSets.upsert(`db/basic-${component}`, sts);
     for (let i = 0; i < n; i++) {
-      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, uid: `uid-${component}-${i}`, cluster: 'basic', component, ordinal: i, phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
+      const p: ControllerPod = { namespace: 'db', name: `basic-${component}-${i}`, uid: `uid-${component}-${i}`, cluster: 'basic', component, ordinal: i, revision: 'a', phase: 'Running', ready: true, deleting: false, nodeName: 'n1', createdAt: 0, schedulerMessage: null, requests: { cpu: 0, memory: 0 }, nodeSelector: {}, tolerations: [], claims: [] };
       c.pods.upsert(`db/${p.name}`, p);
       if (component !== 'tidb') pods.upsert(`db/${p.name}`, { uid: p.uid!, namespace: 'db', name: p.name, cluster: 'basic', component, nodeName: 'n1', terminal: false, deleting: false, owner: `basic-${component}`, running: true, ready: true, skipDrainCheck: false });
     }
@@ -314,4 +319,67 @@ t.test("a PD member whose node went dark: PD's serial /health is never asked; Ti
   const status = h.statuses.at(-1)!;
   t.same(status.pd!.members!.find((m) => m.name === 'basic-pd-2'), { name: 'basic-pd-2', health: false, leader: false });
   t.match(status.conditions!.find((c) => c.type === 'Degraded'), { status: 'True', reason: 'PDMemberUnhealthy', message: /basic-pd-2/ });
+});
+
+t.test('a version change: the new template lands with the partition at the replicas, then PD rolls one ordinal at a time through the authority, TiKV waits', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  const spec = { version: 'v8.5.5' };
+  h.c.clusters.upsert('db/basic', h.tc(spec, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  const pdSts = () => h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-pd').at(-1)!;
+  t.equal(pdSts().spec.template.spec.containers[0].image, 'pingcap/pd:v8.5.5');
+  t.same(pdSts().spec.updateStrategy.rollingUpdate, { partition: 3 }, 'the new template and the partition in one apply');
+  t.notOk(h.applied.some((o) => o.kind === 'StatefulSet' && o.metadata.name !== 'basic-pd'), 'TiKV and TiDB wait for PD');
+  t.ok(h.events.includes('UpgradeStarted'));
+  // The StatefulSet controller took the template in: a new update revision, no pod at it yet.
+  const sts = h.c.statefulSets.get('db/basic-pd')!;
+  h.c.statefulSets.upsert('db/basic-pd', { ...sts, partition: 3, updateRevision: 'b', templateHash: pdSts().metadata.annotations['tidb-steward.dev/template-hash'] });
+  h.tick(5000);
+  await h.c.reconcile('db/basic');
+  t.same(pdSts().spec.updateStrategy.rollingUpdate, { partition: 2 }, 'basic-pd-2 first');
+  const ledger = await h.ledger.read('db', 'basic');
+  t.match(ledger.ledger.leaving, [{ component: 'pd', pod: 'basic-pd-2', podUid: 'uid-pd-2', act: 'restart' }], 'recorded by the authority before the partition moved');
+  t.ok(h.events.includes('MemberRestarting'));
+  const status = h.statuses.at(-1)!;
+  t.match(status.pd, { currentRevision: 'a', updateRevision: 'b', upgrade: { state: 'Rolling', member: 'basic-pd-2' } });
+  t.match(status.conditions!.find((c) => c.type === 'Upgrading'), { status: 'True', reason: 'Rolling' });
+  t.notOk(h.applied.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-tikv'), 'TiKV still waits');
+});
+
+t.test('paused: a version change is held and listed, nothing is applied', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  h.c.clusters.upsert('db/basic', h.tc({ version: 'v8.5.5', paused: true }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  t.same(h.applied, []);
+  t.same(h.pdCalls, []);
+  t.match(h.statuses[0]!.conditions!.find((c) => c.type === 'Paused')!.message, /held: pd rolling upgrade: PD has a new pod template \(version v8\.5\.5\)/);
+});
+
+t.test('another member away in the ledger (a drain): the restart waits, the partition stays, the status says why', async (t) => {
+  const h = harness();
+  h.runningSet('pd', 3);
+  h.runningSet('tikv', 3);
+  h.runningSet('tidb', 2);
+  h.setStores(3);
+  h.c.clusters.upsert('db/basic', h.tc({ version: 'v8.5.5' }, { pd: { bootstrapped: true } }));
+  await h.c.reconcile('db/basic');
+  const pdSts = () => h.applied.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'basic-pd').at(-1)!;
+  const sts = h.c.statefulSets.get('db/basic-pd')!;
+  h.c.statefulSets.upsert('db/basic-pd', { ...sts, partition: 3, updateRevision: 'b', templateHash: pdSts().metadata.annotations['tidb-steward.dev/template-hash'] });
+  // A drain took basic-pd-1 away in the ledger a moment ago: the restart of basic-pd-2 must wait.
+  await h.ledger.write('db', 'basic', { leaving: [{ component: 'pd', member: 'basic-pd-1', pod: 'basic-pd-1', podUid: 'uid-pd-1', since: 999_000, act: 'eviction' }], evictions: [], seenEvictions: [] }, (await h.ledger.read('db', 'basic')).resourceVersion);
+  h.tick(5000);
+  const applies = h.applied.length;
+  await h.c.reconcile('db/basic');
+  t.equal(h.applied.length, applies, 'the partition stays at 3: nothing applied');
+  t.notOk(h.events.includes('MemberRestarting'));
+  t.match(h.statuses.at(-1)!.pd!.upgrade, { state: 'Rolling', message: /basic-pd-1 still counts as leaving \(eviction\)/ });
 });

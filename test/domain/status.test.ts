@@ -52,14 +52,14 @@ t.test('a healthy cluster is Ready and Normal', async (t) => {
   t.equal(cond(s.conditions, 'Suspended'), 'False NotSuspended: the cluster runs');
   t.equal(cond(s.conditions, 'Degraded'), 'False AsExpected: every member is healthy');
   t.same(s.pd, {
-    phase: 'Normal', replicas: 3, readyReplicas: 3, ready: '3/3', leader: 'basic-pd-0', bootstrapped: true,
+    phase: 'Normal', replicas: 3, readyReplicas: 3, ready: '3/3', leader: 'basic-pd-0', bootstrapped: true, currentRevision: 'r1', updateRevision: 'r1', updatedReplicas: 3,
     members: [{ name: 'basic-pd-0', health: true, leader: true }, { name: 'basic-pd-1', health: true, leader: false }, { name: 'basic-pd-2', health: true, leader: false }],
   });
   t.same(s.tikv, {
-    phase: 'Normal', replicas: 3, readyReplicas: 3, ready: '3/3',
+    phase: 'Normal', replicas: 3, readyReplicas: 3, ready: '3/3', currentRevision: 'r1', updateRevision: 'r1', updatedReplicas: 3,
     stores: [1, 2, 3].map((id) => ({ id: String(id), pod: `basic-tikv-${id - 1}`, state: 'Up', leaderCount: 10, regionCount: 30 })),
   });
-  t.same(s.tidb, { phase: 'Normal', replicas: 2, readyReplicas: 2, ready: '2/2', members: [{ name: 'basic-tidb-0', ready: true }, { name: 'basic-tidb-1', ready: true }] });
+  t.same(s.tidb, { phase: 'Normal', replicas: 2, readyReplicas: 2, ready: '2/2', currentRevision: 'r1', updateRevision: 'r1', updatedReplicas: 2, members: [{ name: 'basic-tidb-0', ready: true }, { name: 'basic-tidb-1', ready: true }] });
 });
 
 t.test('status lists: members sorted by name, stores by numeric id, only this cluster\'s stores', async (t) => {

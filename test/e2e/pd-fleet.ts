@@ -82,11 +82,17 @@ export class PdModel {
     }
     for (const [name, m] of this.members) {
       const p = byName.get(name);
+      const was = m.healthy;
       m.healthy = !!p && live(p) && !this.removedUids.has(p.metadata!.uid!);
+      // Whether it led when it went: a leader whose pod goes without a hand-over forces an election.
+      if (was && !m.healthy) this.note(`member ${name} down (leader ${this.leader ?? 'none'})`);
     }
     for (const s of this.stores) {
       const p = byName.get(s.pod);
-      if (s.state === 'Up' && !(p && live(p))) s.state = 'Disconnected';
+      if (s.state === 'Up' && !(p && live(p))) {
+        s.state = 'Disconnected';
+        this.note(`store ${s.id} of ${s.pod} down leading ${s.leaders} regions`);
+      }
     }
     const healthy = [...this.members].filter(([, m]) => m.healthy).map(([n]) => n).sort();
     const quorum = healthy.length >= Math.floor(this.members.size / 2) + 1;

@@ -53,10 +53,11 @@ t.test('the labels tidb-steward adds do not roll PD: the hash is the user\'s fil
 t.test('the PD StatefulSet carries the target count; its pod template does not change with it', async (t) => {
   const at = (replicas: number, planned: number) => statefulSet(makeTc('basic').spec({ pd: { replicas } }).obj(), 'pd', { replicas: planned });
   const step = at(5, 4);
-  t.same(step.metadata.annotations, { 'tidb-steward.dev/pd-target-replicas': '5' });
+  t.equal(step.metadata.annotations['tidb-steward.dev/pd-target-replicas'], '5');
+  t.equal(step.metadata.annotations['tidb-steward.dev/template-hash'], at(3, 3).metadata.annotations['tidb-steward.dev/template-hash'], 'the template hash does not follow the count either');
   t.equal(step.spec.replicas, 4);
   t.same(at(3, 3).spec.template, step.spec.template, 'the same template at 3 → 3 and 5 → 4: scaling rolls nothing');
   t.notOk('tidb-steward.dev/pd-target-replicas' in step.spec.template.metadata.annotations);
   const tikv = statefulSet(makeTc('basic').obj(), 'tikv', { replicas: 3 });
-  t.equal(tikv.metadata.annotations, undefined, 'only PD has a step rule');
+  t.notOk('tidb-steward.dev/pd-target-replicas' in tikv.metadata.annotations, 'only PD has a step rule');
 });

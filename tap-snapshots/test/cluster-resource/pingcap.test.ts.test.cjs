@@ -155,6 +155,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "dce102e9b5067f05",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -602,6 +603,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "4f133ce875838b2d",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "advanced",
@@ -691,6 +695,13 @@ Array [
               ],
               "image": "example.internal/pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -748,7 +759,7 @@ Array [
           "nodeSelector": Object {
             "dedicated": "tidb",
           },
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "tolerations": Array [
             Object {
               "effect": "NoSchedule",
@@ -926,6 +937,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "9d6ecac9f4361f74",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "advanced",
@@ -1326,6 +1340,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "1",
+        "tidb-steward.dev/template-hash": "1254b60e5c74ca35",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -1692,6 +1707,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "a6b149ec8cf102f2",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "basic",
@@ -1779,6 +1797,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -1828,7 +1853,7 @@ Array [
               ],
             },
           ],
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "volumes": Array [
             Object {
               "configMap": Object {
@@ -1986,6 +2011,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "2e0c8565a0cdbea1",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "basic",
@@ -2346,6 +2374,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "58c49a636eb53eb6",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -2721,6 +2750,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "5c74aec97e75290c",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "localdisk",
@@ -2808,6 +2840,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -2860,7 +2899,7 @@ Array [
           "nodeSelector": Object {
             "dedicated": "tidb",
           },
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "tolerations": Array [
             Object {
               "effect": "NoSchedule",
@@ -3016,6 +3055,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "d39d4b096af20315",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "localdisk",

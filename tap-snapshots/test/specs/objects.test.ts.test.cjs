@@ -153,6 +153,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
+        "tidb-steward.dev/template-hash": "269330671eb46b0d",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -511,6 +512,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "f5952a0012703690",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
         "app.kubernetes.io/instance": "basic",
@@ -594,6 +598,13 @@ Array [
               ],
               "image": "pingcap/tidb:v8.5.4",
               "imagePullPolicy": "IfNotPresent",
+              "lifecycle": Object {
+                "preStop": Object {
+                  "sleep": Object {
+                    "seconds": 15,
+                  },
+                },
+              },
               "name": "tidb",
               "ports": Array [
                 Object {
@@ -643,7 +654,7 @@ Array [
               ],
             },
           ],
-          "terminationGracePeriodSeconds": 30,
+          "terminationGracePeriodSeconds": 45,
           "volumes": Array [
             Object {
               "configMap": Object {
@@ -791,6 +802,9 @@ Array [
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": Object {
+      "annotations": Object {
+        "tidb-steward.dev/template-hash": "e55c09c69ef67615",
+      },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
         "app.kubernetes.io/instance": "basic",
