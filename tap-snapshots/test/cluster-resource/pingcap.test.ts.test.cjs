@@ -155,7 +155,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
-        "tidb-steward.dev/template-hash": "dce102e9b5067f05",
+        "tidb-steward.dev/template-hash": "581dc017cf670c29",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -604,7 +604,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "4f133ce875838b2d",
+        "tidb-steward.dev/template-hash": "e101aa64024bd9fb",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
@@ -938,7 +938,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "9d6ecac9f4361f74",
+        "tidb-steward.dev/template-hash": "b93daecbcc86c660",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
@@ -1340,7 +1340,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "1",
-        "tidb-steward.dev/template-hash": "1254b60e5c74ca35",
+        "tidb-steward.dev/template-hash": "0a50da17ff03e3cd",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -1708,7 +1708,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "a6b149ec8cf102f2",
+        "tidb-steward.dev/template-hash": "abe579a9f4262438",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
@@ -2012,7 +2012,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "2e0c8565a0cdbea1",
+        "tidb-steward.dev/template-hash": "74394421cc267c58",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
@@ -2374,7 +2374,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
-        "tidb-steward.dev/template-hash": "58c49a636eb53eb6",
+        "tidb-steward.dev/template-hash": "00384698a8890820",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -2751,7 +2751,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "5c74aec97e75290c",
+        "tidb-steward.dev/template-hash": "84433af4c7fccc29",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
@@ -3056,7 +3056,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "d39d4b096af20315",
+        "tidb-steward.dev/template-hash": "ce34d36d72ea8176",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",

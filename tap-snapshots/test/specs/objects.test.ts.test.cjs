@@ -153,7 +153,7 @@ Array [
     "metadata": Object {
       "annotations": Object {
         "tidb-steward.dev/pd-target-replicas": "3",
-        "tidb-steward.dev/template-hash": "269330671eb46b0d",
+        "tidb-steward.dev/template-hash": "f692255edc65009d",
       },
       "labels": Object {
         "app.kubernetes.io/component": "pd",
@@ -513,7 +513,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "f5952a0012703690",
+        "tidb-steward.dev/template-hash": "4a8336bbb7db7392",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tidb",
@@ -803,7 +803,7 @@ Array [
     "kind": "StatefulSet",
     "metadata": Object {
       "annotations": Object {
-        "tidb-steward.dev/template-hash": "e55c09c69ef67615",
+        "tidb-steward.dev/template-hash": "f88ccf80a7738846",
       },
       "labels": Object {
         "app.kubernetes.io/component": "tikv",
