@@ -1,0 +1,265 @@
+// PD faults under the one safety authority (issue 14), end to end on the local control plane with the
+// controller managing one TidbCluster "c" whose PD is the pod-following stand-in (pd-fleet.ts), which
+// can hang a member and kill its leader as real PD shows:
+// - one PD member hung like a SIGSTOPped pd-server (its pod Running, its /ping never answering): the
+//   controller keeps scaling TiKV and TiDB, the status names the member, and an eviction of another PD
+//   pod is answered within the admission budget;
+// - the PD leader killed right after an evict-leader entry was added and again during its removal,
+//   five rounds: the new leader restores its schedulers one by one (a DELETE meanwhile answers 404 and
+//   the entry comes back), and no entry is ever left behind once the drains end;
+// - two node drains and an abandoned pod delete: at no change of PD's stores did a store evict leaders
+//   with nowhere for them to go (decideEvictionRoom's rule), the drains complete, and the Events say
+//   which eviction was deferred and which one gave way.
+// PD's side is sampled at every change of its evict-leader set or store states (the fleet's timeline),
+// the pods and the DisruptionLedger by watches (sampler.ts).
+import t from 'tap';
+import { defaultNodes, ensureCluster, KUBECONFIG, type Cluster } from '../cluster/controlplane.ts';
+import { kubectl, kubectlOk, namespace, sleep, until } from './helpers.ts';
+import { PdFleet } from './pd-fleet.ts';
+import { podAway, watchCluster } from './sampler.ts';
+import { condition, dropReleasedVolumes, ensureVolumes, getTc, installCrd, isReady, patchTc, stsReplicas, tidbCluster } from './tc-helpers.ts';
+
+t.setTimeout(1_800_000);
+const NS = 'e2e-chaos';
+const TC = 'c';
+const NODES = defaultNodes(7);
+const BUDGET_MS = 4000;
+const fleet = new PdFleet();
+const model = fleet.model(NS, TC);
+let cluster: Cluster;
+const figures: string[] = [];
+const note = (line: string) => {
+  figures.push(line);
+  t.comment(line);
+};
+const selector = (c: 'pd' | 'tikv' | 'tidb') => `app.kubernetes.io/instance=${TC},app.kubernetes.io/component=${c}`;
+const since = (ms: number) => ((Date.now() - ms) / 1000).toFixed(1);
+
+t.before(async () => {
+  let cleanup: (() => Promise<void>) | null = null;
+  t.teardown(async () => {
+    model.hung.clear();
+    model.onEvictAdded = model.onEvictRemoving = null;
+    if (cleanup) {
+      await kubectl(['uncordon', ...NODES.map((n) => n.name)]);
+      await kubectl(['delete', 'tidbcluster', '-n', NS, TC, '--wait=true', '--timeout=90s'], { timeoutMs: 100_000 });
+      await cleanup();
+    }
+    await fleet.stop();
+    t.comment(`figures:\n${figures.join('\n')}`);
+  });
+  await fleet.start();
+  const env = { STEWARD_PD_ENDPOINTS: fleet.stewardEndpoints([[NS, TC]]), STEWARD_PD_TIMEOUT_MS: '1000', STEWARD_RECONCILE_INTERVAL_SECONDS: '1', STEWARD_ADMISSION_BUDGET_MS: String(BUDGET_MS) };
+  cluster = await ensureCluster({ stewardEnv: env, nodes: NODES });
+  await fleet.follow(KUBECONFIG);
+  await installCrd();
+  cleanup = await namespace(NS);
+  await dropReleasedVolumes();
+  await ensureVolumes(24, '1Gi', `e2e-chaos-${Date.now().toString(36)}`);
+});
+
+interface PodNow {
+  name: string;
+  node: string | null;
+  ready: boolean;
+  deleting: boolean;
+}
+
+async function podsNow(sel: string): Promise<PodNow[]> {
+  const out = await kubectlOk(['get', 'pods', '-n', NS, '-l', sel, '-o', 'json']);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (JSON.parse(out).items as any[]).map((p) => ({
+    name: p.metadata.name,
+    node: p.spec.nodeName ?? null,
+    ready: p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'),
+    deleting: Boolean(p.metadata.deletionTimestamp),
+  }));
+}
+
+async function ledgerNow(): Promise<{ leaving: unknown[]; evictions: Array<{ storeId: string; cause: string }> }> {
+  const r = await kubectl(['get', 'disruptionledgers.tidb-steward.dev', '-n', NS, TC, '-o', 'json']);
+  if (r.code !== 0) return { leaving: [], evictions: [] };
+  const spec = JSON.parse(r.stdout).spec ?? {};
+  return { leaving: spec.leaving ?? [], evictions: spec.evictions ?? [] };
+}
+
+const upStores = () => model.stores.filter((s) => s.state === 'Up');
+const quiet = async () => {
+  const l = await ledgerNow();
+  return l.leaving.length === 0 && l.evictions.length === 0 && model.evicting.size === 0;
+};
+const drain = (node: string, sel: string) =>
+  kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=1', '--timeout=420s', `--pod-selector=${sel}`], { timeoutMs: 450_000 });
+const evict = (pod: string) =>
+  kubectl(['create', '-f', '-', '--raw', `/api/v1/namespaces/${NS}/pods/${pod}/eviction`], { input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NS } }) });
+const eventsOf = async (reason: string) =>
+  (JSON.parse(await kubectlOk(['get', 'events', '-n', NS, '--field-selector', `reason=${reason}`, '-o', 'json'])).items as Array<{ message: string; involvedObject: { name: string } }>);
+
+t.test('a TidbCluster with 3 PD members, 4 TiKV stores and 1 TiDB becomes Ready', async (t) => {
+  const started = Date.now();
+  await cluster.apply(tidbCluster(NS, TC, { pd: { replicas: 3 }, tikv: { replicas: 4 }, tidb: { replicas: 1 } }));
+  await until('the TidbCluster Ready with 3 members and 4 stores Up in PD', async () => (await isReady(NS, TC)) && model.members.size === 3 && upStores().length === 4, 300_000, 1000);
+  t.pass('Ready');
+  note(`create → Ready with 3 PD, 4 TiKV, 1 TiDB: ${since(started)}s`);
+});
+
+t.test('one PD member hung (pod Running, /ping never answers): TiKV and TiDB still scale, the status names it, and a PD eviction is answered within the budget', async (t) => {
+  await until('nothing under way', quiet, 120_000, 1000);
+  const hung = [...model.members.keys()].filter((n) => n !== model.leader).sort()[0]!;
+  model.hung.add(hung);
+  t.teardown(() => void model.hung.delete(hung));
+  const started = Date.now();
+  await until(`PD sees ${hung} unhealthy`, async () => model.members.get(hung)?.healthy === false, 10_000, 200);
+  const pod = (await podsNow(selector('pd'))).find((p) => p.name === hung);
+  t.ok(pod?.ready && !pod.deleting, `${hung}'s pod is still Running and Ready`);
+
+  const degraded = await until('the status names the hung member', async () => {
+    const c = condition(await getTc(NS, TC), 'Degraded');
+    return c?.status === 'True' && c.message.includes(hung) ? c : null;
+  }, 60_000, 500);
+  t.match(degraded.reason, /PDMember/, `Degraded: ${degraded.reason}: ${degraded.message}`);
+  const named = `${since(started)}s`;
+
+  const scaleStarted = Date.now();
+  await patchTc(NS, TC, { spec: { tikv: { replicas: 5 }, tidb: { replicas: 2 } } });
+  await until('5 TiKV stores Up and 2 TiDB pods Ready', async () => upStores().length === 5 && (await podsNow(selector('tidb'))).filter((p) => p.ready).length === 2 && (await stsReplicas(NS, `${TC}-tikv`)) === 5, 300_000, 1000);
+  const scaled = since(scaleStarted);
+  t.ok(model.hung.has(hung) && model.members.get(hung)?.healthy === false, `${hung} stayed hung while TiKV 4 → 5 and TiDB 1 → 2 completed`);
+  const tc = await getTc(NS, TC);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const listed = (tc.status?.pd?.members ?? []).find((m: any) => m.name === hung);
+  t.ok(listed && (listed.health === false || listed.state === 'failed'), `status.pd.members lists ${hung} as unhealthy: ${JSON.stringify(listed)}`);
+
+  // An eviction of another PD pod: 2 of 3 members answer, so it must be refused, and answered in time.
+  const other = [...model.members.keys()].filter((n) => n !== hung).sort()[0]!;
+  const times: number[] = [];
+  const answers: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const at = Date.now();
+    const r = await evict(other);
+    times.push(Date.now() - at);
+    answers.push(r.code === 0 ? 'allowed' : (r.stderr.match(/cannot go yet[^\n]*/)?.[0] ?? r.stderr.trim().slice(0, 300)));
+  }
+  t.ok(answers.every((a) => a !== 'allowed'), `the eviction of ${other} with ${hung} hung was refused: ${answers[0]}`);
+  t.ok(answers.every((a) => /cannot go yet/.test(a)), 'each answer is the authority\'s judgement (not a timeout)');
+  t.match(answers[0]!, new RegExp(hung), 'it names the hung member');
+  note(`hung PD member ${hung}: named in status after ${named}; TiKV 4 → 5 and TiDB 1 → 2 done in ${scaled}s while hung; eviction of ${other} answered in ${times.join(', ')} ms (budget ${BUDGET_MS} ms)`);
+
+  model.hung.delete(hung);
+  await until('the member healthy again and the cluster Ready', async () => model.members.get(hung)?.healthy === true && (await isReady(NS, TC)), 120_000, 1000);
+});
+
+t.test('the PD leader killed right after an evict-leader entry was added and during its removal, 5 rounds: no entry is left behind', async (t) => {
+  const rounds: string[] = [];
+  let kills = 0;
+  const killedAt: number[] = [];
+  const kill = (why: string) => {
+    const to = model.killLeader();
+    if (to) {
+      kills++;
+      killedAt.push(Date.now());
+      t.comment(`leader killed ${why}: ${to} restores its schedulers`);
+    }
+  };
+  t.teardown(() => void (model.onEvictAdded = model.onEvictRemoving = null));
+  const logFrom = model.log.length;
+  for (let round = 0; round < 5; round++) {
+    await until('nothing under way', quiet, 180_000, 1000);
+    const tikv = (await podsNow(selector('tikv'))).filter((p) => p.ready).sort((a, b) => a.name.localeCompare(b.name));
+    const byNode = new Map<string, string[]>();
+    for (const p of tikv) byNode.set(p.node!, [...(byNode.get(p.node!) ?? []), p.name]);
+    const singles = [...byNode].filter(([, ps]) => ps.length === 1);
+    if (!singles.length) return t.fail(`no node holds a single TiKV pod: ${JSON.stringify([...byNode])}`);
+    const [node, [victim]] = singles[round % singles.length]!;
+    let added = false;
+    let removing = false;
+    model.onEvictAdded = () => {
+      if (added) return;
+      added = true;
+      // After the answer went out: the entry is persisted, the new leader restores it later.
+      setImmediate(() => kill(`right after the entry for ${victim} was added`));
+    };
+    model.onEvictRemoving = () => {
+      if (removing) return;
+      removing = true;
+      kill(`while the entry for ${victim} was being removed`);
+    };
+    const started = Date.now();
+    const r = await drain(node, selector('tikv'));
+    t.equal(r.code, 0, `round ${round + 1}: drain of ${node} (${victim}) completed in ${since(started)}s${r.code ? `: ${(r.stdout + r.stderr).slice(-600)}` : ''}`);
+    await kubectlOk(['uncordon', node]);
+    await until(`round ${round + 1}: ${victim} back Ready, no record and no entry left`, async () => (await podsNow(selector('tikv'))).some((p) => p.name === victim && p.ready && !p.deleting) && (await quiet()), 240_000, 500);
+    // The restore after the last kill is over: an entry PD would bring back is back by now.
+    await sleep(Math.max(0, (killedAt[killedAt.length - 1] ?? 0) + 4 * model.restoreStepMs + 1000 - Date.now()));
+    t.same([...model.evicting], [], `round ${round + 1}: no evict-leader entry left after the restore settled (kills on add: ${added}, during removal: ${removing})`);
+    rounds.push(`${victim} ${since(started)}s${added ? '' : ' (no add seen)'}${removing ? '' : ' (no removal seen)'}`);
+    t.ok(added && removing, `round ${round + 1}: the leader was killed after the add and during the removal`);
+  }
+  model.onEvictAdded = model.onEvictRemoving = null;
+  const log = model.log.slice(logFrom).map((l) => l.what);
+  const afresh = log.filter((l) => /created afresh/.test(l));
+  t.same(afresh, [], 'no evict-leader scheduler was created afresh over a persisted one (no POST while the leader restored)');
+  // The last word on the scheduler: nothing left in PD, and 10 s later still nothing.
+  await sleep(10_000);
+  t.same([...model.evicting], [], 'no evict-leader entry 10 s after the last round');
+  t.ok(upStores().every((s) => s.leaders > 0), `every store leads regions again: ${upStores().map((s) => `${s.id}:${s.leaders}`).join(', ')}`);
+  note(`leader kills: ${kills} in 5 rounds (${rounds.join('; ')}); ${log.filter((l) => /^end evicting/.test(l)).length} entries ended, none left`);
+});
+
+t.test('two node drains and an abandoned pod delete: leaders never left with nowhere to go, and the drains complete', async (t) => {
+  await until('nothing under way', quiet, 180_000, 1000);
+  const tikv = (await podsNow(selector('tikv'))).filter((p) => p.ready).sort((a, b) => a.name.localeCompare(b.name));
+  const byNode = new Map<string, string[]>();
+  for (const p of tikv) byNode.set(p.node!, [...(byNode.get(p.node!) ?? []), p.name]);
+  const singles = [...byNode].filter(([, ps]) => ps.length === 1).map(([n, ps]) => ({ node: n, pod: ps[0]! }));
+  if (singles.length < 3) return t.fail(`fewer than 3 nodes hold a single TiKV pod: ${JSON.stringify([...byNode])}`);
+  const [abandoned, ...drained] = singles.slice(0, 3) as [{ node: string; pod: string }, { node: string; pod: string }, { node: string; pod: string }];
+  const storeOf = (pod: string) => model.stores.find((s) => s.pod === pod && s.state !== 'Tombstone')!.id;
+  const all = tikv.map((p) => p.name);
+  const sampler = watchCluster({ namespace: NS, cluster: TC, selector: selector('tikv'), expectedPods: all });
+  t.teardown(() => sampler.stop());
+  await sampler.ready;
+  const from = model.timeline.length;
+  const started = Date.now();
+
+  // Refused (its leaders must leave first) and never asked again.
+  const del = await kubectl(['delete', 'pod', '-n', NS, abandoned.pod, '--wait=false']);
+  t.not(del.code, 0, `the delete of ${abandoned.pod} was refused: ${del.stderr.trim().slice(0, 300)}`);
+  await until(`store ${storeOf(abandoned.pod)} of ${abandoned.pod} evicting`, async () => model.evicting.has(storeOf(abandoned.pod)), 20_000, 200);
+  const results = await Promise.all(
+    drained.map(async (d) => {
+      const at = Date.now();
+      const r = await drain(d.node, selector('tikv'));
+      return { ...d, code: r.code, seconds: (Date.now() - at) / 1000, out: r.stdout + r.stderr };
+    }),
+  );
+  for (const r of results) t.equal(r.code, 0, `drain of ${r.node} (${r.pod}) completed in ${r.seconds.toFixed(1)}s${r.code ? `: ${r.out.slice(-600)}` : ''}`);
+  await kubectlOk(['uncordon', ...drained.map((d) => d.node)]);
+  await until('the drained pods back Ready, no record and no entry left', async () => {
+    const ready = (await podsNow(selector('tikv'))).filter((p) => p.ready && !p.deleting).map((p) => p.name);
+    return all.every((p) => ready.includes(p)) && (await quiet());
+  }, 300_000, 1000);
+  const samples = await sampler.stop();
+
+  // At every change of PD's stores: an evicting store that still leads regions has somewhere to put
+  // them (with max-replicas 3, at most one other store unable to take leaders).
+  const timeline = model.timeline.slice(from);
+  const limit = model.maxReplicas - 2;
+  const stranded = timeline.filter((e) => e.evicting.some((id) => !e.notUp.includes(id) && (e.leaders[id] ?? 0) > 0 && [...new Set([...e.evicting, ...e.notUp])].filter((x) => x !== id).length > limit));
+  t.same(stranded.slice(0, 3), [], `no store evicted leaders with nowhere to go at any of ${timeline.length} PD samples`);
+  const storeIds = model.stores.filter((s) => s.state !== 'Tombstone').map((s) => s.id);
+  const serving = timeline.map((e) => storeIds.filter((id) => !e.evicting.includes(id) && !e.notUp.includes(id)).length);
+  t.ok(timeline.some((e) => e.evicting.length >= 2 || (e.evicting.length >= 1 && e.notUp.length >= 1)), 'the samples saw two stores unable to take leaders at once');
+  const maxAway = Math.max(...samples.map((s) => all.filter((p) => podAway(s, p)).length));
+  t.ok(maxAway <= 1, `at most ${maxAway} TiKV pod away at any of ${samples.length} watched samples`);
+
+  const gaveWay = await eventsOf('EvictLeaderGaveWay');
+  const deferred = [...(await eventsOf('EvictLeaderDeferred')), ...(await eventsOf('EvictLeaderWaiting'))];
+  t.ok(gaveWay.some((e) => e.message.includes(`store ${storeOf(abandoned.pod)}`)), `EvictLeaderGaveWay for the abandoned eviction of ${abandoned.pod}: ${gaveWay[0]?.message}`);
+  t.ok(deferred.length > 0, `an Event said an eviction was deferred: ${deferred[0]?.message}`);
+  note(
+    `two drains (${results.map((r) => `${r.node}/${r.pod} ${r.seconds.toFixed(1)}s`).join(', ')}) with the delete of ${abandoned.pod} abandoned: ${timeline.length} PD samples, ` +
+      `minimum stores able to take leaders ${Math.min(...serving)} of ${storeIds.length}; ${samples.length} watched pod samples, at most ${maxAway} TiKV pod away; ` +
+      `${gaveWay.length} EvictLeaderGaveWay, ${deferred.length} deferral Events; all back in ${since(started)}s`,
+  );
+});
