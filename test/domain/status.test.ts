@@ -1,5 +1,6 @@
 // What `kubectl get tc` and the conditions show: tables of (spec, observed, outcome) → status.
 import t from 'tap';
+import fc from 'fast-check';
 import type { Condition } from '../../src/cluster/schema.ts';
 import { deriveStatus, type Outcome } from '../../src/domain/status.ts';
 import type { LeavingEntry } from '../../src/domain/drain.ts';
@@ -252,4 +253,70 @@ t.test('finding 9: PD unreachable never reads as "every member is healthy"', asy
   const s = deriveStatus(makeTc().status({ pd: { bootstrapped: true } }).obj(), o, outcome());
   t.equal(cond(s.conditions, 'Degraded'), "Unknown PDUnreachable: members' health is unknown: PD is unreachable (http://pd: connect ECONNREFUSED)");
   t.match(cond(s.conditions, 'Ready'), /^False /);
+});
+
+t.test('status.members: each PD member and TiKV store with its state from the member model', async (t) => {
+  const table: Array<{ name: string; o: (o: Observed) => void; members: string[] }> = [
+    { name: 'all serving', o: () => undefined, members: ['pd basic-pd-0 serving', 'pd basic-pd-1 serving', 'pd basic-pd-2 serving', 'tikv 1 serving', 'tikv 2 serving', 'tikv 3 serving'] },
+    { name: 'a PD member hung (pod Ready, no health answer): failed', o: (o) => (o.pd.members[1]!.healthy = false), members: ['pd basic-pd-0 serving', 'pd basic-pd-1 failed', 'pd basic-pd-2 serving', 'tikv 1 serving', 'tikv 2 serving', 'tikv 3 serving'] },
+    { name: 'a store Tombstone is left out, its new store listed', o: (o) => (o.stores![2]!.state = 'Tombstone', o.stores!.push(store(9, 'basic-tikv-2'))), members: ['pd basic-pd-0 serving', 'pd basic-pd-1 serving', 'pd basic-pd-2 serving', 'tikv 1 serving', 'tikv 2 serving', 'tikv 9 serving'] },
+    { name: 'a TiKV pod terminating: leaving', o: (o) => (o.pods.tikv[0]!.deleting = true), members: ['pd basic-pd-0 serving', 'pd basic-pd-1 serving', 'pd basic-pd-2 serving', 'tikv 1 leaving', 'tikv 2 serving', 'tikv 3 serving'] },
+    { name: 'a PD pod missing: away; a new PD pod: joining', o: (o) => (o.pods.pd.splice(2, 1), o.pods.pd.push(pod('basic-pd-3'))), members: ['pd basic-pd-0 serving', 'pd basic-pd-1 serving', 'pd basic-pd-2 away', 'pd basic-pd-3 joining', 'tikv 1 serving', 'tikv 2 serving', 'tikv 3 serving'] },
+    { name: "another cluster's stores are not listed", o: (o) => o.stores!.push(store(7, 'other-tikv-0')), members: ['pd basic-pd-0 serving', 'pd basic-pd-1 serving', 'pd basic-pd-2 serving', 'tikv 1 serving', 'tikv 2 serving', 'tikv 3 serving'] },
+    { name: 'PD unreachable: no member is listed (unknown, not healthy)', o: (o) => (o.pd = { reachable: false, members: [], leader: null }, o.stores = null), members: [] },
+  ];
+  for (const c of table) {
+    const o = observed();
+    c.o(o);
+    const s = deriveStatus(makeTc().obj(), o, outcome());
+    t.same(s.members?.map((m) => `${m.component} ${m.name} ${m.state}`), c.members, c.name);
+  }
+  const hung = observed();
+  hung.pd.members[1]!.healthy = false;
+  t.same(deriveStatus(makeTc().obj(), hung, outcome()).members?.[1], { component: 'pd', name: 'basic-pd-1', pod: 'basic-pd-1', state: 'failed', reason: 'PD member basic-pd-1 does not answer its health check' });
+});
+
+t.test('property: Degraded never contradicts the member list', async (t) => {
+  const podState = fc.constantFrom('ready', 'notReady', 'deleting', 'missing');
+  const arb = fc.record({
+    pdHealthy: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    pdPods: fc.array(podState, { minLength: 3, maxLength: 3 }),
+    stores: fc.array(fc.constantFrom('Up', 'Down', 'Disconnected', 'Offline', 'Tombstone', 'Serving'), { minLength: 3, maxLength: 3 }),
+    tikvPods: fc.array(podState, { minLength: 3, maxLength: 3 }),
+    recorded: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+    pdReachable: fc.boolean(),
+    storesKnown: fc.boolean(),
+    suspend: fc.boolean(),
+    refused: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(arb, (a) => {
+      const o = observed();
+      const podsOf = (list: MemberPod[], states: string[]) =>
+        list.flatMap((p, i) => (states[i] === 'missing' ? [] : [{ ...p, ready: states[i] !== 'notReady', deleting: states[i] === 'deleting' }]));
+      o.pods.pd = podsOf(o.pods.pd, a.pdPods);
+      o.pods.tikv = podsOf(o.pods.tikv, a.tikvPods);
+      o.pd.members.forEach((m, i) => (m.healthy = a.pdHealthy[i]!));
+      o.stores!.forEach((s, i) => (s.state = a.stores[i]!));
+      if (!a.pdReachable) o.pd = { reachable: false, members: [], leader: null };
+      if (!a.storesKnown || !a.pdReachable) o.stores = null;
+      a.recorded.forEach((r, i) => {
+        if (r) o.ledger.leaving.push(i < 3 ? leaving('pd', `basic-pd-${i}`, `basic-pd-${i}`, 'eviction') : leaving('tikv', String(i - 2), `basic-tikv-${i - 3}`, 'scale-in'));
+      });
+      const tc = makeTc().spec({ suspend: a.suspend }).status({ pd: { bootstrapped: true } }).obj();
+      const s = deriveStatus(tc, o, outcome(a.refused ? { steps: [step({ refused: { code: 'ScaleInRefused', message: 'no' } })] } : {}));
+      const d = s.conditions!.find((c) => c.type === 'Degraded')!;
+      const states = (s.members ?? []).map((m) => m.state);
+      if (d.reason === 'AsExpected') {
+        if (!states.every((x) => x === 'serving') || !a.pdReachable || !a.storesKnown || a.suspend) throw new Error(`"${d.message}" beside ${JSON.stringify(s.members)}`);
+      }
+      if (!a.suspend && a.pdReachable && a.storesKnown && states.some((x) => x === 'failed' || x === 'away') && d.status !== 'True') throw new Error(`Degraded ${d.status} ${d.reason} beside ${JSON.stringify(s.members)}`);
+      if (!a.suspend && (!a.pdReachable || !a.storesKnown) && d.status !== 'Unknown') throw new Error(`Degraded ${d.status} ${d.reason} with PD's side unknown`);
+      if (d.status === 'True' && /^(PDMemberUnhealthy|StoreDown|StoreNotUp)$/.test(d.reason)) {
+        for (const m of s.members!.filter((x) => x.state === 'failed' || x.state === 'away')) if (!d.message.includes(m.component === 'pd' ? `PD member ${m.name}` : `store ${m.name}`)) throw new Error(`${d.message} does not name ${m.name}`);
+      }
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('500 random clusters: AsExpected only when every member serves; a failed or away member is Degraded=True and named; PD unknown is Unknown');
 });
