@@ -4,7 +4,7 @@
 // renew deadline: the fence closes at the latest a renew deadline after the last renewal began, and
 // no other replica can take over before a lease duration after it, so a write started while the fence
 // was open is answered or abandoned (its request aborted) before anyone else may lead.
-import { withActSignal } from '../act-signal.ts';
+import { withActSignal } from '../act.ts';
 
 /** Thrown by a fenced call: this replica no longer leads (or the controller is stopping). */
 export class FencedError extends Error {
@@ -57,7 +57,7 @@ export interface CallBounds {
  * The port with `guard` run before each of its methods (so a fenced call throws before it acts) and,
  * with `bounds`, each call run under its act signal: the term's fence and, for a write, the deadline.
  * The call's promise settles no later than that signal aborts; the request itself is aborted by the
- * Kubernetes and PD clients, which read the signal (act-signal.ts).
+ * Kubernetes and PD clients, which read the signal (act.ts).
  */
 export function fenced<T extends object>(port: T, guard: () => void, bounds?: CallBounds): T {
   return new Proxy(port, {

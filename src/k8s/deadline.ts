@@ -1,9 +1,9 @@
 // Deadlines for Kubernetes calls on the admission path: a slow API server must turn into a clear
 // "not yet" inside the webhook's timeoutSeconds, not into a call error that kubectl drain gives up on.
 import { HttpMethod, Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
-import { writeSignal } from '../act-signal.ts';
+import { writeSignal } from '../act.ts';
 
-/** How long a controller write may take at most; the controller's act deadline is shorter (act-signal.ts). */
+/** How long a controller write may take at most; the controller's act deadline is shorter (act.ts). */
 export const WRITE_TIMEOUT_MS = 10_000;
 
 /**

@@ -1,7 +1,7 @@
 // A typed PD HTTP client. Every response is validated with zod; uint64 ids (member_id, cluster_id,
 // last_heartbeat) are kept as exact strings; every call has a short deadline so that an admission
 // request always gets an answer inside its webhook timeout.
-import { actSignal, writeSignal } from '../act-signal.ts';
+import { actSignal, writeSignal } from '../act.ts';
 import { z } from 'zod';
 
 /** JSON.parse that keeps integers beyond 2^53 as their exact decimal text. */

@@ -7,7 +7,7 @@ import t from 'tap';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { actSignal, withActSignal } from '../../src/act-signal.ts';
+import { actSignal, withActSignal } from '../../src/act.ts';
 import { actDeadlineMs, ActDeadlineError, fenced, FencedError } from '../../src/controller/fence.ts';
 import { LEASE_TIMING } from '../../src/controller/leader.ts';
 import { apply, controllerClients, writeStatus } from '../../src/k8s/tidbclusters.ts';
