@@ -57,6 +57,8 @@ export const ConfigSchema = z.object({
   bindDelayMs: z.coerce.number().int().min(0).max(10_000).default(0),
   /** tidb-operator's Advanced StatefulSet (apps.pingcap.com) is watched when it is served. */
   advancedStatefulSets: z.enum(['on', 'off']).default('on'),
+  /** PingCAP's TidbClusters (pingcap.com) are watched when served, for their pingcap.com/ha-topology-key. */
+  pingcapTidbClusters: z.enum(['on', 'off']).default('on'),
   /** How long a bind made by this process counts before the pod cache confirms it. */
   reservationTtlSeconds: positiveInt(60),
   /** Periodic full relist, in case a watch silently missed events. */
@@ -152,6 +154,7 @@ export const SETTINGS: ReadonlyArray<{ field: keyof z.input<typeof ConfigSchema>
   { field: 'bindLease', flag: '--bind-lease', env: 'STEWARD_BIND_LEASE' },
   { field: 'bindDelayMs', flag: '--bind-delay-ms', env: 'STEWARD_BIND_DELAY_MS' },
   { field: 'advancedStatefulSets', flag: '--advanced-statefulsets', env: 'STEWARD_ADVANCED_STATEFULSETS' },
+  { field: 'pingcapTidbClusters', flag: '--pingcap-tidbclusters', env: 'STEWARD_PINGCAP_TIDBCLUSTERS' },
   { field: 'controller', flag: '--controller', env: 'STEWARD_CONTROLLER' },
   { field: 'identity', flag: '--identity', env: 'POD_NAME' },
   { field: 'controllerWorkers', flag: '--controller-workers', env: 'STEWARD_CONTROLLER_WORKERS' },

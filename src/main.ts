@@ -2,13 +2,13 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { TIDB_SELECTOR } from './domain/model.ts';
+import { objectKey, TIDB_SELECTOR } from './domain/model.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { kubeBinder } from './k8s/binder.ts';
-import { advancedStatefulSetSource, allStatefulSetSource, claimSource, makeClients, nodeSource, podSource, volumeSource } from './k8s/client.ts';
+import { advancedStatefulSetSource, allStatefulSetSource, claimSource, makeClients, nodeSource, pingcapTidbClusterSource, podSource, volumeSource } from './k8s/client.ts';
 import { Reflector } from './k8s/reflector.ts';
-import { claimView, nodeViewFor, podView, statefulSetView, volumeView } from './k8s/views.ts';
+import { claimView, nodeViewFor, pingcapClusterView, podView, statefulSetView, volumeView } from './k8s/views.ts';
 import { kubeLeaseStore, leaseLock, localOnly, sweepBindLeases } from './k8s/leases.ts';
 import { PlacementService } from './services/placement.ts';
 import { DrainService } from './services/drain.ts';
@@ -22,6 +22,7 @@ import { followCaBundle } from './k8s/webhooks.ts';
 import { runController } from './controller/run.ts';
 import { readFile } from 'node:fs/promises';
 import { ReservationLedger } from './state/ledger.ts';
+import { ClusterObservations } from './state/observations.ts';
 import { MapStore, NodeStore, PodStore, StatefulSetStore } from './state/stores.ts';
 import type { ClaimView, VolumeView } from './domain/model.ts';
 import type { Server as TlsServer } from 'node:tls';
@@ -105,6 +106,7 @@ const statefulSets = new StatefulSetStore();
 const advancedStatefulSets = new StatefulSetStore();
 const claims = new MapStore<ClaimView>();
 const volumes = new MapStore<VolumeView>();
+const pingcapClusters = new MapStore<{ topologyKeys: string[] }>();
 const ledger = new ReservationLedger();
 // Once the cache shows a pod bound, its reservation has done its job.
 pods.onChange = (pod) => {
@@ -126,6 +128,9 @@ const reflectors = [
   new Reflector({ ...reflectorDefaults, name: 'statefulsets', source: allStatefulSetSource(clients), transform: statefulSetView, store: statefulSets, onRestart: restarts('statefulsets') }),
   new Reflector({ ...reflectorDefaults, name: 'persistentvolumeclaims', source: claimSource(clients), transform: claimView, store: claims, onRestart: restarts('persistentvolumeclaims') }),
   new Reflector({ ...reflectorDefaults, name: 'persistentvolumes', source: volumeSource(clients), transform: volumeView, store: volumes, onRestart: restarts('persistentvolumes') }),
+  ...(config.pingcapTidbClusters === 'on'
+    ? [new Reflector({ ...reflectorDefaults, name: 'pingcap tidbclusters', source: pingcapTidbClusterSource(clients), transform: pingcapClusterView, store: pingcapClusters, optional: true, onRestart: restarts('pingcaptidbclusters') })]
+    : []),
   ...(config.advancedStatefulSets === 'on'
     ? [new Reflector({ ...reflectorDefaults, name: 'advanced statefulsets', source: advancedStatefulSetSource(clients), transform: statefulSetView, store: advancedStatefulSets, optional: true, onRestart: restarts('advancedstatefulsets') })]
     : []),
@@ -144,6 +149,7 @@ const placement = new PlacementService({
   volumes,
   ledger,
   topologyKeys: config.topologyKeys,
+  clusterTopologyKeys: (namespace, cluster) => pingcapClusters.get(objectKey(namespace, cluster))?.topologyKeys,
   binder: kubeBinder(clients),
   schedulerName: config.schedulerName,
   events,
@@ -166,8 +172,11 @@ const pdRegistry = new PdRegistry({
   tlsFor: (namespace, cluster) => readPdTlsSecret(clients, namespace, config.pdTlsSecret.replaceAll('{cluster}', cluster), config.kubeTimeoutMs),
   now: Date.now,
 });
-const pdAccess = new PdAccess({ client: (namespace, cluster) => pdRegistry.get(namespace, cluster), ttlMs: config.pdFactsTtlMs, now: Date.now });
-const disruptionLedger = kubeLedger(clients, config.kubeTimeoutMs);
+// What PD and the ledger last said about each cluster, for the per-cluster metrics (no call at scrape).
+const observations = new ClusterObservations({ keepMs: 10 * 60_000, now: Date.now });
+metrics.watchClusters(() => observations.samples());
+const pdAccess = new PdAccess({ client: (namespace, cluster) => pdRegistry.get(namespace, cluster), ttlMs: config.pdFactsTtlMs, now: Date.now, onFacts: (ns, c, f) => observations.pd(ns, c, f) });
+const disruptionLedger = kubeLedger(clients, config.kubeTimeoutMs, (ns, c, l) => observations.ledger(ns, c, l));
 const authority = new DisruptionAuthority({ pods, nodes, pd: pdAccess, ledger: disruptionLedger, now: Date.now, logger });
 const drain = new DrainService({
   pods,

@@ -3,6 +3,9 @@
 import t from 'tap';
 import { passed, runFuzz } from './fuzz/fuzz.ts';
 
+// 10 s alone; a busy machine (CI beside other suites) can take three times that: not a timing test.
+t.setTimeout(180_000);
+
 t.test('1500 mutated AdmissionReview and ExtenderArgs bodies: no crash, no 5xx, well-formed admission replies echoing the uid', async (t) => {
   const report = await runFuzz({ total: 1500, concurrency: 8, seed: Number(process.env.FUZZ_SEED ?? 20261123) });
   t.equal(report.sent, 1500);

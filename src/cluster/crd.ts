@@ -25,6 +25,12 @@ export function structural(node: unknown): unknown {
     }
     out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, structural(s)])) : structural(v);
   }
+  if (out['x-kubernetes-preserve-unknown-fields'] === true && Array.isArray(out.anyOf)) {
+    // "A string or a map" (config) and PingCAP fields read only to be refused: structural schemas allow
+    // no types under anyOf, and a node with preserve-unknown-fields and no type takes any value.
+    delete out.anyOf;
+    return out;
+  }
   if (out['x-kubernetes-preserve-unknown-fields'] === true && !out.type) out.type = 'object';
   return out;
 }

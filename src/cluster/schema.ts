@@ -23,21 +23,91 @@ export const Resources = z.strictObject({
 });
 export type Resources = z.infer<typeof Resources>;
 
-export const ServiceSpec = z.strictObject({
-  type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+/** Requests may also size the data volume, as in PingCAP's operator (`requests.storage`). */
+const Requests = Resources.extend({
+  storage: Quantity.optional().meta({ description: 'Size of the data volume, as PingCAP\'s operator reads it (same as storageSize).' }),
 });
 
 const LabelMap = z.record(z.string(), z.string());
+/** A Kubernetes object or list item passed through as written (probes, containers, volumes, ...). */
+const Any = z.record(z.string(), z.unknown()).meta(preserve);
+const ImagePullPolicy = z.enum(['Always', 'IfNotPresent', 'Never']);
+const TiDBVersion = z.string().regex(/^v?\d+\.\d+\.\d+([-+].*)?$/, 'must be a TiDB version such as v8.5.4');
+
+export const ServiceSpec = z.strictObject({
+  type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+  annotations: LabelMap.optional().meta({ description: 'Annotations of the client Service (cloud load balancer settings, ...).' }),
+  labels: LabelMap.optional(),
+  externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+  loadBalancerIP: z.string().optional(),
+  loadBalancerSourceRanges: z.array(z.string()).optional(),
+  clusterIP: z.string().optional(),
+  /** TiDB only: whether the client Service also exposes the status port (PingCAP's default: yes). */
+  exposeStatus: z.boolean().optional().meta({ description: 'TiDB: also expose the status port (10080) on the client Service; default true.' }),
+});
+
+/** PingCAP's per-component topology spread: one constraint per key over the component's own pods. */
+const TopologySpread = z.strictObject({
+  topologyKey: z.string().regex(LABEL_KEY, 'must be a node label key such as topology.kubernetes.io/zone'),
+  maxSkew: z.number().int().min(1).optional(),
+  minDomains: z.number().int().min(1).optional(),
+  nodeAffinityPolicy: z.enum(['Honor', 'Ignore']).optional(),
+  nodeTaintsPolicy: z.enum(['Honor', 'Ignore']).optional(),
+  matchLabelKeys: z.array(z.string()).optional(),
+});
+
+const ReadinessProbe = z.strictObject({
+  type: z.enum(['tcp', 'command']).optional().meta({ description: 'tcp: a TCP check on the main port; command: the component\'s own health check (default).' }),
+  initialDelaySeconds: z.number().int().min(0).optional(),
+  periodSeconds: z.number().int().min(1).optional(),
+  timeoutSeconds: z.number().int().min(1).optional(),
+  failureThreshold: z.number().int().min(1).optional(),
+  successThreshold: z.number().int().min(1).optional(),
+});
+
+/** An extra volume claimed for each member (PingCAP's storageVolumes). */
+const StorageVolume = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label'),
+  storageClassName: z.string().min(1).optional(),
+  storageSize: Quantity,
+  mountPath: z.string().startsWith('/', 'must be an absolute path').optional(),
+});
+
+/** Pod settings a cluster may set for every component; a component's own value wins. */
+const podDefaults = {
+  imagePullPolicy: ImagePullPolicy.optional(),
+  annotations: LabelMap.optional().meta({ description: 'Pod annotations.' }),
+  labels: LabelMap.optional().meta({ description: 'Pod labels (tidb-steward\'s own labels win on conflict).' }),
+  nodeSelector: LabelMap.optional(),
+  tolerations: z.array(Any).optional(),
+  podSecurityContext: Any.optional(),
+  priorityClassName: z.string().optional(),
+  topologySpreadConstraints: z.array(TopologySpread).optional(),
+};
 
 const componentFields = {
+  ...podDefaults,
   replicas: z.number().int().min(0).max(100).meta({ description: 'Number of members.' }),
-  image: z.string().min(1).optional().meta({ description: 'Container image; default pingcap/<component>:<spec.version>.' }),
-  requests: Resources.optional(),
+  image: z.string().min(1).optional().meta({ description: 'Container image; default <baseImage>:<version>.' }),
+  baseImage: z.string().min(1).optional().meta({ description: 'Image repository; the tag is the component\'s version (PingCAP\'s way); default pingcap/<component>.' }),
+  version: TiDBVersion.optional().meta({ description: 'This component\'s version, instead of spec.version.' }),
+  requests: Requests.optional(),
   limits: Resources.optional(),
-  config: z.string().default('').meta({ description: 'The component configuration file, TOML. A change rolls the pods.' }),
-  nodeSelector: LabelMap.optional(),
-  tolerations: z.array(z.record(z.string(), z.unknown()).meta(preserve)).optional(),
-  affinity: z.record(z.string(), z.unknown()).meta(preserve).optional(),
+  config: z
+    .union([z.string(), Any])
+    .default('')
+    .meta({ ...preserve, description: 'The component configuration: a TOML string, or a map rendered to TOML. A change rolls the pods (configUpdateStrategy RollingUpdate).' }),
+  affinity: Any.optional(),
+  env: z.array(Any).optional(),
+  readinessProbe: ReadinessProbe.optional(),
+  additionalContainers: z.array(Any).optional().meta({ description: 'Containers added to each pod.' }),
+  initContainers: z.array(Any).optional(),
+  additionalVolumes: z.array(Any).optional(),
+  additionalVolumeMounts: z.array(Any).optional().meta({ description: 'Mounts added to the main container.' }),
+  serviceAccount: z.string().optional(),
+  terminationGracePeriodSeconds: z.number().int().min(0).optional(),
+  maxFailoverCount: z.number().int().min(0).optional().meta({ description: 'Most replacement members failover may add (PingCAP\'s default 3).' }),
+  mountClusterClientSecret: z.boolean().optional(),
 };
 
 /** CEL rules of the CRD, so the API server refuses (with field paths) what the reconciler would. */
@@ -51,46 +121,90 @@ function requestsWithinLimits(): Array<{ rule: string; message: string; fieldPat
 
 const storageFields = {
   storageClassName: z.string().min(1).optional().meta({ description: 'StorageClass of the data volume; the cluster default when unset.' }),
-  storageSize: Quantity.meta({ description: 'Size of the data volume (PVC request).' }),
+  storageSize: Quantity.optional().meta({ description: 'Size of the data volume (PVC request); requests.storage means the same.' }),
+  storageVolumes: z.array(StorageVolume).optional().meta({ description: 'More volumes per member, each claimed with its own size and class and mounted at mountPath.' }),
 };
 
 export const PdSpec = z.strictObject({
   ...componentFields,
   replicas: z.number().int().min(1, 'must be at least 1: a TiDB cluster needs PD (use spec.suspend to stop the cluster)').max(100).default(3).meta({ description: 'Number of PD members.' }),
   ...storageFields,
-  storageSize: storageFields.storageSize.default('10Gi'),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
   topologyKeys: z
     .array(z.string().regex(LABEL_KEY, 'must be a node label key such as topology.kubernetes.io/zone'))
     .optional()
     .meta({ description: 'Node label keys PD members are spread over (failure domains), instead of the extender\'s configured keys; written on the PD pods for the scheduler extender.' }),
+  mode: z.string().optional().meta({ description: 'PingCAP\'s PD microservice mode: not supported ("ms" is refused).' }),
 }).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
 export const TikvSpec = z.strictObject({
   ...componentFields,
   replicas: z.number().int().min(1, 'must be at least 1: TiDB needs TiKV stores (use spec.suspend to stop the cluster)').max(100).default(3).meta({ description: 'Number of TiKV stores.' }),
   ...storageFields,
-  storageSize: storageFields.storageSize.default('100Gi'),
+  evictLeaderTimeout: z
+    .string()
+    .regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, 'must be a duration such as 10m or 1h30m')
+    .optional()
+    .meta({ description: 'How long a restart or scale-in waits for a store\'s leaders to move before it goes on (PingCAP\'s field).' }),
+  separateRaftLog: z.boolean().optional(),
+  raftLogVolumeName: z.string().optional(),
+  separateRocksDBLog: z.boolean().optional(),
+  rocksDBLogVolumeName: z.string().optional(),
 }).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
+
+const SlowLogTailer = z.strictObject({
+  image: z.string().min(1).optional(),
+  imagePullPolicy: ImagePullPolicy.optional(),
+  requests: Resources.optional(),
+  limits: Resources.optional(),
+});
 
 export const TidbSpec = z.strictObject({
   ...componentFields,
   replicas: componentFields.replicas.default(2),
   service: ServiceSpec.default({ type: 'ClusterIP' }),
+  separateSlowLog: z.boolean().optional().meta({ description: 'Write the slow query log to a file a sidecar prints (kubectl logs -c slowlog); default true, as in PingCAP\'s operator.' }),
+  slowLogTailer: SlowLogTailer.optional(),
+  storageClassName: z.string().optional().meta({ description: 'Accepted for PingCAP manifests; TiDB keeps no data, so it has no effect.' }),
+  tlsClient: Any.optional().meta({ description: 'MySQL client TLS: not supported yet (enabled: true is refused).' }),
+  initializer: Any.optional().meta({ description: 'PingCAP\'s initializer: not supported (refused).' }),
 }).meta({ 'x-kubernetes-validations': requestsWithinLimits() });
 
+/** Components and settings of PingCAP's TidbCluster that tidb-steward does not run: named in the refusal. */
+const unsupported = Object.fromEntries(
+  ['tiflash', 'ticdc', 'pump', 'tiproxy', 'pdms', 'tidbNGMonitoring', 'tlsCluster', 'cluster', 'clusterDomain', 'acrossK8s', 'services', 'suspendAction', 'startScriptVersion', 'startScriptV2FeatureFlags', 'hostNetwork'].map((k) => [k, z.union([Any, z.string(), z.boolean(), z.number()]).optional().meta({ ...preserve, description: 'A PingCAP field tidb-steward does not run: refused with the reason.' })]),
+);
+
 export const TidbClusterSpec = z.strictObject({
-  version: z.string().regex(/^v?\d+\.\d+\.\d+([-+].*)?$/, 'must be a TiDB version such as v8.5.4').default(DEFAULT_VERSION),
+  ...podDefaults,
+  version: TiDBVersion.default(DEFAULT_VERSION),
   paused: z.boolean().default(false).meta({ description: 'Stops every change to the cluster objects; status keeps being updated.' }),
   suspend: z.boolean().default(false).meta({ description: 'Stops the cluster (TiDB, then TiKV, then PD, to zero pods) and keeps its volumes.' }),
   pvReclaimPolicy: z.enum(['Retain', 'Delete']).default('Retain').meta({ description: 'What happens to the volume claims of members removed by a scale-in or of a deleted cluster.' }),
+  enablePVReclaim: z.boolean().optional().meta({ description: 'Delete the claims of members removed by a scale-in, whatever pvReclaimPolicy says (PingCAP\'s field).' }),
   schedulerName: z.string().min(1).default('tidb-scheduler').meta({ description: 'Scheduler of the PD and TiKV pods (the one with tidb-steward as extender).' }),
+  timezone: z.string().min(1).optional().meta({ description: 'TZ of every container (PingCAP\'s field; UTC when unset).' }),
+  configUpdateStrategy: z.enum(['RollingUpdate', 'InPlace']).optional().meta({ description: 'RollingUpdate (default): a config change rolls the pods; InPlace: the ConfigMap changes and pods read it at their next restart.' }),
+  enableDynamicConfiguration: z.boolean().optional().meta({ description: 'Accepted for PingCAP manifests: TiKV always advertises its status address here.' }),
+  discovery: Any.optional().meta({ description: 'Accepted for PingCAP manifests, no effect: tidb-steward needs no discovery service.' }),
+  helper: Any.optional().meta({ description: 'Accepted for PingCAP manifests, no effect: tidb-steward runs no helper image.' }),
+  ...unsupported,
   pd: PdSpec.prefault({}),
   tikv: TikvSpec.prefault({}),
   tidb: TidbSpec.prefault({}),
 });
-export type TidbClusterSpec = z.output<typeof TidbClusterSpec>;
+/** The spec as written (PingCAP's fields included); validateTidbCluster turns it into a TidbClusterSpec. */
+export type TidbClusterSpecWritten = z.output<typeof TidbClusterSpec>;
 export type TidbClusterSpecInput = z.input<typeof TidbClusterSpec>;
+
+type Written<C extends 'pd' | 'tikv' | 'tidb'> = TidbClusterSpecWritten[C];
+/** A component as the controller uses it: one config string, one volume size, one image, pod defaults merged. */
+type Normalized<T, Extra> = Omit<T, 'config' | 'storageSize' | 'baseImage' | 'requests'> & { config: string; requests?: Resources | undefined } & Extra;
+export type PdComponent = Normalized<Written<'pd'>, { storageSize: string }>;
+export type TikvComponent = Normalized<Written<'tikv'>, { storageSize: string; evictLeaderTimeoutMs?: number | undefined }>;
+export type TidbComponent = Normalized<Written<'tidb'>, { separateSlowLog: boolean }>;
+/** A validated spec: PingCAP's aliases resolved (requests.storage, baseImage, map config, cluster-wide pod settings). */
+export type TidbClusterSpec = Omit<TidbClusterSpecWritten, 'pd' | 'tikv' | 'tidb'> & { pd: PdComponent; tikv: TikvComponent; tidb: TidbComponent };
 
 export const ConditionStatus = z.enum(['True', 'False', 'Unknown']);
 export const Condition = z.object({

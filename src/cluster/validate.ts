@@ -1,7 +1,8 @@
 // Defaulting and validation of a TidbCluster, shared by the reconciler (which re-checks everything, so
 // a cluster is safe without any webhook) and anything else that admits TidbClusters. Every problem is
 // collected with its field path, not only the first one.
-import { TidbClusterSpec, type TidbClusterSpecInput } from './schema.ts';
+import { TidbClusterSpec as SpecSchema, type TidbClusterSpec, type TidbClusterSpecInput } from './schema.ts';
+import { normalizeSpec } from './normalize.ts';
 import { parseQuantity } from './quantity.ts';
 
 export interface FieldError {
@@ -25,13 +26,15 @@ export function validateTidbCluster(name: string, spec: unknown): Validation {
   const errors: FieldError[] = [];
   if (!DNS_LABEL.test(name)) errors.push({ path: 'metadata.name', message: 'must be a DNS label: lower-case letters, digits and "-", starting with a letter' });
   if (name.length > MAX_NAME_LENGTH) errors.push({ path: 'metadata.name', message: `must be at most ${MAX_NAME_LENGTH} characters so that pod DNS names fit (got ${name.length})` });
-  const parsed = TidbClusterSpec.safeParse(spec ?? {});
+  const parsed = SpecSchema.safeParse(spec ?? {});
   if (!parsed.success) {
     for (const issue of parsed.error.issues) errors.push({ path: pathOf(['spec', ...issue.path]), message: issue.message });
     return { ok: false, errors };
   }
-  const s = parsed.data;
-  const warnings: string[] = [];
+  const normalized = normalizeSpec(parsed.data);
+  errors.push(...normalized.errors);
+  const s = normalized.spec;
+  const warnings: string[] = [...normalized.warnings];
   if (s.pd.replicas > 0 && s.pd.replicas % 2 === 0) warnings.push(`spec.pd.replicas is ${s.pd.replicas}: an even number of PD members tolerates no more failures than ${s.pd.replicas - 1}`);
   for (const c of ['pd', 'tikv', 'tidb'] as const) {
     const comp = s[c];

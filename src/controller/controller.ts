@@ -295,7 +295,8 @@ export class TidbClusterController {
     }
     const tc: TidbCluster = { metadata: raw.metadata, spec: validation.spec, status: raw.status };
     const o = await this.observe(tc);
-    const policy = { evictTimeoutMs: this.opts.evictTimeoutMs };
+    // PingCAP's spec.tikv.evictLeaderTimeout, when the cluster sets one, instead of the process-wide default.
+    const policy = { evictTimeoutMs: tc.spec.tikv.evictLeaderTimeoutMs ?? this.opts.evictTimeoutMs };
     const paused = tc.spec.paused;
     const held: string[] = [];
     const steps: Step[] = [];

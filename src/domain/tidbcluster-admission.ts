@@ -66,6 +66,14 @@ export function transitionViolations(oldSpec: TidbClusterSpec, spec: TidbCluster
         message: `cannot grow from ${oldSpec[c].storageSize} to ${spec[c].storageSize}: tidb-steward does not resize volumes and the StatefulSet's volume claim template is immutable; keep ${oldSpec[c].storageSize} and expand each PersistentVolumeClaim of the ${c === 'pd' ? 'PD' : 'TiKV'} pods instead (kubectl patch pvc, with a StorageClass that allows expansion)`,
       });
     }
+    const claims = (x: Pick<TidbClusterSpec['pd'], 'storageVolumes'>) => JSON.stringify((x.storageVolumes ?? []).map((v) => [v.name, v.storageClassName ?? null, v.storageSize]));
+    if (claims(oldSpec[c]) !== claims(spec[c])) {
+      out.push({
+        type: 'FieldValueForbidden',
+        path: `spec.${c}.storageVolumes`,
+        message: 'cannot add, remove, rename or resize storageVolumes of a running cluster: they are volume claim templates of its StatefulSet, which are immutable; put them back (a mountPath may change)',
+      });
+    }
   }
   return out;
 }

@@ -127,7 +127,7 @@ export function registerExtender(app: FastifyInstance, deps: ExtenderRouteDeps):
     return placement.score(planned.plan, names);
   });
 
-  app.post('/scheduler/bind', async (request) => {
+  app.post('/scheduler/bind', limit, async (request) => {
     const parsed = ExtenderBindingArgs.safeParse(request.body);
     if (!parsed.success) {
       metrics.binds.inc({ component: 'other', outcome: 'error' });

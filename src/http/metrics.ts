@@ -1,5 +1,6 @@
 // Prometheus metrics on a registry of our own (no global state, so tests build as many as they like).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLUSTER_METRICS, type ClusterMetric, type Sample } from '../domain/cluster-metrics.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -16,6 +17,8 @@ export interface Metrics {
   unauthenticated?: Counter<'route'>;
   /** Reports cache sizes when scraped. */
   watchCaches(sizes: () => Record<string, number>): void;
+  /** Per-TiDB-cluster gauges (domain/cluster-metrics.ts), computed when scraped. */
+  watchClusters(samples: () => Sample[]): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -40,6 +43,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       for (const [cache, n] of Object.entries(sizes())) this.set({ cache }, n);
     },
   });
+  // Each scrape resets the per-cluster series, so a cluster or store that is gone disappears.
+  let clusterSamples: () => Sample[] = () => [];
+  // Each gauge takes the samples afresh: a few per cluster, cheap beside a scrape.
+  const samplesOf = (name: ClusterMetric): Sample[] => clusterSamples().filter((s) => s.name === name);
+  for (const [name, m] of Object.entries(CLUSTER_METRICS) as Array<[ClusterMetric, (typeof CLUSTER_METRICS)[ClusterMetric]]>) {
+    new Gauge({
+      name,
+      help: m.help,
+      labelNames: m.labels,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of samplesOf(name)) this.set(s.labels, s.value);
+      },
+    });
+  }
   return {
     registry,
     observeRequest(route, method, code, seconds) {
@@ -108,6 +127,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     watchCaches(fn) {
       sizes = fn;
+    },
+    watchClusters(fn) {
+      clusterSamples = fn;
     },
   };
 }

@@ -100,6 +100,16 @@ export function advancedStatefulSetSource(clients: KubeClients): ListWatchSource
   );
 }
 
+/** PingCAP's TidbClusters (tidb-operator v1), for their placement annotation. */
+export function pingcapTidbClusterSource(clients: KubeClients): ListWatchSource {
+  return source(clients, '/apis/pingcap.com/v1alpha1/tidbclusters', undefined, async ({ limit, continueToken }) =>
+    (await clients.custom.listClusterCustomObject({ group: 'pingcap.com', version: 'v1alpha1', plural: 'tidbclusters', limit, _continue: continueToken })) as {
+      items: unknown[];
+      metadata?: { resourceVersion?: string; _continue?: string };
+    },
+  );
+}
+
 /** Every StatefulSet: which ones run TiDB pods is read from their pod template (see statefulSetView). */
 export function allStatefulSetSource(clients: KubeClients): ListWatchSource {
   return source(clients, '/apis/apps/v1/statefulsets', undefined, ({ limit, continueToken }) =>

@@ -121,8 +121,11 @@ export function evictionRecordsOver(port: Pick<LedgerPort, 'read' | 'write' | 'l
   };
 }
 
-/** The ledger in the API server. Every call has `timeoutMs`: it is on the admission path. */
-export function kubeLedger(clients: KubeClients, timeoutMs: number): LedgerPort {
+/**
+ * The ledger in the API server. Every call has `timeoutMs`: it is on the admission path. `onSeen` is
+ * told of every ledger read or written (the metrics keep the last one per cluster).
+ */
+export function kubeLedger(clients: KubeClients, timeoutMs: number, onSeen?: (namespace: string, cluster: string, ledger: Ledger) => void): LedgerPort {
   const api = clients.kc.makeApiClient(CustomObjectsApi);
   const base = { group: LEDGER.group, version: LEDGER.version, plural: LEDGER.plural };
   const port: Pick<LedgerPort, 'read' | 'write' | 'listLedgers'> = {
@@ -170,5 +173,27 @@ export function kubeLedger(clients: KubeClients, timeoutMs: number): LedgerPort 
       return out;
     },
   };
-  return { ...port, ...evictionRecordsOver(port) };
+  const seen = onSeen ? observed(port, onSeen) : port;
+  return { ...seen, ...evictionRecordsOver(seen) };
+}
+
+/** The port, telling `onSeen` what each read, successful write and listing showed. */
+export function observed(port: Pick<LedgerPort, 'read' | 'write' | 'listLedgers'>, onSeen: (namespace: string, cluster: string, ledger: Ledger) => void): Pick<LedgerPort, 'read' | 'write' | 'listLedgers'> {
+  return {
+    async read(namespace, cluster) {
+      const r = await port.read(namespace, cluster);
+      onSeen(namespace, cluster, r.ledger);
+      return r;
+    },
+    async write(namespace, cluster, ledger, resourceVersion) {
+      const ok = await port.write(namespace, cluster, ledger, resourceVersion);
+      if (ok) onSeen(namespace, cluster, ledger);
+      return ok;
+    },
+    async listLedgers() {
+      const all = await port.listLedgers();
+      for (const l of all) onSeen(l.namespace, l.cluster, l.ledger);
+      return all;
+    },
+  };
 }

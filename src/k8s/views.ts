@@ -44,6 +44,17 @@ export function podView(obj: Wire): Keyed<PodView> {
   };
 }
 
+/** The failure-domain key PingCAP's tidb-scheduler reads from a pingcap.com TidbCluster. */
+export const PINGCAP_HA_TOPOLOGY_KEY = 'pingcap.com/ha-topology-key';
+
+/** A PingCAP TidbCluster, kept only when it names its PD failure-domain key. */
+export function pingcapClusterView(obj: Wire): Keyed<{ topologyKeys: string[] }> {
+  const meta = obj?.metadata ?? {};
+  const key = objectKey(meta.namespace ?? '', meta.name ?? '');
+  const keys = parseTopologyKeys(meta.annotations?.[PINGCAP_HA_TOPOLOGY_KEY]);
+  return { key, value: keys && keys.length ? { topologyKeys: [...keys] } : null };
+}
+
 /** API group of tidb-operator's Advanced StatefulSet. */
 export const ADVANCED_STS_GROUP = 'apps.pingcap.com';
 

@@ -107,6 +107,8 @@ export interface PdAccessOptions<C extends PdReads> {
   /** How long a snapshot serves (ms). */
   ttlMs: number;
   now: () => number;
+  /** Told of every snapshot read (the metrics keep the last one per cluster). */
+  onFacts?: (namespace: string, cluster: string, facts: PdFacts) => void;
 }
 
 /**
@@ -136,7 +138,10 @@ export class PdAccess<C extends PdReads = PdReads> {
     const facts = this.opts.client(namespace, cluster).then((pd) => readPdFacts(pd, now));
     this.snapshots.set(key, { at: now, facts });
     // A failed read is not kept: the next caller asks again.
-    facts.catch(() => this.snapshots.get(key)?.facts === facts && this.snapshots.delete(key));
+    facts.then(
+      (f) => this.opts.onFacts?.(namespace, cluster, f),
+      () => this.snapshots.get(key)?.facts === facts && this.snapshots.delete(key),
+    );
     return facts;
   }
 

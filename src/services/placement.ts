@@ -103,6 +103,8 @@ export interface PlacementDeps {
   volumes?: MapStore<VolumeView> | undefined;
   ledger: ReservationLedger;
   topologyKeys: readonly string[];
+  /** A cluster's own PD failure-domain keys when its pods do not carry them (PingCAP's ha-topology-key). */
+  clusterTopologyKeys?: ((namespace: string, cluster: string) => readonly string[] | undefined) | undefined;
   binder: BinderPort;
   /** Serialises binds of one cluster's component across replicas (default: this process only). */
   lock?: BindLock | undefined;
@@ -207,7 +209,8 @@ export class PlacementService {
       pod.uid,
     );
     const pin = pod.claims?.length && this.deps.claims && this.deps.volumes ? pinOf(pod.namespace, pod.claims, this.deps.claims, this.deps.volumes) : null;
-    const { keys } = topologyKeysFor(identity.component, pod.topologyKeys, this.deps.topologyKeys);
+    const own = pod.topologyKeys ?? this.deps.clusterTopologyKeys?.(identity.namespace, identity.cluster);
+    const { keys } = topologyKeysFor(identity.component, own, this.deps.topologyKeys);
     return { kind: 'plan', plan: planPlacement({ identity, replicas: counts.replicas, targetReplicas: counts.targetReplicas, peerNodes: peers }, keys, this.deps.nodes), pin };
   }
 

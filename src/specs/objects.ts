@@ -20,13 +20,29 @@ export interface ComponentPlan {
   pdInitialMembers?: number;
 }
 
-function service(tc: TidbCluster, c: ComponentName, name: string, ports: Array<{ name: string; port: number }>, headless: boolean, type = 'ClusterIP'): KubeObject {
+type ServiceSettings = TidbCluster['spec']['pd']['service'];
+
+function service(tc: TidbCluster, c: ComponentName, name: string, ports: Array<{ name: string; port: number }>, headless: boolean, settings?: ServiceSettings): KubeObject {
+  const m = meta(tc, c, name);
+  if (settings?.annotations || settings?.labels) {
+    m.annotations = { ...(settings.annotations ?? {}), ...(m.annotations ?? {}) };
+    m.labels = { ...(settings.labels ?? {}), ...(m.labels ?? {}) };
+  }
+  const type = settings?.type ?? 'ClusterIP';
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(tc, c, name),
+    metadata: m,
     spec: {
-      ...(headless ? { clusterIP: 'None', publishNotReadyAddresses: true } : { type }),
+      ...(headless
+        ? { clusterIP: 'None', publishNotReadyAddresses: true }
+        : {
+            type,
+            ...(settings?.clusterIP ? { clusterIP: settings.clusterIP } : {}),
+            ...(settings?.externalTrafficPolicy && type !== 'ClusterIP' ? { externalTrafficPolicy: settings.externalTrafficPolicy } : {}),
+            ...(settings?.loadBalancerIP && type === 'LoadBalancer' ? { loadBalancerIP: settings.loadBalancerIP } : {}),
+            ...(settings?.loadBalancerSourceRanges && type === 'LoadBalancer' ? { loadBalancerSourceRanges: settings.loadBalancerSourceRanges } : {}),
+          }),
       selector: selectorLabels(tc.metadata.name, c),
       ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: 'TCP' })),
     },
@@ -37,14 +53,21 @@ export function services(tc: TidbCluster, c: ComponentName): KubeObject[] {
   const n = tc.metadata.name;
   if (c === 'pd') {
     return [
-      service(tc, c, names.clientService(n, 'pd'), [{ name: 'client', port: PORTS.pdClient }], false, tc.spec.pd.service.type),
+      service(tc, c, names.clientService(n, 'pd'), [{ name: 'client', port: PORTS.pdClient }], false, tc.spec.pd.service),
       // Peers must resolve each other before they are ready: PD needs its peers to become ready.
       service(tc, c, names.peerService(n, 'pd'), [{ name: 'peer', port: PORTS.pdPeer }, { name: 'client', port: PORTS.pdClient }], true),
     ];
   }
   if (c === 'tikv') return [service(tc, c, names.peerService(n, 'tikv'), [{ name: 'peer', port: PORTS.tikv }, { name: 'status', port: PORTS.tikvStatus }], true)];
   return [
-    service(tc, c, names.clientService(n, 'tidb'), [{ name: 'mysql-client', port: PORTS.tidb }, { name: 'status', port: PORTS.tidbStatus }], false, tc.spec.tidb.service.type),
+    service(
+      tc,
+      c,
+      names.clientService(n, 'tidb'),
+      [{ name: 'mysql-client', port: PORTS.tidb }, ...(tc.spec.tidb.service.exposeStatus === false ? [] : [{ name: 'status', port: PORTS.tidbStatus }])],
+      false,
+      tc.spec.tidb.service,
+    ),
     service(tc, c, names.peerService(n, 'tidb'), [{ name: 'status', port: PORTS.tidbStatus }], true),
   ];
 }
@@ -113,6 +136,23 @@ function resources(spec: { requests?: Record<string, string | undefined> | undef
   return r;
 }
 
+/** The slow-log sidecar's image when spec.tidb.slowLogTailer.image is not set. */
+export const SLOW_LOG_TAILER_IMAGE = 'busybox:1.36';
+
+/** A storageVolumes entry as claimed and mounted: claim name <component>-<name>, as PingCAP's operator names it. */
+function storageVolumesOf(tc: TidbCluster, c: ComponentName): Array<{ claim: string; mountPath: string; storageClassName: string | undefined; storageSize: string }> {
+  if (c === 'tidb') return [];
+  return (tc.spec[c].storageVolumes ?? []).map((v) => ({ claim: `${c}-${v.name}`, mountPath: v.mountPath ?? `/var/lib/${c}-${v.name}`, storageClassName: v.storageClassName ?? tc.spec[c].storageClassName, storageSize: v.storageSize }));
+}
+
+/** PingCAP's readinessProbe: tcp checks the main port; command keeps the component's own check; timings override ours. */
+function probe(p: TidbCluster['spec']['pd']['readinessProbe'], own: any, port: number): any {
+  if (!p) return own;
+  const base = p.type === 'tcp' ? { tcpSocket: { port } } : Object.fromEntries(Object.entries(own).filter(([k]) => ['tcpSocket', 'httpGet', 'exec'].includes(k)));
+  const { type: _t, ...timings } = p;
+  return { ...base, periodSeconds: own.periodSeconds, ...timings };
+}
+
 export function image(tc: TidbCluster, c: ComponentName): string {
   return tc.spec[c].image ?? `pingcap/${c}:${tc.spec.version}`;
 }
@@ -123,10 +163,14 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
   const spec = tc.spec[c];
   // The hash of the file as the user wrote it: what tidb-steward adds to PD's only matters at PD's
   // first start, and rolling every PD pod when it changes (or when tidb-steward is upgraded) would buy nothing.
-  const hash = configHash({ ...configMapData(tc, c, plan), 'config-file': spec.config });
-  const env = [
+  // InPlace (PingCAP's configUpdateStrategy): the ConfigMap changes, pods read it at their next restart.
+  const inPlace = tc.spec.configUpdateStrategy === 'InPlace';
+  const hash = configHash({ ...configMapData(tc, c, plan), 'config-file': inPlace ? '' : spec.config });
+  const env: any[] = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...(tc.spec.timezone ? [{ name: 'TZ', value: tc.spec.timezone }] : []),
+    ...(spec.env ?? []),
   ];
   const configVolume = { name: 'config', configMap: { name: names.configMap(n, c), items: [{ key: 'config-file', path: 'config-file' }] } };
   const mounts: any[] = [{ name: 'config', mountPath: PATHS.config(c), readOnly: true }];
@@ -154,28 +198,50 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
       readinessProbe: { tcpSocket: { port: PORTS.tikv }, periodSeconds: 5 },
     };
   } else {
+    if (tc.spec.tidb.separateSlowLog) {
+      volumes.push({ name: 'slowlog', emptyDir: {} });
+      mounts.push({ name: 'slowlog', mountPath: PATHS.slowLogDir });
+    }
     container = {
       name: 'tidb',
       command: ['/tidb-server'],
-      args: tidbArgs(n, ns),
+      args: [...tidbArgs(n, ns), ...(tc.spec.tidb.separateSlowLog ? [`--log-slow-query=${PATHS.slowLogDir}/slowlog`] : [])],
       ports: [{ name: 'mysql-client', containerPort: PORTS.tidb }, { name: 'status', containerPort: PORTS.tidbStatus }],
       readinessProbe: { httpGet: { path: '/status', port: PORTS.tidbStatus }, periodSeconds: 5 },
     };
   }
-  container = { ...container, image: image(tc, c), imagePullPolicy: 'IfNotPresent', env, resources: resources(spec), volumeMounts: mounts };
-  const annotations: Record<string, string> = { [ANNOTATION_CONFIG_HASH]: hash };
+  for (const v of storageVolumesOf(tc, c)) mounts.push({ name: v.claim, mountPath: v.mountPath });
+  mounts.push(...(spec.additionalVolumeMounts ?? []));
+  volumes.push(...(spec.additionalVolumes ?? []));
+  container = { ...container, readinessProbe: probe(spec.readinessProbe, container.readinessProbe, container.ports[0].containerPort) };
+  container = { ...container, image: image(tc, c), imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent', env, resources: resources(spec), volumeMounts: mounts };
+  const containers: any[] = [container];
+  if (c === 'tidb' && tc.spec.tidb.separateSlowLog) {
+    const tailer = tc.spec.tidb.slowLogTailer;
+    containers.push({
+      name: 'slowlog',
+      image: tailer?.image ?? SLOW_LOG_TAILER_IMAGE,
+      imagePullPolicy: tailer?.imagePullPolicy ?? spec.imagePullPolicy ?? 'IfNotPresent',
+      command: ['sh', '-c', `touch ${PATHS.slowLogDir}/slowlog; tail -n0 -F ${PATHS.slowLogDir}/slowlog`],
+      resources: resources(tailer ?? {}),
+      volumeMounts: [{ name: 'slowlog', mountPath: PATHS.slowLogDir }],
+    });
+  }
+  containers.push(...(spec.additionalContainers ?? []));
+  const annotations: Record<string, string> = { ...(spec.annotations ?? {}), [ANNOTATION_CONFIG_HASH]: hash };
   if (c === 'pd' && tc.spec.pd.topologyKeys?.length) annotations[ANNOTATION_TOPOLOGY_KEYS] = tc.spec.pd.topologyKeys.join(',');
-  const claim = (v: 'pd' | 'tikv') => ({
-    metadata: { name: names.volume(v), labels: allLabels(n, c) },
+  const claim = (name: string, storageClassName: string | undefined, size: string) => ({
+    metadata: { name, labels: allLabels(n, c) },
     spec: {
       accessModes: ['ReadWriteOnce'],
-      ...(tc.spec[v].storageClassName ? { storageClassName: tc.spec[v].storageClassName } : {}),
-      resources: { requests: { storage: tc.spec[v].storageSize } },
+      ...(storageClassName ? { storageClassName } : {}),
+      resources: { requests: { storage: size } },
     },
   });
+  const claims = c === 'tidb' ? [] : [claim(names.volume(c), tc.spec[c].storageClassName, tc.spec[c].storageSize), ...storageVolumesOf(tc, c).map((v) => claim(v.claim, v.storageClassName, v.storageSize))];
   // Volumes of removed members follow spec.pvReclaimPolicy through the StatefulSet's own retention
   // policy; a suspended cluster scales to zero and must keep them, whatever the policy.
-  const reclaim = tc.spec.pvReclaimPolicy === 'Delete' && !tc.spec.suspend ? 'Delete' : 'Retain';
+  const reclaim = (tc.spec.pvReclaimPolicy === 'Delete' || tc.spec.enablePVReclaim === true) && !tc.spec.suspend ? 'Delete' : 'Retain';
   // The PD count the controller is scaling to, for the extender's step rule (stepCount in
   // domain/placement.ts). On the StatefulSet, not its pod template: a template change rolls every pod.
   const stsMeta = c === 'pd' ? meta(tc, c, names.statefulSet(n, c), { annotations: { [ANNOTATION_PD_TARGET_REPLICAS]: String(tc.spec.pd.replicas) } }) : meta(tc, c, names.statefulSet(n, c));
@@ -193,18 +259,23 @@ export function statefulSet(tc: TidbCluster, c: ComponentName, plan: ComponentPl
       selector: { matchLabels: selectorLabels(n, c) },
       ...(c === 'tidb' ? {} : { persistentVolumeClaimRetentionPolicy: { whenDeleted: tc.spec.pvReclaimPolicy === 'Delete' ? 'Delete' : 'Retain', whenScaled: reclaim } }),
       template: {
-        metadata: { labels: allLabels(n, c), annotations },
+        metadata: { labels: { ...(spec.labels ?? {}), ...allLabels(n, c) }, annotations },
         spec: {
           ...(c === 'tidb' ? {} : { schedulerName: tc.spec.schedulerName }),
-          terminationGracePeriodSeconds: c === 'tikv' ? 120 : 30,
-          containers: [container],
+          terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? (c === 'tikv' ? 120 : 30),
+          ...(spec.initContainers?.length ? { initContainers: spec.initContainers } : {}),
+          containers,
+          ...(spec.podSecurityContext ? { securityContext: spec.podSecurityContext } : {}),
+          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+          ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
+          ...(spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: spec.topologySpreadConstraints.map((k) => ({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule', ...k, labelSelector: { matchLabels: selectorLabels(n, c) } })) } : {}),
           volumes,
           ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
           ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
           ...(spec.affinity ? { affinity: spec.affinity } : {}),
         },
       },
-      ...(c === 'tidb' ? {} : { volumeClaimTemplates: [claim(c)] }),
+      ...(c === 'tidb' ? {} : { volumeClaimTemplates: claims }),
     },
   };
 }

@@ -15,6 +15,8 @@ export const PATHS = {
   config: (c: string) => `/etc/${c}`,
   script: '/usr/local/bin/start.sh',
   bootstrap: '/etc/pd-bootstrap',
+  /** TiDB's slow query log, shared with the slowlog sidecar (separateSlowLog). */
+  slowLogDir: '/var/log/tidb',
 };
 
 /** --initial-cluster value for the first `count` PD members. */

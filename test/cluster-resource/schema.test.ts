@@ -70,7 +70,9 @@ t.test('the CRD: names, printer columns, status subresource, a structural schema
   const problems: string[] = [];
   const walk = (node: any, path: string) => {
     if (!node || typeof node !== 'object') return;
-    if (!node.type && !node['x-kubernetes-int-or-string']) problems.push(`${path}: no type`);
+    // Kubernetes' rule: a type everywhere, except int-or-string and preserve-unknown-fields nodes (any value).
+    if (!node.type && !node['x-kubernetes-int-or-string'] && node['x-kubernetes-preserve-unknown-fields'] !== true) problems.push(`${path}: no type`);
+    if (node.anyOf && (node.type || node['x-kubernetes-preserve-unknown-fields'])) problems.push(`${path}: types under anyOf`);
     if (node.properties && node.additionalProperties !== undefined) problems.push(`${path}: properties and additionalProperties`);
     if (node.$schema || node.propertyNames) problems.push(`${path}: JSON Schema only keyword`);
     for (const [k, s] of Object.entries(node.properties ?? {})) walk(s, `${path}.${k}`);

@@ -20,6 +20,8 @@ t.test('allowed: valid creates and safe updates', async (t) => {
     ['scale out and in', update(valid, { ...withTikv({ replicas: 5 }), tidb: { replicas: 0 } }), []],
     ['pause, suspend, version upgrade, config', update(valid, { ...valid, paused: true, suspend: true, version: 'v9.0.0', pd: { ...valid.pd, config: '[log]\nlevel = "warn"\n' } }), []],
     ['the same size written another way', update(valid, withPd({ storageSize: '10240Mi' })), []],
+    ['the same size written PingCAP\'s way', update(valid, withPd({ storageSize: undefined, requests: { storage: '10Gi' } })), []],
+    ['a storageVolumes mountPath moved', update(withTikv({ storageVolumes: [{ name: 'wal', storageSize: '5Gi', mountPath: '/a' }] }), withTikv({ storageVolumes: [{ name: 'wal', storageSize: '5Gi', mountPath: '/b' }] })), []],
     ['defaults written out are no change', update({ pd: { replicas: 3 }, tikv: { replicas: 3 } }, { pd: { replicas: 3, storageSize: '10Gi' }, tikv: { replicas: 3, storageSize: '100Gi' } }), []],
     ['metadata-only update of a cluster stored invalid (finalizers must still move)', update({ pd: { storageSize: '0' } }, { pd: { storageSize: '0' } }, 'bad.name'), []],
     ['an invalid stored spec has nothing to compare with', update({ pd: { storageSize: '0', storageClassName: 'slow' } }, withPd({ storageSize: '1Gi' })), []],
@@ -52,6 +54,12 @@ t.test('refused: every violation with its field path', async (t) => {
     ['a create is always judged, even of an empty spec', { operation: 'CREATE', namespace: 'db', name: 'bad.name', spec: {}, oldSpec: {} }, [['metadata.name', 'FieldValueInvalid', /^must be a DNS label/]]],
     ['growing TiKV storage', update(valid, withTikv({ storageSize: '1Ti' })), [
       ['spec.tikv.storageSize', 'FieldValueForbidden', /^cannot grow from 100Gi to 1Ti: .*keep 100Gi and expand each PersistentVolumeClaim of the TiKV pods instead/],
+    ]],
+    ['growing TiKV storage written PingCAP\'s way (requests.storage)', update(valid, withTikv({ storageSize: undefined, requests: { storage: '1Ti' } })), [
+      ['spec.tikv.storageSize', 'FieldValueForbidden', /^cannot grow from 100Gi to 1Ti/],
+    ]],
+    ['adding a storageVolumes entry to a running cluster', update(valid, withTikv({ storageVolumes: [{ name: 'wal', storageSize: '5Gi' }] })), [
+      ['spec.tikv.storageVolumes', 'FieldValueForbidden', /^cannot add, remove, rename or resize storageVolumes of a running cluster/],
     ]],
     ['shrinking TiKV storage', update(valid, withTikv({ storageSize: '50Gi' })), [
       ['spec.tikv.storageSize', 'FieldValueForbidden', /^cannot shrink from 100Gi to 50Gi: a volume cannot be made smaller; put it back to 100Gi$/],

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { ANNOTATION_TOPOLOGY_KEYS, filterNodes, isLabelKey, parseTopologyKeys, planPlacement, topologyKeysFor } from '../../src/domain/placement.ts';
 import type { TidbIdentity } from '../../src/domain/model.ts';
-import { podView } from '../../src/k8s/views.ts';
+import { pingcapClusterView, podView, PINGCAP_HA_TOPOLOGY_KEY } from '../../src/k8s/views.ts';
 import { HOST, ZONE, makeNode, makePod, nodeStore } from '../builders.ts';
 import { post, testApp } from '../http/harness.ts';
 
@@ -121,6 +121,25 @@ t.test('filter verb: the PD pod\'s annotation decides, from the request alone (c
   const scores = (await app.inject(post('/scheduler/prioritize', args(ZONE)))).json() as Array<{ Host: string; Score: number }>;
   const score = Object.fromEntries(scores.map((s) => [s.Host, s.Score]));
   t.ok(score['node-c']! > score['node-b']!, `prioritize also spreads by zone: ${JSON.stringify(score)}`);
+});
+
+t.test('a cluster PingCAP\'s operator runs: its pingcap.com/ha-topology-key spreads its PD pods', async (t) => {
+  const view = (annotations?: Record<string, string>) => pingcapClusterView({ metadata: { namespace: 'db', name: 'basic', ...(annotations ? { annotations } : {}) } });
+  t.same(view({ [PINGCAP_HA_TOPOLOGY_KEY]: ZONE }), { key: 'db/basic', value: { topologyKeys: [ZONE] } }, 'kept with its key');
+  t.same(view(), { key: 'db/basic', value: null }, 'no annotation: not kept (the configured keys apply)');
+  t.same(view({ [PINGCAP_HA_TOPOLOGY_KEY]: 'not a key' }), { key: 'db/basic', value: null }, 'a malformed key: not kept');
+  const peer = makePod('basic-pd-0').of('db', 'basic', 'pd').on('node-a').view();
+  const keys = new Map([['db/basic', [ZONE]]]);
+  const { app } = testApp({ nodes, pods: [peer], clusterTopologyKeys: (ns, c) => keys.get(`${ns}/${c}`) });
+  const args = (annotation?: string) => {
+    const pod = makePod('basic-pd-1').of('db', 'basic', 'pd').wire() as { metadata: Record<string, unknown> };
+    if (annotation) pod.metadata.annotations = { [ANNOTATION_TOPOLOGY_KEYS]: annotation };
+    return { Pod: pod, NodeNames: ['node-a', 'node-b', 'node-c', 'node-d'] };
+  };
+  t.same((await app.inject(post('/scheduler/filter', args()))).json().NodeNames, ['node-c', 'node-d'], 'the cluster\'s zone key, though the pod carries none');
+  t.same((await app.inject(post('/scheduler/filter', args(HOST)))).json().NodeNames, ['node-b', 'node-c', 'node-d'], 'the pod\'s own annotation wins');
+  keys.clear();
+  t.same((await app.inject(post('/scheduler/filter', args()))).json().NodeNames, ['node-b', 'node-c', 'node-d'], 'annotation gone: the configured hostname key again');
 });
 
 t.test('bind verb: the live pod\'s annotation decides the re-check', async (t) => {

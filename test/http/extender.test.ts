@@ -67,6 +67,18 @@ t.test('bad input gets a clear answer, never a crash', async (t) => {
   }
 });
 
+t.test('every extender verb reads bodies up to the configured limit, not Fastify\'s 1 MiB default', async (t) => {
+  // A CI fuzz run met a 413 (and a dropped connection) on /scheduler/bind for a 2 MB body under a 2 MiB limit.
+  const { app } = testApp({ bodyLimitBytes: 2 * 1024 * 1024 });
+  for (const path of ['/scheduler/filter', '/scheduler/prioritize', '/scheduler/bind']) {
+    const res = await app.inject(post(path, JSON.stringify({ pad: 'x'.repeat(1_500_000) })));
+    t.not(res.statusCode, 413, `${path}: a 1.5 MB body is read`);
+    t.match(res.body, /could not read Extender(Binding)?Args/, `${path}: and answered on its content`);
+  }
+  const over = await app.inject(post('/scheduler/bind', JSON.stringify({ pad: 'x'.repeat(2_200_000) })));
+  t.equal(over.statusCode, 413, 'over the configured limit: 413');
+});
+
 t.test('unknown cluster replica count and unsynced caches are scheduler-visible errors', async (t) => {
   const { app, setSynced } = testApp();
   const args = fixture('filter-pd-nodenames.json') as { Pod: { metadata: { ownerReferences: Array<{ name: string }> } } };

@@ -24,7 +24,7 @@ export function admissionFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
 }
 
-export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: PdStandin; statefulSets?: Array<{ namespace: string; name: string; replicas: number }> } = {}) {
+export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: boolean; tls?: ServingPair; clientAuth?: ClientAuth; bodyLimitBytes?: number; pd?: PdStandin; statefulSets?: Array<{ namespace: string; name: string; replicas: number }>; clusterTopologyKeys?: (namespace: string, cluster: string) => readonly string[] | undefined } = {}) {
   const s = stores({
     nodes: opts.nodes ?? fixtureNodes,
     pods: opts.pods ?? [],
@@ -39,6 +39,7 @@ export function testApp(opts: { pods?: PodView[]; nodes?: NodeView[]; synced?: b
     ...s,
     ledger: new ReservationLedger(),
     topologyKeys: ['kubernetes.io/hostname'],
+    clusterTopologyKeys: opts.clusterTopologyKeys,
     binder,
     reservationTtlMs: 60_000,
     isSynced: () => synced,

@@ -563,6 +563,7 @@ Array [
                 "-P=4000",
                 "--status=10080",
                 "--config=/etc/tidb/config-file",
+                "--log-slow-query=/var/log/tidb/slowlog",
               ],
               "command": Array [
                 "/tidb-server",
@@ -612,6 +613,27 @@ Array [
                   "name": "config",
                   "readOnly": true,
                 },
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
+              ],
+            },
+            Object {
+              "command": Array [
+                "sh",
+                "-c",
+                "touch /var/log/tidb/slowlog; tail -n0 -F /var/log/tidb/slowlog",
+              ],
+              "image": "busybox:1.36",
+              "imagePullPolicy": "IfNotPresent",
+              "name": "slowlog",
+              "resources": Object {},
+              "volumeMounts": Array [
+                Object {
+                  "mountPath": "/var/log/tidb",
+                  "name": "slowlog",
+                },
               ],
             },
           ],
@@ -628,6 +650,10 @@ Array [
                 "name": "basic-tidb",
               },
               "name": "config",
+            },
+            Object {
+              "emptyDir": Object {},
+              "name": "slowlog",
             },
           ],
         },
