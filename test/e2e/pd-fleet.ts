@@ -262,7 +262,10 @@ export class PdModel {
     if (method === 'DELETE' && m) {
       this.onEvictRemoving?.(Number(m[1]));
       // Not routed while the scheduler does not run (a new leader restoring it): nothing changes.
-      if (this.evicting.size > 0 && !this.evictRuns()) return [404, null];
+      if (this.evicting.size > 0 && !this.evictRuns()) {
+        this.note(`DELETE of evict-leader store ${m[1]} answered 404 while restoring`);
+        return [404, null];
+      }
       if (!this.evicting.delete(Number(m[1]))) return [500, '[PD:scheduler:ErrSchedulerNotFound]scheduler not found'];
       const s = this.stores.find((x) => x.id === Number(m![1]));
       if (s && s.state === 'Up') s.leaders = 20;
