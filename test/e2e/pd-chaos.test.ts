@@ -9,8 +9,8 @@
 //   the entry comes back), and no entry is ever left behind once the drains end;
 // - two node drains and an abandoned pod delete (refused, never asked again): at no change of PD's
 //   stores did a store evict leaders with nowhere for them to go (decideEvictionRoom's rule), the
-//   abandoned eviction gives way, the drains complete, and the Events say which eviction was deferred
-//   and which one gave way.
+//   drains complete, the second cordon's eviction is deferred (an Event); then a third drain beside
+//   the abandoned eviction and one started with pd-ctl makes the abandoned one give way (an Event).
 // PD's side is sampled at every change of its evict-leader set or store states (the fleet's timeline),
 // the pods and the DisruptionLedger by watches (sampler.ts).
 import t from 'tap';
@@ -212,30 +212,35 @@ t.test('the PD leader killed right after an evict-leader entry was added and dur
   note(`leader kills: ${kills} in 5 rounds (${rounds.join('; ')}); ${lost404} DELETEs answered 404 during a restore; ${log.filter((l) => /^end evicting/.test(l)).length} entries ended, none left`);
 });
 
-t.test('two node drains and an abandoned pod delete: leaders never left with nowhere to go, and the drains complete', async (t) => {
+t.test('two node drains and an abandoned pod delete: leaders never left with nowhere to go, the drains complete, and the abandoned eviction gives way', async (t) => {
   await until('nothing under way', quiet, 180_000, 1000);
-  const tikv = (await podsNow(selector('tikv'))).filter((p) => p.ready).sort((a, b) => a.name.localeCompare(b.name));
-  const byNode = new Map<string, string[]>();
-  for (const p of tikv) byNode.set(p.node!, [...(byNode.get(p.node!) ?? []), p.name]);
-  const singles = [...byNode].filter(([, ps]) => ps.length === 1).map(([n, ps]) => ({ node: n, pod: ps[0]! }));
-  if (singles.length < 3) return t.fail(`fewer than 3 nodes hold a single TiKV pod: ${JSON.stringify([...byNode])}`);
+  const singlesNow = async () => {
+    const byNode = new Map<string, string[]>();
+    for (const p of (await podsNow(selector('tikv'))).filter((x) => x.ready && !x.deleting)) byNode.set(p.node!, [...(byNode.get(p.node!) ?? []), p.name]);
+    return [...byNode].filter(([, ps]) => ps.length === 1).map(([n, ps]) => ({ node: n, pod: ps[0]! })).sort((a, b) => a.pod.localeCompare(b.pod));
+  };
+  const singles = await singlesNow();
+  if (singles.length < 3) return t.fail(`fewer than 3 nodes hold a single TiKV pod: ${JSON.stringify(singles)}`);
   const [abandoned, ...drained] = singles.slice(0, 3) as [{ node: string; pod: string }, { node: string; pod: string }, { node: string; pod: string }];
   const storeOf = (pod: string) => model.stores.find((s) => s.pod === pod && s.state !== 'Tombstone')!.id;
-  const all = tikv.map((p) => p.name);
+  const all = (await podsNow(selector('tikv'))).map((p) => p.name).sort();
   const sampler = watchCluster({ namespace: NS, cluster: TC, selector: selector('tikv'), expectedPods: all });
   t.teardown(() => sampler.stop());
   await sampler.ready;
   const from = model.timeline.length;
   const started = Date.now();
+  const limit = model.maxReplicas - 2;
+  const unable = (e: (typeof model.timeline)[number]) => [...new Set([...e.evicting, ...e.notUp])];
+  // An evicting store that still leads regions has somewhere to put them (max-replicas 3: at most one
+  // other store unable to take leaders), at every change of PD's stores.
+  const stranded = (timeline: typeof model.timeline) => timeline.filter((e) => e.evicting.some((id) => !e.notUp.includes(id) && (e.leaders[id] ?? 0) > 0 && unable(e).filter((x) => x !== id).length > limit));
 
   // Refused (its leaders cannot all leave within the call) and never asked again.
   model.stores.find((s) => s.pod === abandoned.pod && s.state === 'Up')!.leaders = 1_000_000;
   const del = await kubectl(['delete', 'pod', '-n', NS, abandoned.pod, '--wait=false']);
   t.not(del.code, 0, `the delete of ${abandoned.pod} was refused: ${del.stderr.trim().slice(0, 300)}`);
   await until(`store ${storeOf(abandoned.pod)} of ${abandoned.pod} evicting`, async () => model.evicting.has(storeOf(abandoned.pod)), 20_000, 200);
-  // The drained stores take about 70 s each to hand their leaders over (5 per 0.3 s): the second
-  // drain's store finds the first one and the abandoned one still evicting, and only the abandoned
-  // one (nobody asked again for 60 s) can give way.
+  // The drained stores take about 70 s each to hand their leaders over (5 per 0.3 s).
   for (const d of drained) model.stores.find((s) => s.pod === d.pod && s.state === 'Up')!.leaders = 1200;
   const results = await Promise.all(
     drained.map(async (d) => {
@@ -245,34 +250,48 @@ t.test('two node drains and an abandoned pod delete: leaders never left with now
     }),
   );
   for (const r of results) t.equal(r.code, 0, `drain of ${r.node} (${r.pod}) completed in ${r.seconds.toFixed(1)}s${r.code ? `: ${r.out.slice(-600)}` : ''}`);
-
-  // At every change of PD's stores until the drains ended: an evicting store that still leads regions
-  // has somewhere to put them (with max-replicas 3, at most one other store unable to take leaders).
-  const timeline = model.timeline.slice(from);
-  const limit = model.maxReplicas - 2;
-  const unable = (e: (typeof timeline)[number]) => [...new Set([...e.evicting, ...e.notUp])];
-  const stranded = timeline.filter((e) => e.evicting.some((id) => !e.notUp.includes(id) && (e.leaders[id] ?? 0) > 0 && unable(e).filter((x) => x !== id).length > limit));
-  t.same(stranded.slice(0, 3), [], `no store evicted leaders with nowhere to go at any of ${timeline.length} PD samples`);
-  const storeIds = model.stores.filter((s) => s.state !== 'Tombstone').map((s) => s.id);
-  const serving = timeline.map((e) => storeIds.filter((id) => !unable(e).includes(id)).length);
-  t.ok(timeline.some((e) => unable(e).length >= 2), 'the samples saw two stores unable to take leaders at once');
+  const drains = model.timeline.slice(from);
+  t.same(stranded(drains).slice(0, 3), [], `while both drains ran: no store evicted leaders with nowhere to go at any of ${drains.length} PD samples`);
+  t.ok(drains.some((e) => unable(e).length >= 2), 'the samples saw two stores unable to take leaders at once');
+  const deferred = await eventsOf('EvictLeaderDeferred');
+  t.ok(deferred.length > 0, `the cordon of the second node deferred its store's eviction, with an Event: ${deferred[0]?.message}`);
 
   await kubectlOk(['uncordon', ...drained.map((d) => d.node)]);
-  await until('the drained pods back Ready, no record and no entry left', async () => {
+  await until('the drained pods back Ready and only the abandoned eviction left', async () => {
+    const ready = (await podsNow(selector('tikv'))).filter((p) => p.ready && !p.deleting).map((p) => p.name);
+    const l = await ledgerNow();
+    return all.every((p) => ready.includes(p)) && l.leaving.length === 0 && l.evictions.length === 1 && l.evictions[0]!.storeId === String(storeOf(abandoned.pod));
+  }, 180_000, 1000);
+
+  // Someone else (pd-ctl) evicts another store: with the abandoned one, no room is left for a third,
+  // so the next drain's eviction must make the abandoned one give way, not wait behind it.
+  const rest = (await singlesNow()).filter((x) => x.pod !== abandoned.pod);
+  if (rest.length < 2) return t.fail(`fewer than 2 other nodes hold a single TiKV pod: ${JSON.stringify(rest)}`);
+  const [byOperator, third] = rest as [{ node: string; pod: string }, { node: string; pod: string }];
+  model.evicting.add(storeOf(byOperator.pod));
+  const thirdAt = Date.now();
+  const r3 = await drain(third.node, selector('tikv'));
+  t.equal(r3.code, 0, `drain of ${third.node} (${third.pod}) beside the abandoned eviction and ${byOperator.pod}'s (pd-ctl) completed in ${since(thirdAt)}s${r3.code ? `: ${(r3.stdout + r3.stderr).slice(-600)}` : ''}`);
+  const gaveWay = await eventsOf('EvictLeaderGaveWay');
+  t.ok(gaveWay.some((e) => e.message.includes(`store ${storeOf(abandoned.pod)}`)), `EvictLeaderGaveWay for the abandoned eviction of ${abandoned.pod}: ${gaveWay[0]?.message}`);
+  t.ok(model.evicting.has(storeOf(byOperator.pod)), "the operator's eviction was left alone");
+  model.evicting.delete(storeOf(byOperator.pod));
+  await kubectlOk(['uncordon', third.node]);
+  await until('every TiKV pod back Ready, no record and no entry left', async () => {
     const ready = (await podsNow(selector('tikv'))).filter((p) => p.ready && !p.deleting).map((p) => p.name);
     return all.every((p) => ready.includes(p)) && (await quiet());
-  }, 300_000, 1000);
+  }, 180_000, 1000);
   const samples = await sampler.stop();
+
+  const timeline = model.timeline.slice(from);
+  t.same(stranded(timeline).slice(0, 3), [], `over the whole scenario: no store evicted leaders with nowhere to go at any of ${timeline.length} PD samples`);
+  const storeIds = model.stores.filter((s) => s.state !== 'Tombstone').map((s) => s.id);
+  const serving = timeline.map((e) => storeIds.filter((id) => !unable(e).includes(id)).length);
   const maxAway = Math.max(...samples.map((s) => all.filter((p) => podAway(s, p)).length));
   t.ok(maxAway <= 1, `at most ${maxAway} TiKV pod away at any of ${samples.length} watched samples`);
-
-  const gaveWay = await eventsOf('EvictLeaderGaveWay');
-  const deferred = [...(await eventsOf('EvictLeaderDeferred')), ...(await eventsOf('EvictLeaderWaiting'))];
-  t.ok(gaveWay.some((e) => e.message.includes(`store ${storeOf(abandoned.pod)}`)), `EvictLeaderGaveWay for the abandoned eviction of ${abandoned.pod}: ${gaveWay[0]?.message}`);
-  t.ok(deferred.length > 0, `an Event said an eviction was deferred: ${deferred[0]?.message}`);
   note(
-    `two drains (${results.map((r) => `${r.node}/${r.pod} ${r.seconds.toFixed(1)}s`).join(', ')}) with the delete of ${abandoned.pod} abandoned: ${timeline.length} PD samples, ` +
-      `minimum stores able to take leaders ${Math.min(...serving)} of ${storeIds.length}; ${samples.length} watched pod samples, at most ${maxAway} TiKV pod away; ` +
-      `${gaveWay.length} EvictLeaderGaveWay, ${deferred.length} deferral Events; all back in ${since(started)}s`,
+    `two drains (${results.map((r) => `${r.node}/${r.pod} ${r.seconds.toFixed(1)}s`).join(', ')}) beside the abandoned delete of ${abandoned.pod}, then a third (${third.pod}, ${since(thirdAt)}s) beside it and a pd-ctl eviction: ` +
+      `${timeline.length} PD samples, minimum stores able to take leaders ${Math.min(...serving)} of ${storeIds.length}, most unable at once ${Math.max(...timeline.map((e) => unable(e).length))}; ` +
+      `${samples.length} watched pod samples, at most ${maxAway} TiKV pod away; ${deferred.length} EvictLeaderDeferred, ${gaveWay.length} EvictLeaderGaveWay; all back in ${since(started)}s`,
   );
 });
