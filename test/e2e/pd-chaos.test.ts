@@ -257,11 +257,14 @@ t.test('two node drains and an abandoned pod delete: leaders never left with now
   t.ok(deferred.length > 0, `the cordon of the second node deferred its store's eviction, with an Event: ${deferred[0]?.message}`);
 
   await kubectlOk(['uncordon', ...drained.map((d) => d.node)]);
-  await until('the drained pods back Ready and only the abandoned eviction left', async () => {
+  // The abandoned eviction may have given way already, to the second drain's store.
+  const left = await until('the drained pods back Ready and no eviction left but the abandoned one', async () => {
     const ready = (await podsNow(selector('tikv'))).filter((p) => p.ready && !p.deleting).map((p) => p.name);
     const l = await ledgerNow();
-    return all.every((p) => ready.includes(p)) && l.leaving.length === 0 && l.evictions.length === 1 && l.evictions[0]!.storeId === String(storeOf(abandoned.pod));
-  }, 180_000, 1000);
+    const others = l.evictions.filter((e) => e.storeId !== String(storeOf(abandoned.pod)));
+    return all.every((p) => ready.includes(p)) && l.leaving.length === 0 && others.length === 0 ? l : null;
+  }, 240_000, 1000);
+  t.comment(`after the two drains the abandoned eviction is ${left.evictions.length ? 'still there' : 'gone (it gave way)'}`);
 
   // Someone else (pd-ctl) evicts another store: with the abandoned one, no room is left for a third,
   // so the next drain's eviction must make the abandoned one give way, not wait behind it.
