@@ -230,6 +230,15 @@ export type Phase = z.infer<typeof Phase>;
 export const PdMemberStatus = z.object({ name: z.string(), health: z.boolean(), leader: z.boolean() });
 export const StoreStatus = z.object({ id: z.string(), pod: z.string(), state: z.string(), leaderCount: z.number().int(), regionCount: z.number().int() });
 export const TidbMemberStatus = z.object({ name: z.string(), ready: z.boolean() });
+/** One PD member or TiKV store as the member model sees it (src/domain/members.ts). */
+export const MemberStatus = z.object({
+  component: z.enum(['pd', 'tikv']),
+  /** PD member name or TiKV store id (a joining pod: its pod name). */
+  name: z.string(),
+  pod: z.string().optional(),
+  state: z.enum(['joining', 'serving', 'leaving', 'away', 'failed', 'gone']),
+  reason: z.string(),
+});
 
 const componentStatus = {
   phase: Phase.optional(),
@@ -261,6 +270,8 @@ export const TidbClusterStatus = z.object({
     })
     .optional(),
   tidb: z.object({ ...componentStatus, members: z.array(TidbMemberStatus).optional() }).optional(),
+  /** Every PD member and TiKV store with its state, the same view the drain decisions and the controller's steps read. */
+  members: z.array(MemberStatus).optional(),
   conditions: z.array(Condition).optional(),
 });
 export type TidbClusterStatus = z.infer<typeof TidbClusterStatus>;

@@ -28,7 +28,7 @@ import { decideRollout } from '../domain/rollout.ts';
 import { trackEviction, type EvictProgress } from '../domain/update.ts';
 import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { fenced, FencedError, StatusConflictError } from './fence.ts';
+import { fenced, FencedError, StatusConflictError, type CallBounds } from './fence.ts';
 
 /** The PD calls that change PD (PdClient satisfies it); reads come from the shared snapshot. */
 export interface PdPort {
@@ -98,6 +98,8 @@ export interface ControllerOptions {
   resyncMs?: number;
   /** How long stop() waits for in-flight reconciles (already fenced) before it gives up on them. */
   stopTimeoutMs?: number;
+  /** Deadline of every write (fence.ts actDeadlineMs of the Lease timings); none without a leader election. */
+  writeDeadlineMs?: number;
   now?: () => number;
 }
 
@@ -159,12 +161,14 @@ export class TidbClusterController {
     // Every port call checks the fence first, so no reconcile acts once this replica stops leading,
     // whichever line of it is running (finalize, a ledger record, a PD call, an event...).
     const guard = () => this.guard();
+    const bounds = (port: string, reads: string[] = []): CallBounds | undefined =>
+      opts.writeDeadlineMs === undefined ? undefined : { port, term: () => this.term.getStore() ?? this.fence, writeDeadlineMs: opts.writeDeadlineMs, reads: new Set(reads) };
     this.opts = {
       ...opts,
-      io: fenced(opts.io, guard),
-      events: fenced(opts.events, guard),
-      disruptions: fenced(opts.disruptions, guard),
-      pdFor: async (namespace, name) => fenced(await opts.pdFor(namespace, name), guard),
+      io: fenced(opts.io, guard, bounds('io', ['diagnosisFacts'])),
+      events: fenced(opts.events, guard, bounds('events')),
+      disruptions: fenced(opts.disruptions, guard, bounds('disruptions', ['facts', 'invalidate', 'ledger'])),
+      pdFor: async (namespace, name) => fenced(await opts.pdFor(namespace, name), guard, bounds('pd')),
     };
     this.now = opts.now ?? Date.now;
     this.queue = new WorkQueue({

@@ -25,6 +25,7 @@ import {
 } from '../k8s/tidbclusters.ts';
 import { TidbClusterController, type DisruptionPort, type PdPort } from './controller.ts';
 import { LEASE_TIMING, LeaderElector } from './leader.ts';
+import { actDeadlineMs } from './fence.ts';
 
 export interface RunControllerOptions {
   clients: KubeClients;
@@ -64,6 +65,7 @@ export function runController(opts: RunControllerOptions): { elector: LeaderElec
     // Shutdown (stop campaigning ≤ 2 Lease calls, this wait, release ≤ 2 Lease calls) must fit in the
     // process's 10 s close grace.
     stopTimeoutMs: 3000,
+    writeDeadlineMs: actDeadlineMs(LEASE_TIMING),
     sources: {
       clusters: tidbClusterSource(clients, cc),
       pods: podSource(clients, CONTROLLER_SELECTOR),

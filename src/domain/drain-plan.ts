@@ -108,7 +108,8 @@ export function evictionRoomStores(a: Pick<PlanAssessment, 'members' | 'versione
       : ledger.seenEvictions.some((s) => s.storeId === m.name)
         ? 'evicting, started by someone else'
         : undefined;
-    return { id: m.name, up: m.storeState === 'Up', evicting: evicting.includes(m.name), ...(why ? { why } : {}), ...(abandoned ? { abandoned } : {}) };
+    // A record is written before PD is asked: its eviction is under way even if PD does not list it yet.
+    return { id: m.name, up: m.storeState === 'Up', evicting: evicting.includes(m.name) || record !== undefined, ...(why ? { why } : {}), ...(abandoned ? { abandoned } : {}) };
   });
 }
 

@@ -1,8 +1,10 @@
 // The status a TidbCluster should show, derived from one observed snapshot and the steps decided for
 // it: per component members as PD reports them, and the conditions Ready, Progressing, Paused,
-// Suspended and Degraded with the reason of whatever holds the cluster back.
+// Suspended and Degraded with the reason of whatever holds the cluster back. Each PD member's and
+// TiKV store's state comes from the member model (members.ts), so Degraded never contradicts the list.
 import type { ComponentName, Phase, TidbCluster, TidbClusterStatus } from '../cluster/schema.ts';
 import { setCondition, type ConditionInput } from './conditions.ts';
+import { deriveMembers, memberNameMatchesPod, type MemberPodFacts, type MemberView, type ReportedMember } from './members.ts';
 import type { Diagnosis } from './pending.ts';
 import { pdBootstrapped, storeOf, type Observed, type Step } from './steps.ts';
 
@@ -17,6 +19,33 @@ export interface Outcome {
 }
 
 const isUp = (state: string) => state === 'Up' || state === 'Serving';
+const GONE = new Set(['Tombstone', 'Removed']);
+
+/**
+ * The member model of one component from the controller's snapshot; null when PD's side is unknown.
+ * The snapshot has no node facts: a member on a node being drained shows by its pod, not its node.
+ */
+export function observedMembers(tc: TidbCluster, o: Observed, component: 'pd' | 'tikv'): MemberView[] | null {
+  const pods = new Map<string, MemberPodFacts>(o.pods[component].map((p) => [p.name, { name: p.name, uid: p.uid ?? '', running: p.phase === 'Running', ready: p.ready, deleting: p.deleting, nodeName: p.nodeName }]));
+  let reported: ReportedMember[];
+  if (component === 'pd') {
+    if (!o.pd.reachable) return null;
+    reported = o.pd.members.map((m) => ({ name: m.name, pod: [...pods.keys()].find((p) => p === m.name) ?? [...pods.keys()].find((p) => memberNameMatchesPod(m.name, [], p)), healthy: m.healthy }));
+  } else {
+    if (!o.stores) return null;
+    const prefix = `${tc.metadata.name}-tikv-`;
+    const mine = o.stores.filter((s) => s.pod?.startsWith(prefix));
+    // A Tombstone store and the live store of a reused pod name: the live one is the pod's.
+    const live = new Set(mine.filter((s) => !GONE.has(s.state)).map((s) => s.pod));
+    reported = mine.map((s) => ({ name: s.id, pod: GONE.has(s.state) && live.has(s.pod) ? undefined : s.pod!, healthy: isUp(s.state), storeState: s.state, regionCount: s.regionCount, leaderCount: s.leaderCount }));
+  }
+  return deriveMembers({ component, members: reported, pods, node: () => undefined, leaving: o.ledger.leaving });
+}
+
+const describe = (m: MemberView) => `${m.component === 'pd' ? `PD member ${m.name}` : `store ${m.name}${m.pod ? ` (${m.pod})` : ''}`} ${m.state} (${m.why})`;
+/** Why members that should serve do not: PD first, then stores that are down or have no pod, then others. */
+const hurtReason = (hurt: readonly MemberView[]) =>
+  hurt.some((m) => m.component === 'pd') ? 'PDMemberUnhealthy' : hurt.some((m) => m.state === 'away' || ['Down', 'Disconnected'].includes(m.storeState ?? '')) ? 'StoreDown' : 'StoreNotUp';
 
 export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbClusterStatus {
   const spec = tc.spec;
@@ -51,7 +80,11 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
     ready('tidb') === desired('tidb');
 
   const unhealthyPd = o.pd.members.filter((m) => !m.healthy).map((m) => m.name);
-  const downStores = tikvStores.filter((s) => ['Down', 'Disconnected'].includes(s.state) && o.pods.tikv.some((p) => p.name === s.pod));
+  const pdMembers = observedMembers(tc, o, 'pd');
+  const tikvMembers = observedMembers(tc, o, 'tikv');
+  const members = [...(pdMembers ?? []), ...(tikvMembers ?? [])].filter((m) => m.state !== 'gone');
+  const hurt = members.filter((m) => m.state === 'failed' || m.state === 'away');
+  const changing = members.filter((m) => m.state === 'leaving' || m.state === 'joining');
 
   let conditions = tc.status.conditions ?? [];
   const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, gen, now));
@@ -88,12 +121,15 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
       ? { type: 'Suspended', status: 'False', reason: 'Suspending', message: suspendingMessage }
       : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: 'the cluster runs' });
 
+  // From the member list below: "every member is healthy" only when every member serves.
   if (out.pending.length) set({ type: 'Degraded', status: 'True', reason: out.pending[0]!.code, message: out.pending.map((p) => p.message).join('; ') });
+  else if (spec.suspend) set({ type: 'Degraded', status: 'False', reason: 'Suspend', message: suspended ? 'every member is stopped on purpose (spec.suspend)' : 'members stop on purpose while the cluster is suspended' });
   // Members' health is unknown while PD does not answer: say so rather than "every member is healthy".
-  else if (!spec.suspend && pdBootstrapped(tc, o) && !o.pd.reachable) set({ type: 'Degraded', status: 'Unknown', reason: 'PDUnreachable', message: `members' health is unknown: ${o.pd.error ?? 'PD does not answer'}` });
-  else if (!spec.suspend && unhealthyPd.length) set({ type: 'Degraded', status: 'True', reason: 'PDMemberUnhealthy', message: `PD members not healthy: ${unhealthyPd.join(', ')}` });
-  else if (!spec.suspend && downStores.length) set({ type: 'Degraded', status: 'True', reason: 'StoreDown', message: `TiKV stores ${downStores.map((s) => `${s.id} (${s.pod}, ${s.state})`).join(', ')}` });
+  else if (!pdMembers) set({ type: 'Degraded', status: 'Unknown', reason: 'PDUnreachable', message: `members' health is unknown: ${o.pd.error ?? 'PD does not answer'}` });
+  else if (!tikvMembers) set({ type: 'Degraded', status: 'Unknown', reason: 'StoresUnknown', message: "TiKV stores' state is unknown: PD did not list its stores" });
+  else if (hurt.length) set({ type: 'Degraded', status: 'True', reason: hurtReason(hurt), message: `not serving: ${hurt.map(describe).join('; ')}` });
   else if (refused) set({ type: 'Degraded', status: 'True', reason: refused.refused!.code, message: refused.refused!.message });
+  else if (changing.length) set({ type: 'Degraded', status: 'False', reason: 'MembersChanging', message: `no member failed; changing on purpose: ${changing.map(describe).join('; ')}` });
   else set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'every member is healthy' });
 
   // The rolling upgrade: which component rolls, and the member that waits for what (or stopped it).
@@ -140,6 +176,7 @@ export function deriveStatus(tc: TidbCluster, o: Observed, out: Outcome): TidbCl
     },
     tikv: { ...component('tikv', upStores), stores: tikvStores },
     tidb: { ...component('tidb', ready('tidb')), members: o.pods.tidb.map((p) => ({ name: p.name, ready: p.phase === 'Running' && p.ready })) },
+    members: members.map((m) => ({ component: m.component, name: m.name, ...(m.pod ? { pod: m.pod } : {}), state: m.state, reason: m.why })),
     conditions,
   };
 }

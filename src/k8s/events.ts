@@ -2,6 +2,7 @@
 // escape-hatch use). The same event is not repeated within a minute: drains retry every few seconds.
 import type { Logger } from 'pino';
 import type { KubeClients } from './client.ts';
+import { deadline } from './deadline.ts';
 
 export interface ObjectRef {
   kind: string;
@@ -40,7 +41,7 @@ export function kubeEvents(clients: KubeClients, logger: Logger, now: () => numb
             count: 1,
             reportingComponent: 'tidb-steward',
           },
-        })
+        }, deadline(5000))
         .catch((err: Error) => logger.warn({ err: err.message, reason, object: `${ref.namespace}/${ref.name}` }, 'could not record event'));
     },
   };

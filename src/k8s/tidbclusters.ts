@@ -20,7 +20,7 @@ import { ANNOTATION_TEMPLATE_HASH, FIELD_MANAGER, LABEL_COMPONENT, LABEL_INSTANC
 import type { KubeObject } from '../specs/objects.ts';
 import { StatusConflictError } from '../controller/fence.ts';
 import { apiStatus, type KubeClients } from './client.ts';
-import { deadline } from './deadline.ts';
+import { deadline, WRITE_TIMEOUT_MS } from './deadline.ts';
 import type { ListWatchSource } from './reflector.ts';
 import type { Keyed } from './views.ts';
 
@@ -187,7 +187,7 @@ function volumeOf(obj: Wire): { volume?: RunningVolume } {
  * typed call per kind, so the RBAC each needs is plain to see (apply creates: patch and create).
  */
 export async function apply(clients: KubeClients, cc: ControllerClients, obj: KubeObject): Promise<void> {
-  const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const ssa = deadline(WRITE_TIMEOUT_MS, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply));
   const req = { name: obj.metadata.name, namespace: obj.metadata.namespace, body: obj as never, fieldManager: FIELD_MANAGER, force: true };
   switch (obj.kind) {
     case 'Service':
@@ -229,7 +229,7 @@ export async function writeStatus(cc: ControllerClients, namespace: string, name
 export async function setFinalizers(cc: ControllerClients, namespace: string, name: string, finalizers: string[], resourceVersion: string): Promise<void> {
   await cc.custom.patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { metadata: { finalizers, resourceVersion } } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    deadline(WRITE_TIMEOUT_MS, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
   );
 }
 
@@ -496,7 +496,7 @@ export const ANNOTATION_RETIRED_CLAIM = 'tidb-steward.dev/retired-member';
 
 /** Marks claims of removed members; a claim that does not exist is skipped. */
 export async function retireClaims(clients: KubeClients, namespace: string, claims: string[], note: string): Promise<void> {
-  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const merge = deadline(WRITE_TIMEOUT_MS, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   for (const name of claims) {
     try {
       await clients.core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { metadata: { annotations: { [ANNOTATION_RETIRED_CLAIM]: `${new Date().toISOString()} ${note}` } } } }, merge);
@@ -521,7 +521,7 @@ export async function renewRetiredClaims(clients: KubeClients, namespace: string
       throw err;
     }
     if (!claim.metadata?.annotations?.[ANNOTATION_RETIRED_CLAIM] || claim.metadata.deletionTimestamp) continue;
-    await clients.core.deleteNamespacedPersistentVolumeClaim({ namespace, name, body: { preconditions: { uid: claim.metadata.uid! } } });
+    await clients.core.deleteNamespacedPersistentVolumeClaim({ namespace, name, body: { preconditions: { uid: claim.metadata.uid! } } }, deadline(WRITE_TIMEOUT_MS));
     out.push({ claim: name, volume: claim.spec?.volumeName ?? null });
   }
   return out;

@@ -1,6 +1,7 @@
 // A typed PD HTTP client. Every response is validated with zod; uint64 ids (member_id, cluster_id,
 // last_heartbeat) are kept as exact strings; every call has a short deadline so that an admission
 // request always gets an answer inside its webhook timeout.
+import { actSignal, writeSignal } from '../act.ts';
 import { z } from 'zod';
 
 /** JSON.parse that keeps integers beyond 2^53 as their exact decimal text. */
@@ -146,7 +147,8 @@ export class PdClient {
           headers: body === undefined ? {} : { 'content-type': 'application/json' },
           // Stryker disable next-line ConditionalExpression: equivalent, JSON.stringify(undefined) is undefined, i.e. no body
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
+          // A write made for a controller act also ends with that act (leadership lost, act deadline).
+          signal: method === 'GET' ? AbortSignal.timeout(this.opts.timeoutMs) : writeSignal(AbortSignal.timeout(this.opts.timeoutMs)),
         });
         const text = await res.text();
         // A follower that cannot reach the leader answers 5xx: another member may do better.
@@ -158,6 +160,8 @@ export class PdClient {
         return { status: res.status, text };
       } catch (err) {
         const e = err as Error;
+        // The act ended: no other endpoint is tried.
+        if (method !== 'GET' && actSignal()?.aborted) throw new PdError(`PD ${method} ${path} abandoned: ${String(actSignal()!.reason?.message ?? actSignal()!.reason)}`);
         errors.push(`${base}: ${e.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : e.message}`);
       }
     }

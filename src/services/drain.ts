@@ -14,6 +14,7 @@ import {
   decideTikvRemoval,
   type DisruptionAct,
   type DrainDecision,
+  type EvictionRoom,
   type EvictionRoomStore,
   type LeavingEntry,
   type TikvStoreState,
@@ -489,6 +490,21 @@ export class DrainService {
     return podServing(this.deps.pods, this.deps.nodes, namespace, name);
   }
 
+  /**
+   * Writes the eviction record only if there is still room on the ledger as it is now. Two evictions
+   * judged at the same moment (two nodes cordoned at once, or a drain's eviction beside a cordon) each
+   * saw room, but only one may take it: the ledger's optimistic concurrency makes the later writer
+   * judge again with the earlier one's record.
+   */
+  private async recordIfRoom(pod: PodView, a: Assessment, storeId: string, evicting: readonly string[], record: Ledger['evictions'][number]): Promise<EvictionRoom> {
+    let room: EvictionRoom = { allowed: false, reason: 'not judged', giveWay: [] };
+    await updateLedger(this.deps.ledger, pod.namespace, pod.cluster, (l) => {
+      room = decideEvictionRoom(storeId, this.roomStores(pod, { ...a, versioned: { ...a.versioned, ledger: l } }, evicting, record.beganAt), a.facts.maxReplicas!);
+      return room.allowed ? { ...l, evictions: [...l.evictions.filter((r) => r.storeId !== storeId), record] } : null;
+    });
+    return room;
+  }
+
   /** Ends evictions that give way to another member's (abandoned removals); returns how many ended. */
   private async giveWay(pod: PodView, storeIds: readonly string[], forStore: string): Promise<void> {
     const pd = await this.deps.pdFor(pod.namespace, pod.cluster);
@@ -563,7 +579,8 @@ export class DrainService {
           return wait(key, `${decision.reason}: ${out.reason}`, decision.retryAfterSeconds);
         }
         step.now = 'starting the leader eviction';
-        await this.startEviction(pod, store, decision, record, ours, isEvicting && !record && !seen);
+        const noRoom = await this.startEviction(pod, a, evicting, store, decision, record, ours, isEvicting && !record && !seen);
+        if (noRoom) return wait(key, noRoom);
         if (ours && now - (ours.askedAt ?? ours.beganAt) >= ASKED_REFRESH_MS) {
           // Still asked for: the eviction is not abandoned (bounded to one ledger write per refresh).
           await this.deps.ledger.put(pod.namespace, pod.cluster, { ...ours, askedAt: now }, pod.name);
@@ -684,14 +701,17 @@ export class DrainService {
     };
   }
 
+  /** Starts (or takes over) the leader eviction of the pod's store; the reason when there is no room for it after all. */
   private async startEviction(
     pod: PodView,
+    a: Assessment,
+    evicting: readonly string[],
     store: StoreInfo,
     decision: DrainDecision,
     record: Ledger['evictions'][number] | undefined,
     ours: Ledger['evictions'][number] | undefined,
     firstSeenOthers: boolean,
-  ): Promise<void> {
+  ): Promise<string | null> {
     const storeId = store.store.id;
     const now = this.deps.now();
     const startsEviction = decision.action?.type === 'evict-tikv-leaders';
@@ -703,14 +723,19 @@ export class DrainService {
     }
     // Record before adding to PD: an entry without a record would never be cleaned up. An eviction
     // of a cordon or an earlier pod becomes this removal's, so its clock starts now.
-    if (startsEviction || (record && !ours)) {
-      await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: now, askedAt: now, cause: 'removal' }, pod.name);
+    const mine = { storeId, podUid: pod.uid, beganAt: now, askedAt: now, cause: 'removal' as const };
+    if (startsEviction) {
+      const room = await this.recordIfRoom(pod, a, storeId, evicting, mine);
+      if (!room.allowed) return room.reason;
+    } else if (record && !ours) {
+      await this.deps.ledger.put(pod.namespace, pod.cluster, mine, pod.name);
     }
     if (startsEviction) {
       await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
       this.authority.pd.invalidate(pod.namespace, pod.cluster);
       this.emit(pod, 'Normal', 'EvictingLeaders', `evicting ${store.status.leader_count} region leaders from TiKV store ${storeId} before ${pod.name} goes`);
     }
+    return null;
   }
 
   /**
@@ -764,7 +789,12 @@ export class DrainService {
             this.emit(pod, 'Normal', 'EvictLeaderDeferred', `node ${nodeName} is being drained, but ${room.reason}`);
             continue;
           }
-          await this.deps.ledger.put(pod.namespace, pod.cluster, { storeId, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' }, pod.name);
+          const recorded = await this.recordIfRoom(pod, a, storeId, evicting, { storeId, podUid: pod.uid, beganAt: this.deps.now(), cause: 'cordon' });
+          if (!recorded.allowed) {
+            this.deps.logger.info({ pod: objectKey(pod.namespace, pod.name), node: nodeName, store: storeId, reason: recorded.reason }, 'node is being drained: leader eviction deferred');
+            this.emit(pod, 'Normal', 'EvictLeaderDeferred', `node ${nodeName} is being drained, but ${recorded.reason}`);
+            continue;
+          }
           await (await this.deps.pdFor(pod.namespace, pod.cluster)).addEvictLeader(storeId);
           this.authority.pd.invalidate(pod.namespace, pod.cluster);
           // The count when the eviction began: the drain's eviction of the pod reads the rate from it.

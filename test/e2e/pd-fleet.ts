@@ -5,6 +5,11 @@
 // or its store Disconnected. It answers the PD HTTP API calls tidb-steward makes, with PD v8.5's
 // shapes, under one prefix per cluster: <base>/<namespace>/<cluster>/pd/api/v1/...
 // It proves the Kubernetes side of the controller against PD's API contract; it is not evidence about PD.
+// Two faults real PD shows, for the chaos suite: a member hung like a SIGSTOPped pd-server (`hang`: its
+// pod stays Running, its /ping accepts the connection and never answers, it counts as down for the
+// quorum), and a leader killed (`killLeader`): the next leader restores its schedulers one by one as
+// PD v8.5 does (test/pd-standin.ts), so until the evict-leader scheduler is back its list and a DELETE
+// of one store answer 404 (the DELETE changes nothing) and a POST creates it afresh with that store alone.
 import { CoreV1Api, KubeConfig, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { createServer, type Server } from 'node:http';
 
@@ -37,6 +42,17 @@ export class PdModel {
   /** Where members' client URLs point, once the fleet listens: each member answers its own /ping there. */
   memberBase = '';
   log: Array<{ at: number; what: string }> = [];
+  /** Members whose process is stopped (SIGSTOP): the pod runs, /ping never answers. */
+  hung = new Set<string>();
+  /** After a killed leader, the new one restores one scheduler per this many ms (the evict-leader one 4th, by name). */
+  restoreStepMs = 500;
+  /** Until then the new leader has not restored its evict-leader scheduler (ms). */
+  restoringUntil = 0;
+  /** Called right after PD added a store to the evict-leader scheduler, and right before it handles a DELETE of one (the chaos suite kills the leader there). */
+  onEvictAdded: ((storeId: number) => void) | null = null;
+  onEvictRemoving: ((storeId: number) => void) | null = null;
+  /** Every change of the stores that can take leaders: the evicting set and the stores not Up, with when (ms). */
+  timeline: Array<{ at: number; evicting: number[]; notUp: number[]; leaders: Record<number, number> }> = [];
   private nextStore = 1;
 
   constructor(namespace: string, cluster: string) {
@@ -46,6 +62,31 @@ export class PdModel {
 
   private note(what: string): void {
     this.log.push({ at: Date.now(), what });
+  }
+
+  /** The leader's process dies and another healthy member is elected at once; it restores its schedulers (restoreStepMs). Returns the new leader. */
+  killLeader(): string | null {
+    const old = this.leader;
+    const next = [...this.members].filter(([n, m]) => m.healthy && n !== old).map(([n]) => n).sort()[0] ?? null;
+    if (!next) return null;
+    this.leader = next;
+    // By name: balance-hot-region, balance-leader, balance-region, evict-leader, evict-slow-store; none in the first step.
+    this.restoringUntil = Date.now() + 4 * this.restoreStepMs;
+    this.note(`leader ${old} killed → ${next}, restoring its schedulers`);
+    return next;
+  }
+
+  /** Whether the leader runs its evict-leader scheduler (not while it restores one it persisted). */
+  private evictRuns(): boolean {
+    return this.evicting.size > 0 && Date.now() >= this.restoringUntil;
+  }
+
+  private record(): void {
+    const evicting = this.evictRuns() ? [...this.evicting].sort((a, b) => a - b) : [];
+    const notUp = this.stores.filter((s) => s.state !== 'Up' && s.state !== 'Tombstone').map((s) => s.id);
+    const last = this.timeline[this.timeline.length - 1];
+    if (last && JSON.stringify(last.evicting) === JSON.stringify(evicting) && JSON.stringify(last.notUp) === JSON.stringify(notUp)) return;
+    this.timeline.push({ at: Date.now(), evicting, notUp, leaders: Object.fromEntries(this.stores.filter((s) => s.state !== 'Tombstone').map((s) => [s.id, s.leaders])) });
   }
 
   get up(): boolean {
@@ -83,7 +124,7 @@ export class PdModel {
     for (const [name, m] of this.members) {
       const p = byName.get(name);
       const was = m.healthy;
-      m.healthy = !!p && live(p) && !this.removedUids.has(p.metadata!.uid!);
+      m.healthy = !!p && live(p) && !this.removedUids.has(p.metadata!.uid!) && !this.hung.has(name);
       // Whether it led when it went: a leader whose pod goes without a hand-over forces an election.
       if (was && !m.healthy) this.note(`member ${name} down (leader ${this.leader ?? 'none'})`);
     }
@@ -101,12 +142,14 @@ export class PdModel {
       this.leader = healthy[0] ?? null;
       this.note(`leader ${this.leader}`);
     }
+    this.record();
   }
 
   /** Time passing in PD: evicted leaders move, offline stores empty out and become Tombstone. */
   tick(): void {
+    const evicting = this.evictRuns();
     for (const s of this.stores) {
-      if (this.evicting.has(s.id) && s.leaders > 0) s.leaders = Math.max(0, s.leaders - 5);
+      if (evicting && this.evicting.has(s.id) && s.leaders > 0) s.leaders = Math.max(0, s.leaders - 5);
       if (s.state === 'Offline') {
         s.leaders = 0;
         s.regions = Math.max(0, s.regions - 20);
@@ -120,6 +163,14 @@ export class PdModel {
   }
 
   handle(method: string, url: string, body: string): [number, unknown] {
+    try {
+      return this.answer(method, url, body);
+    } finally {
+      this.record();
+    }
+  }
+
+  private answer(method: string, url: string, body: string): [number, unknown] {
     if (!this.up) return [503, 'no PD member is running'];
     const [path, query = ''] = url.split('?');
     const ping = /^\/member\/([^/]+)\/pd\/api\/v1\/ping$/.exec(path!);
@@ -195,18 +246,32 @@ export class PdModel {
       return [200, { 'leader-schedule-limit': 4, 'schedulers-v2': [...defaults, ...evict] }];
     }
     if (method === 'GET' && path === '/pd/api/v1/scheduler-config/evict-leader-scheduler/list') {
-      if (this.evicting.size === 0) return [404, 'scheduler not found'];
+      if (!this.evictRuns()) return [404, 'scheduler not found'];
       return [200, { 'store-id-ranges': Object.fromEntries([...this.evicting].map((id) => [String(id), [{ 'start-key': '', 'end-key': '' }]])), batch: 3 }];
     }
     if (method === 'POST' && path === '/pd/api/v1/schedulers') {
       const { name, store_id: id } = JSON.parse(body) as { name: string; store_id: number };
       if (name !== 'evict-leader-scheduler') return [400, 'unsupported'];
+      // Not restored yet: PD creates the scheduler afresh with this store alone, over the persisted one.
+      if (this.evicting.size > 0 && !this.evictRuns()) {
+        this.note(`evict-leader scheduler created afresh with store ${id}, dropping ${[...this.evicting].filter((x) => x !== id).join(', ') || 'nothing'}`);
+        this.evicting.clear();
+        this.restoringUntil = 0;
+      }
       this.evicting.add(id);
       this.note(`evict leaders of store ${id}`);
+      this.record();
+      this.onEvictAdded?.(id);
       return [200, 'The scheduler is created.'];
     }
     m = /^\/pd\/api\/v1\/schedulers\/evict-leader-scheduler-(\d+)$/.exec(path!);
     if (method === 'DELETE' && m) {
+      this.onEvictRemoving?.(Number(m[1]));
+      // Not routed while the scheduler does not run (a new leader restoring it): nothing changes.
+      if (this.evicting.size > 0 && !this.evictRuns()) {
+        this.note(`DELETE of evict-leader store ${m[1]} answered 404 while restoring`);
+        return [404, null];
+      }
       if (!this.evicting.delete(Number(m[1]))) return [500, '[PD:scheduler:ErrSchedulerNotFound]scheduler not found'];
       const s = this.stores.find((x) => x.id === Number(m![1]));
       if (s && s.state === 'Up') s.leaders = 20;
@@ -249,6 +314,9 @@ export class PdFleet {
       req.on('end', () => {
         const m = /^\/([^/]+)\/([^/]+)(\/.*)$/.exec(req.url ?? '');
         const model = m ? this.models.get(`${m[1]}/${m[2]}`) : undefined;
+        // A stopped process: the kernel accepts the connection, nobody ever answers.
+        const ping = m ? /^\/member\/([^/]+)\/pd\/api\/v1\/ping$/.exec(m[3]!) : null;
+        if (model && ping && model.hung.has(decodeURIComponent(ping[1]!))) return;
         const [status, payload] = model ? model.handle(req.method ?? 'GET', m![3]!, body) : [404, 'unknown cluster'];
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(payload));

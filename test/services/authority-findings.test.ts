@@ -62,6 +62,19 @@ t.test('finding 11: a cordon-time eviction that would leave leaders nowhere to g
   t.same([...pd.evicting].sort(), ['1', '3'], 'a third would leave regions on 1, 3 and 4 with nowhere to go: deferred');
   t.ok(events.events.some((e) => e.reason === 'EvictLeaderDeferred' && /nowhere to put their leaders: store 1 \(evicting for the removal of basic-tikv-0\), store 3 \(evicting because node n3 is being drained\)/.test(e.message)), 'an Event says which stores are in the way');
 });
+t.test('finding 11: two nodes cordoned at the same moment beside an abandoned eviction: only one of their stores starts evicting', async (t) => {
+  const { drain, pd, ledger, events, nodes } = setup();
+  await ledger.put('db', 'basic', { storeId: '1', podUid: 'tikv-uid-0', beganAt: 1_000_000, askedAt: 1_000_000, cause: 'removal' }, 'basic-tikv-0');
+  await pd.addEvictLeader('1');
+  nodes.upsert('n3', { ...nodes.get('n3')!, unschedulable: true });
+  nodes.upsert('n4', { ...nodes.get('n4')!, unschedulable: true });
+  // Both judged on the same facts (store 1 alone evicting), as two node events handled at once are.
+  await Promise.all([drain.nodeCordoned('n3'), drain.nodeCordoned('n4')]);
+  t.equal([...pd.evicting].length, 2, `two stores evicting, not three: ${[...pd.evicting].sort().join(', ')}`);
+  t.equal((await ledger.get('db', 'basic')).evictions.length, 2, 'and two records');
+  t.ok(events.events.some((e) => e.reason === 'EvictLeaderDeferred'), 'the later one was deferred, with an Event');
+});
+
 t.test('finding 11: a removal still being asked for does not give way; the drain waits and names it', async (t) => {
   const { drain, pd, ledger, advance } = setup();
   await ledger.put('db', 'basic', { storeId: '1', podUid: 'tikv-uid-0', beganAt: 1_000_000, askedAt: 1_000_000, cause: 'removal' }, 'basic-tikv-0');
