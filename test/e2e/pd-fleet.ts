@@ -105,8 +105,6 @@ export class PdModel {
         if (this.removedUids.has(uid)) continue;
         const m = this.members.get(name);
         if (!m) this.note(`member ${name} joined`);
-        // A pod replaced between two looks (deleted and made again at once) went all the same.
-        else if (m.healthy && m.uid !== uid) this.note(`member ${name} down (leader ${this.leader ?? 'none'})`);
         this.members.set(name, { uid, healthy: true });
       }
       if (component === 'tikv' && live(p)) {
@@ -119,10 +117,6 @@ export class PdModel {
           this.note(`store ${this.nextStore - 1} of ${name} Up`);
         } else if (s && s.state === 'Disconnected') {
           s.state = 'Up';
-          s.podUid = uid;
-        } else if (s && s.state === 'Up' && s.podUid !== uid) {
-          // Replaced between two looks: the store went down and came back with the new pod.
-          this.note(`store ${s.id} of ${name} down leading ${s.leaders} regions`);
           s.podUid = uid;
         }
       }
