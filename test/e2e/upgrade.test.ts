@@ -185,8 +185,10 @@ function checkStandInLog(t: Test, log: readonly string[]): void {
   const first = log.indexOf(`leader ${podName('pd', 1)} → ${podName('pd', 0)}`);
   t.ok(first >= 0 && first < log.indexOf(downs[0]!), `leadership moved to ${podName('pd', 0)} before the first restart`);
   t.ok(downs.slice(0, 2).every((w) => w.endsWith(`(leader ${podName('pd', 0)})`)), `${podName('pd', 0)} led while the others restarted`);
+  // The stand-in sees a store go only if it looks while the pod is away; kwok may have the replacement
+  // Running first (the pod watch above proves each restart). Every store it did see go led no region.
   const storeDowns = log.filter((w) => /^store \d+ of \S+ down leading/.test(w));
-  t.equal(storeDowns.length, 3, `three stores went: ${storeDowns.join(' | ')}`);
+  t.ok(storeDowns.length >= 1 && storeDowns.length <= 3, `stores seen going: ${storeDowns.join(' | ')}`);
   t.ok(storeDowns.every((w) => w.endsWith('leading 0 regions')), 'every store led no region when its pod went');
 }
 
