@@ -167,7 +167,12 @@ t.test('spec.version v8.5.4 → v8.5.5: PD → TiKV → TiDB, one member at a ti
   t.comment(`leader changes: ${leaderLines.join(' | ')}`);
   t.notOk(log.some((w) => /^leader \S+$/.test(w)), 'no election: every leader change was a hand-over');
   const evictions = log.filter((w) => /^(end )?evict(ing)? leaders of store/.test(w));
-  t.same(evictions.map((w) => (w.startsWith('end') ? 'end' : 'begin')), ['begin', 'end', 'begin', 'end', 'begin', 'end'], `evictions one at a time: ${evictions.join(' | ')}`);
+  // One at a time: each eviction ends before the next begins. (A loaded run once evicted the same store
+  // twice in a row; a wasted eviction, reported, not a second store away.)
+  const kinds = evictions.map((w) => (w.startsWith('end') ? 'end' : 'begin'));
+  t.ok(kinds.length >= 6 && kinds.every((k, i) => k === (i % 2 === 0 ? 'begin' : 'end')), `evictions one at a time: ${evictions.join(' | ')}`);
+  const stores = new Set(evictions.filter((w) => !w.startsWith('end')).map((w) => w.split(' ').at(-1)));
+  t.equal(stores.size, 3, 'every store was evicted before its restart');
   // The stand-in also notes the moment a member or store goes, with who led and how many leaders it had
   // (real PD's log is a poll of its API, which has neither).
   if (thePd.kind === 'stand-in') checkStandInLog(t, log);
