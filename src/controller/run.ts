@@ -2,11 +2,8 @@
 // the controller's caches and workers, fenced by its leadership, and stops them when it loses the Lease.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { ANNOTATION_SKIP_DRAIN_CHECK } from '../domain/model.ts';
-import { apiStatus, podSource, statefulSetSource, type KubeClients } from '../k8s/client.ts';
+import { podSource, statefulSetSource, type KubeClients } from '../k8s/client.ts';
 import type { EventSink } from '../k8s/events.ts';
-import { emptyLedger, kubeLedger, updateLedger } from '../k8s/disruptions.ts';
 import {
   apply,
   CONTROLLER_SELECTOR,
